@@ -1,0 +1,56 @@
+"""The ``faultwise`` command: ``faultwise demo``, ``faultwise rcl ...``, ``faultwise rft ...``.
+
+Every user-facing error is a :class:`faultwise.errors.FaultwiseError`; ``main`` prints it as one line on
+stderr and exits non-zero, without a traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from faultwise.errors import FaultwiseError
+from faultwise.rcl.cli import app as rcl_app
+from faultwise.rcl.cli import demo
+from faultwise.rft.cli import app as rft_app
+
+app = typer.Typer(
+    name="faultwise",
+    help="Automatic failure management: root cause localization (rcl) and RL fine-tuning failures (rft).",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(rcl_app, name="rcl")
+app.add_typer(rft_app, name="rft")
+app.command("demo")(demo)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Console entry point."""
+    try:
+        app(args=argv, standalone_mode=False)
+    except FaultwiseError as exc:
+        print(f"faultwise: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("faultwise: interrupted", file=sys.stderr)
+        return 130
+    except typer.Exit as exc:
+        return exc.exit_code
+    except typer.Abort:
+        print("faultwise: aborted", file=sys.stderr)
+        return 1
+    except Exception as exc:  # click usage errors
+        import click
+
+        if isinstance(exc, click.exceptions.ClickException):
+            exc.show()
+            return exc.exit_code
+        raise
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""RFT-FM and RFT-FaultBench: failure management for reinforcement fine-tuning runs."""

@@ -1,0 +1,1 @@
+"""RFT-FaultBench: fault-injected RL fine-tuning runs, generated for real."""
