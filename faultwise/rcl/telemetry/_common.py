@@ -1,0 +1,265 @@
+"""Small shared pieces of the loaders: reading files safely, ids, kinds, statuses, levels.
+
+Every failure to read a user's file becomes one :class:`InputError` naming the file, here, so the format
+modules stay about their format.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import gzip
+import json
+import re
+import zlib
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from faultwise.errors import InputError
+from faultwise.rcl.telemetry.schema import service_of_pod
+
+PathLike = str | Path
+
+OTLP_KINDS = {0: "", 1: "internal", 2: "server", 3: "client", 4: "producer", 5: "consumer"}
+_KIND_NAMES = {
+    "": "",
+    "unspecified": "",
+    "internal": "internal",
+    "server": "server",
+    "client": "client",
+    "producer": "producer",
+    "consumer": "consumer",
+}
+_HEX = re.compile(r"^[0-9a-fA-F]+$")
+_LEVEL_ALIASES = {
+    "ERROR": "ERROR",
+    "ERR": "ERROR",
+    "FATAL": "ERROR",
+    "CRITICAL": "ERROR",
+    "SEVERE": "ERROR",
+    "PANIC": "ERROR",
+    "WARN": "WARN",
+    "WARNING": "WARN",
+    "INFO": "INFO",
+    "NOTICE": "INFO",
+    "DEBUG": "DEBUG",
+    "TRACE": "DEBUG",
+}
+
+
+def as_paths(path: PathLike | list[PathLike] | tuple[PathLike, ...]) -> list[Path]:
+    paths = [Path(p) for p in path] if isinstance(path, list | tuple) else [Path(path)]
+    if not paths:
+        raise InputError("(no input)", "no files given")
+    return paths
+
+
+def check_file(path: Path) -> None:
+    """A missing or empty file is a one-line error, before any parser sees it."""
+    if not path.exists():
+        raise InputError(path, "no such file")
+    if path.is_dir():
+        raise InputError(path, "is a directory, expected a file")
+    if path.stat().st_size == 0:
+        raise InputError(path, "empty file")
+
+
+def read_text(path: Path) -> str:
+    check_file(path)
+    try:
+        if path.suffix == ".gz":
+            raw = gzip.decompress(path.read_bytes())
+        else:
+            raw = path.read_bytes()
+    except (OSError, EOFError, zlib.error) as exc:
+        raise InputError(path, f"cannot read: {exc}") from None
+    text = raw.decode("utf-8", errors="replace")
+    if not text.strip():
+        raise InputError(path, "empty file")
+    return text
+
+
+def read_head(path: Path, n_bytes: int = 65536) -> str:
+    """The first bytes of a file (decompressed), for sniffing."""
+    check_file(path)
+    try:
+        if path.suffix == ".gz":
+            with gzip.open(path, "rb") as fh:
+                raw = fh.read(n_bytes)
+        else:
+            with open(path, "rb") as fh:
+                raw = fh.read(n_bytes)
+    except (OSError, EOFError, zlib.error) as exc:
+        raise InputError(path, f"cannot read: {exc}") from None
+    return raw.decode("utf-8", errors="replace")
+
+
+def iter_json_documents(path: Path) -> Iterator[object]:
+    """One pretty-printed JSON document, or JSON lines (one document per line, as the collector writes)."""
+    text = read_text(path)
+    try:
+        yield json.loads(text)
+        return
+    except json.JSONDecodeError as exc:
+        whole_error = exc
+    lines = text.splitlines()
+    if len([ln for ln in lines if ln.strip()]) <= 1:
+        raise InputError(path, f"malformed JSON: {whole_error.msg} at line {whole_error.lineno}")
+    for lineno, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            yield json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise InputError(path, f"malformed JSON at line {lineno}: {exc.msg}") from None
+
+
+def read_csv(path: Path, required: list[str], what: str, **kwargs) -> pd.DataFrame:
+    """``pd.read_csv`` with our errors: missing file, empty file, malformed CSV, missing columns."""
+    check_file(path)
+    try:
+        df = pd.read_csv(path, **kwargs)
+    except pd.errors.EmptyDataError:
+        raise InputError(path, "empty file") from None
+    except (pd.errors.ParserError, UnicodeDecodeError, OSError, EOFError, zlib.error, ValueError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise InputError(path, f"malformed CSV: {first}") from None
+    missing = [c for c in required if c not in df.columns]
+    if missing:
+        raise InputError(path, f"{what} CSV is missing column(s) {', '.join(missing)}")
+    return df
+
+
+def norm_id(value: object) -> str:
+    """Trace/span ids as lower-case hex: OTLP JSON uses hex, older exporters base64 of the raw bytes."""
+    if value is None:
+        return ""
+    s = str(value).strip()
+    if not s:
+        return ""
+    if _HEX.match(s) and len(s) in (16, 32):
+        return s.lower()
+    if len(s) in (12, 24) or s.endswith("="):
+        try:
+            raw = base64.b64decode(s, validate=True)
+        except (binascii.Error, ValueError):
+            raw = b""
+        if len(raw) in (8, 16):
+            if not any(raw):
+                return ""  # all-zero parent id means "no parent"
+            return raw.hex()
+    if _HEX.match(s):
+        return s.lower()
+    return s
+
+
+def norm_kind(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, int | np.integer):
+        return OTLP_KINDS.get(int(value), "")
+    s = str(value).strip().lower()
+    if s.isdigit():
+        return OTLP_KINDS.get(int(s), "")
+    s = s.removeprefix("span_kind_")
+    return _KIND_NAMES.get(s, "")
+
+
+def norm_level(value: object) -> str:
+    s = str(value or "").strip().upper()
+    return _LEVEL_ALIASES.get(s, "")
+
+
+def level_of_severity_number(n: int) -> str:
+    """OTLP severity numbers: 1-4 TRACE, 5-8 DEBUG, 9-12 INFO, 13-16 WARN, 17-24 ERROR/FATAL."""
+    if n <= 0:
+        return ""
+    if n <= 8:
+        return "DEBUG"
+    if n <= 12:
+        return "INFO"
+    if n <= 16:
+        return "WARN"
+    return "ERROR"
+
+
+_OK_STATUSES = {"", "0", "OK", "UNSET", "STATUS_CODE_OK", "STATUS_CODE_UNSET", "NAN", "NONE", "FALSE"}
+_ERROR_STATUSES = {"ERROR", "STATUS_CODE_ERROR", "ERR", "FAIL", "FAILED", "FAILURE", "TRUE"}
+
+
+def status_is_error(status: pd.Series) -> pd.Series:
+    """Vectorised error test over heterogeneous raw statuses.
+
+    HTTP codes (100-599) are errors from 500; gRPC codes (1-16) are errors when non-zero; textual statuses
+    by name. Anything unrecognised is not an error (we don't invent failures).
+    """
+    s = status.fillna("").astype(str).str.strip()
+    up = s.str.upper()
+    num = pd.to_numeric(s, errors="coerce")
+    http_err = (num >= 500) & (num < 600)
+    grpc_err = (num >= 1) & (num <= 16)
+    named = up.isin(_ERROR_STATUSES)
+    return (http_err | grpc_err | named).fillna(False).astype(bool)
+
+
+def services_of_pods(pods: pd.Series) -> pd.Series:
+    """``service_of_pod`` over a column, computed once per distinct pod."""
+    uniq = pd.unique(pods)
+    mapping = {p: service_of_pod(str(p)) for p in uniq}
+    return pods.map(mapping)
+
+
+def attrs_to_dict(attrs: object) -> dict[str, object]:
+    """OTLP ``[{key, value: {stringValue|intValue|...}}]`` to a plain dict."""
+    out: dict[str, object] = {}
+    if not isinstance(attrs, list):
+        return out
+    for kv in attrs:
+        if isinstance(kv, dict) and "key" in kv:
+            out[str(kv["key"])] = any_value(kv.get("value"))
+    return out
+
+
+def any_value(v: object) -> object:
+    if not isinstance(v, dict):
+        return v
+    for key in ("stringValue", "boolValue", "doubleValue"):
+        if key in v:
+            return v[key]
+    if "intValue" in v:
+        try:
+            return int(v["intValue"])
+        except (TypeError, ValueError):
+            return v["intValue"]
+    if "arrayValue" in v:
+        return [any_value(x) for x in (v["arrayValue"] or {}).get("values", [])]
+    if "kvlistValue" in v:
+        return attrs_to_dict((v["kvlistValue"] or {}).get("values", []))
+    if "bytesValue" in v:
+        return v["bytesValue"]
+    return None
+
+
+def to_int(value: object, path: Path, what: str) -> int:
+    """Integers that OTLP JSON may write as strings; a missing or bad value is an InputError."""
+    try:
+        if isinstance(value, float) and not np.isfinite(value):
+            raise ValueError
+        return int(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        try:
+            f = float(value)  # type: ignore[arg-type]
+            if not np.isfinite(f):
+                raise ValueError from None
+            return int(f)
+        except (TypeError, ValueError):
+            raise InputError(path, f"{what} is not a number: {value!r}") from None
+
+
+def truthy(value: object) -> bool:
+    if isinstance(value, bool):
+        return value
+    return str(value).strip().lower() in ("true", "1", "yes")

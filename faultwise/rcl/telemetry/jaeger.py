@@ -1,0 +1,106 @@
+"""Jaeger UI JSON export (``{"data": [trace, ...]}``; also a bare trace or a list of traces).
+
+Parents come from ``CHILD_OF`` references (``FOLLOWS_FROM`` only when there is no ``CHILD_OF``, and the old
+``parentSpanID`` field last); service and instance from the trace's ``processes``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from faultwise.errors import InputError
+from faultwise.rcl.telemetry._common import iter_json_documents, norm_id, norm_kind, to_int, truthy
+from faultwise.rcl.telemetry.schema import service_of_pod, spans_from_records
+
+_STATUS_TAGS = ("http.status_code", "http.response.status_code", "rpc.grpc.status_code")
+
+
+def _tags(tags: object) -> dict[str, object]:
+    if isinstance(tags, dict):
+        return tags
+    out: dict[str, object] = {}
+    for t in tags or []:
+        if isinstance(t, dict) and "key" in t:
+            out[str(t["key"])] = t.get("value")
+    return out
+
+
+def _traces(doc: object, path: Path) -> list[dict]:
+    if isinstance(doc, dict) and "data" in doc:
+        data = doc["data"]
+        if not isinstance(data, list):
+            raise InputError(path, "'data' is not a list of traces")
+        return [t for t in data if isinstance(t, dict)]
+    if isinstance(doc, dict) and "spans" in doc:
+        return [doc]
+    if isinstance(doc, list):
+        return [t for t in doc if isinstance(t, dict) and "spans" in t]
+    raise InputError(path, "not a Jaeger export: no 'data' or 'spans'")
+
+
+def _parent(span: dict) -> str:
+    refs = [r for r in span.get("references") or [] if isinstance(r, dict)]
+    for wanted in ("CHILD_OF", "FOLLOWS_FROM"):
+        for r in refs:
+            if str(r.get("refType", "")).upper() == wanted and r.get("spanID"):
+                return norm_id(r["spanID"])
+    return norm_id(span.get("parentSpanID"))
+
+
+def _is_http_5xx(value: object) -> bool:
+    try:
+        return 500 <= int(float(str(value))) < 600
+    except (TypeError, ValueError):
+        return False
+
+
+def load_jaeger(path: str | Path) -> pd.DataFrame:
+    path = Path(path)
+    records: list[dict] = []
+    for doc in iter_json_documents(path):
+        for trace in _traces(doc, path):
+            processes = trace.get("processes") or {}
+            for sp in trace.get("spans") or []:
+                if not isinstance(sp, dict):
+                    continue
+                proc = processes.get(sp.get("processID")) or sp.get("process") or {}
+                ptags = _tags(proc.get("tags"))
+                service = str(proc.get("serviceName") or "")
+                pod = str(
+                    ptags.get("k8s.pod.name") or ptags.get("hostname") or ptags.get("host.name") or service
+                )
+                node = str(ptags.get("k8s.node.name") or "")
+                if not service:
+                    service = service_of_pod(pod)
+                tags = _tags(sp.get("tags"))
+                otel_status = str(tags.get("otel.status_code") or "").upper()
+                http = next((tags[k] for k in _STATUS_TAGS if k in tags), None)
+                is_error = (
+                    truthy(tags.get("error", False))
+                    or otel_status == "ERROR"
+                    or (http is not None and _is_http_5xx(http))
+                )
+                status = str(http) if http is not None else otel_status
+                if not status and is_error:
+                    status = "ERROR"
+                records.append(
+                    {
+                        "trace_id": norm_id(sp.get("traceID") or trace.get("traceID")),
+                        "span_id": norm_id(sp.get("spanID")),
+                        "parent_id": _parent(sp),
+                        "service": service,
+                        "pod": pod,
+                        "node": node,
+                        "operation": str(sp.get("operationName") or ""),
+                        "kind": norm_kind(tags.get("span.kind")),
+                        "start_us": to_int(sp.get("startTime"), path, "startTime"),
+                        "duration_us": to_int(sp.get("duration"), path, "duration"),
+                        "is_error": is_error,
+                        "status_code": status,
+                    }
+                )
+    if not records:
+        raise InputError(path, "no spans")
+    return spans_from_records(records, path)
