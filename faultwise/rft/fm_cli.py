@@ -1,9 +1,129 @@
-"""``faultwise rft fit|evaluate|watch|report`` and ``faultwise rft bench remediate`` (RFT-FM)."""
+"""``faultwise rft fit|evaluate|watch|report`` and ``faultwise rft bench remediate`` (RFT-FM).
+
+Heavy imports (sklearn, torch, trl) happen inside the commands.
+"""
 
 from __future__ import annotations
+
+import json
+from pathlib import Path
 
 import typer
 
 
+def _print_json(doc: dict) -> None:
+    typer.echo(json.dumps(doc, indent=2, sort_keys=False))
+
+
+def fit(
+    bench_dir: Path = typer.Argument(..., help="bench directory (registry.csv + runs/)"),
+    out: Path = typer.Option(..., "--out", help="where to write the fitted model (JSON)"),
+    false_alarm_rate: float = typer.Option(0.01, help="target run-level false-alarm rate on normal runs"),
+) -> None:
+    """Fit the normal profile on the bench's healthy runs and the diagnoser on its faulty runs."""
+    from faultwise.rft.detect.model import save_model
+    from faultwise.rft.evaluate import fit_model, load_bench
+
+    runs = load_bench(bench_dir)
+    model = fit_model(runs, false_alarm_rate, fitted_on=str(bench_dir))
+    save_model(model, out)
+    n_norm = sum(not r.is_faulty for r in runs)
+    typer.echo(
+        f"fitted on {n_norm} normal + {len(runs) - n_norm} faulty runs; threshold {model.profile.threshold:.3f}; "
+        f"diagnoser classes {len(model.diagnoser.classes) if model.diagnoser else 0}; wrote {out}"
+    )
+
+
+def evaluate_cmd(
+    bench_dir: Path = typer.Argument(..., help="bench generated with other seeds than the fitting bench"),
+    model: Path = typer.Option(..., "--model", help="fitted model (from `faultwise rft fit`)"),
+    as_json: bool = typer.Option(False, "--json", help="print the evaluation document only"),
+    baselines: bool = typer.Option(False, "--baselines", help="also score the baselines (needs --fit-bench)"),
+    fit_bench: Path | None = typer.Option(
+        None, "--fit-bench", help="the bench the model was fitted on (baselines)"
+    ),
+) -> None:
+    """Score detection and diagnosis on a bench; optionally the baselines side by side."""
+    from faultwise.errors import InputError
+    from faultwise.rft.detect.model import load_model
+    from faultwise.rft.evaluate import evaluate, load_bench
+
+    fm = load_model(model)
+    runs = load_bench(bench_dir)
+    doc = evaluate(fm, runs)
+    base = None
+    if baselines:
+        src = fit_bench or (Path(fm.fitted_on) if fm.fitted_on else None)
+        if src is None:
+            raise InputError(model, "baselines need the fitting bench: pass --fit-bench")
+        from faultwise.rft.baselines import all_baselines
+
+        base = all_baselines(fm, load_bench(src), runs)
+    if as_json:
+        if base is not None:
+            doc["baselines"] = base
+        _print_json(doc)
+        return
+    _print_table(doc, base)
+
+
+def _print_table(doc: dict, base: dict | None) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    det, dia = doc["detection"], doc["diagnosis"]
+    t = Table(title="Detection (run level)")
+    for col in (
+        "method",
+        "F1 easy",
+        "F1 hard",
+        "P easy",
+        "R easy",
+        "P hard",
+        "R hard",
+        "false alarms",
+        "median delay",
+    ):
+        t.add_column(col)
+
+    def row(name, d):
+        t.add_row(
+            name,
+            *(
+                f"{d[s][k]:.3f}"
+                for s, k in (
+                    ("easy", "f1"),
+                    ("hard", "f1"),
+                    ("easy", "precision"),
+                    ("easy", "recall"),
+                    ("hard", "precision"),
+                    ("hard", "recall"),
+                )
+            ),
+            f"{d['false_alarm_rate']}",
+            f"{d['median_delay_steps']}",
+        )
+
+    row("RFT-FM", det)
+    for name, d in (base or {}).get("detection", {}).items():
+        row(name, d)
+    t2 = Table(title="Diagnosis (fault type)")
+    for col in ("method", "macro-F1 easy", "macro-F1 hard", "acc easy", "acc hard"):
+        t2.add_column(col)
+    for name, d in [("RFT-FM", dia), *(base or {}).get("diagnosis", {}).items()]:
+        t2.add_row(
+            name,
+            f"{d['easy']['macro_f1']:.3f}",
+            f"{d['hard']['macro_f1']:.3f}",
+            f"{d['easy']['accuracy']:.3f}",
+            f"{d['hard']['accuracy']:.3f}",
+        )
+    c = Console()
+    c.print(t)
+    c.print(t2)
+
+
 def register_fm_commands(app: typer.Typer, bench_app: typer.Typer) -> None:
     """Attach the failure-manager commands to the ``rft`` app and its ``bench`` sub-app."""
+    app.command("fit")(fit)
+    app.command("evaluate")(evaluate_cmd)

@@ -1,0 +1,102 @@
+"""Online detector: one train step in, one verdict out, with bounded memory.
+
+The state per run is a few floats per signal plus a fixed-length window of recent z-scores (for the
+diagnoser), so memory does not grow with the run length.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from collections.abc import Sequence
+
+from pydantic import BaseModel, Field
+
+from faultwise.rft.detect.profile import NormalProfile, RunState, SignalState, raw_components, z_scores
+from faultwise.rft.detect.signals import INVARIANT_OF, extract_signals
+from faultwise.rft.records import StepRecord, TrajectoryRecord
+
+WINDOW_STEPS = 8
+
+
+class Evidence(BaseModel):
+    """One signal component that pushed the score up: what it was, what normal runs show, how far."""
+
+    signal: str
+    component: str
+    value: float
+    expected: float
+    z: float
+    normalised: float = Field(description="|z| over its normal 99th percentile; the alarm compares this")
+
+
+class StepVerdict(BaseModel):
+    step: int
+    score: float
+    alarm: bool
+    invariant: str | None = None
+    rule: str | None = None
+    evidence: list[Evidence] = Field(default_factory=list)
+
+
+class Monitor:
+    """Feeds one run's steps through the normal profile and the hard rules."""
+
+    def __init__(self, profile: NormalProfile, window_steps: int = WINDOW_STEPS):
+        self.profile = profile
+        self._raw = RunState()
+        self._trend = RunState()
+        self.window: deque[tuple[int, dict[str, dict[str, float]]]] = deque(maxlen=window_steps)
+        self.n_steps = 0
+
+    def update(self, step: StepRecord, trajectories: Sequence[TrajectoryRecord] | None = None) -> StepVerdict:
+        return self.update_signals(step.step, extract_signals(step, trajectories))
+
+    def update_signals(self, step: int, signals: dict[str, float]) -> StepVerdict:
+        self.n_steps += 1
+        prof = self.profile
+        bad = sorted(n for n, v in signals.items() if not math.isfinite(v))
+        comps = {}
+        for name, x in signals.items():
+            if math.isfinite(x):
+                comps[name] = raw_components(self._raw.signals.setdefault(name, SignalState()), x)
+        b = prof.bin_of(step)
+        zs = z_scores(prof.stats, b, comps, self._trend)
+        self.window.append((step, zs))
+        ranked: list[tuple[float, str, str, float]] = []
+        for name, zc in zs.items():
+            nn = prof.norm.get(name, {})
+            for comp, z in zc.items():
+                ranked.append((abs(z) / nn.get(comp, 1.0), name, comp, z))
+        ranked.sort(key=lambda r: -r[0])
+        evidence = []
+        for n, name, comp, z in ranked[:5]:
+            raw = "level" if comp == "trend" else comp
+            st = prof.stats[name].get(raw)
+            evidence.append(
+                Evidence(
+                    signal=name,
+                    component=comp,
+                    value=comps[name].get(raw, comps[name]["level"]),
+                    expected=st.med[b] if st else 0.0,
+                    z=z,
+                    normalised=n,
+                )
+            )
+        score = evidence[0].normalised if evidence else 0.0
+        rule = None
+        if bad:
+            rule = "non_finite:" + ",".join(bad)
+            score = math.inf
+        elif prof.grad_norm_limit is not None and signals.get("grad_norm", 0.0) > prof.grad_norm_limit:
+            rule = "exploding_grad_norm"
+            score = math.inf
+        alarm = score > prof.threshold
+        invariant = None
+        if rule:
+            invariant = "numerical_health" if rule.startswith("non_finite") else INVARIANT_OF["grad_norm"]
+        elif alarm and evidence:
+            invariant = INVARIANT_OF.get(evidence[0].signal, "other")
+        return StepVerdict(
+            step=step, score=score, alarm=alarm, invariant=invariant, rule=rule, evidence=evidence
+        )

@@ -1,0 +1,140 @@
+"""Turn one train step (and optionally its trajectories) into named numeric signals.
+
+Every detector, diagnoser and reader goes through :func:`extract_signals`, so a signal has one name and one
+meaning everywhere. Missing signals (a framework that does not log them) are absent from the dict; a logged
+non-finite value stays in it as ``nan``/``inf`` so the hard rule can see it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+from faultwise.rft.records import StepRecord, TrajectoryRecord
+
+STEP_SIGNALS: tuple[str, ...] = (
+    "reward_mean",
+    "reward_std",
+    "kl",
+    "entropy",
+    "policy_loss",
+    "grad_norm",
+    "learning_rate",
+    "response_length_mean",
+    "response_length_max",
+    "clip_ratio",
+    "tool_calls_per_traj",
+    "tool_errors_per_traj",
+    "advantage_mean",
+    "advantage_std",
+    "repetition_ratio_mean",
+    "empty_ratio",
+    "task_accuracy",
+)
+DERIVED_SIGNALS: tuple[str, ...] = ("reward_accuracy_gap",)
+TRAJ_SIGNALS: tuple[str, ...] = (
+    "traj_reward_incorrect_mean",
+    "traj_reward_correct_corr",
+    "traj_return_reward_gap",
+    "traj_advantage_abs_mean",
+    "traj_unique_token_ratio",
+    "traj_short_ratio",
+    "traj_long_ratio",
+    "traj_tool_error_ratio",
+)
+ALL_SIGNALS: tuple[str, ...] = STEP_SIGNALS + DERIVED_SIGNALS + TRAJ_SIGNALS
+
+# Which invariant a signal watches: the broken invariant reported for an alarm is the one of its top signal.
+INVARIANT_OF: dict[str, str] = {
+    "reward_mean": "return_stability",
+    "reward_std": "return_stability",
+    "advantage_mean": "return_stability",
+    "advantage_std": "return_stability",
+    "traj_return_reward_gap": "return_stability",
+    "traj_advantage_abs_mean": "return_stability",
+    "kl": "kl_dynamics",
+    "clip_ratio": "kl_dynamics",
+    "policy_loss": "kl_dynamics",
+    "grad_norm": "kl_dynamics",
+    "learning_rate": "kl_dynamics",
+    "entropy": "entropy_profile",
+    "response_length_mean": "generation_quality",
+    "response_length_max": "generation_quality",
+    "repetition_ratio_mean": "generation_quality",
+    "empty_ratio": "generation_quality",
+    "traj_unique_token_ratio": "generation_quality",
+    "traj_short_ratio": "generation_quality",
+    "traj_long_ratio": "generation_quality",
+    "tool_calls_per_traj": "tool_health",
+    "tool_errors_per_traj": "tool_health",
+    "traj_tool_error_ratio": "tool_health",
+    "task_accuracy": "reward_trajectory_consistency",
+    "reward_accuracy_gap": "reward_trajectory_consistency",
+    "traj_reward_incorrect_mean": "reward_trajectory_consistency",
+    "traj_reward_correct_corr": "reward_trajectory_consistency",
+}
+
+
+def _num(value: object) -> float | None:
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        return float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+
+
+def _mean(xs: Sequence[float]) -> float:
+    return sum(xs) / len(xs) if xs else float("nan")
+
+
+def _corr(xs: Sequence[float], ys: Sequence[float]) -> float:
+    n = len(xs)
+    if n < 2:
+        return 0.0
+    mx, my = _mean(xs), _mean(ys)
+    sxy = sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True))
+    sxx = sum((x - mx) ** 2 for x in xs)
+    syy = sum((y - my) ** 2 for y in ys)
+    if sxx <= 1e-12 or syy <= 1e-12:
+        return 0.0
+    return sxy / math.sqrt(sxx * syy)
+
+
+def trajectory_signals(trajectories: Sequence[TrajectoryRecord]) -> dict[str, float]:
+    """Per-step aggregates of the trajectories that the step record does not carry."""
+    if not trajectories:
+        return {}
+    rewards = [t.reward for t in trajectories]
+    correct = [1.0 if t.correct else 0.0 for t in trajectories]
+    wrong = [t.reward for t in trajectories if not t.correct]
+    n = len(trajectories)
+    out = {
+        # 0.0 (not nan) when every trajectory is correct: nothing to be inconsistent about
+        "traj_reward_incorrect_mean": _mean(wrong) if wrong else 0.0,
+        "traj_reward_correct_corr": _corr(rewards, correct),
+        "traj_return_reward_gap": _mean([abs(t.return_ - t.reward) for t in trajectories]),
+        "traj_advantage_abs_mean": _mean([abs(t.advantage) for t in trajectories]),
+        "traj_unique_token_ratio": _mean([t.unique_token_ratio for t in trajectories]),
+        "traj_short_ratio": sum(t.is_short for t in trajectories) / n,
+        "traj_long_ratio": sum(t.is_long for t in trajectories) / n,
+        "traj_tool_error_ratio": sum(t.tool_errors for t in trajectories)
+        / max(1, sum(t.tool_calls for t in trajectories)),
+    }
+    return out
+
+
+def extract_signals(
+    step: StepRecord, trajectories: Sequence[TrajectoryRecord] | None = None
+) -> dict[str, float]:
+    """Named signals of one step; absent when not logged, non-finite kept as is."""
+    out: dict[str, float] = {}
+    for name in STEP_SIGNALS:
+        v = _num(getattr(step, name, None))
+        if v is not None:
+            out[name] = v
+    if "reward_mean" in out and "task_accuracy" in out:
+        out["reward_accuracy_gap"] = out["reward_mean"] - out["task_accuracy"]
+    if trajectories:
+        out.update(trajectory_signals(trajectories))
+    return out

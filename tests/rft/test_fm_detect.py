@@ -1,0 +1,107 @@
+import math
+
+import pytest
+from test_fm_synth import make_run
+
+from faultwise.errors import InputError
+from faultwise.rft.detect.model import FMModel, load_model, save_model
+from faultwise.rft.detect.monitor import Monitor
+from faultwise.rft.detect.profile import fit_profile
+from faultwise.rft.detect.signals import extract_signals
+from faultwise.rft.records import StepRecord
+
+
+@pytest.fixture(scope="module")
+def profile():
+    normal = [[(s.step, extract_signals(s)) for s in make_run(seed)] for seed in range(30)]
+    return fit_profile(normal, target_false_alarm_rate=0.02)
+
+
+def first_alarm(profile, run):
+    mon = Monitor(profile)
+    for s in run:
+        v = mon.update(s)
+        if v.alarm:
+            return s.step, v
+    return None, None
+
+
+def test_held_out_normal_runs_rarely_alarm(profile):
+    alarms = sum(first_alarm(profile, make_run(seed))[0] is not None for seed in range(1000, 1040))
+    assert alarms <= 2  # 5 % of 40 held-out runs at most, for a 2 % target
+
+
+@pytest.mark.parametrize(
+    "fault,signal,invariant",
+    [
+        ("entropy_collapse", "entropy", "entropy_profile"),
+        ("kl_explosion", "kl", "kl_dynamics"),
+        ("tool_call_error", "tool_errors_per_traj", "tool_health"),
+    ],
+)
+def test_mid_run_fault_is_caught_fast_with_its_evidence(profile, fault, signal, invariant):
+    step, v = first_alarm(profile, make_run(2000, fault, "easy", onset=15))
+    assert step is not None and 15 <= step <= 17
+    assert v.invariant == invariant
+    assert (
+        v.evidence[0].signal in {signal, "grad_norm", "clip_ratio"}
+        if fault == "kl_explosion"
+        else v.evidence[0].signal == signal
+    )
+    assert v.score > profile.threshold
+
+
+def test_hard_fault_from_step_one_is_caught(profile):
+    step, _ = first_alarm(profile, make_run(2001, "entropy_collapse", "hard", onset=0))
+    assert step is not None and step <= 3
+
+
+def test_nan_and_exploding_grad_norm_are_hard_rules(profile):
+    mon = Monitor(profile)
+    run = make_run(7)
+    for s in run[:5]:
+        mon.update(s)
+    v = mon.update(StepRecord(step=5, reward_mean=float("nan"), kl=0.01))
+    assert (
+        v.alarm
+        and v.rule == "non_finite:reward_mean"
+        and v.invariant == "numerical_health"
+        and math.isinf(v.score)
+    )
+    v = mon.update(run[6].model_copy(update={"grad_norm": profile.grad_norm_limit * 2}))
+    assert v.alarm and v.rule == "exploding_grad_norm"
+
+
+def test_memory_is_bounded_over_a_long_run(profile):
+    mon = Monitor(profile)
+    run = make_run(9, steps=30)
+    for i in range(600):
+        mon.update(run[i % 30].model_copy(update={"step": i}))
+    assert len(mon.window) == mon.window.maxlen
+    assert len(mon._raw.signals) == len(extract_signals(run[0]))
+
+
+def test_missing_signals_are_skipped_not_alarmed(profile):
+    mon = Monitor(profile)
+    for s in make_run(11)[:10]:
+        v = mon.update(StepRecord(step=s.step, reward_mean=s.reward_mean))
+    assert not v.alarm
+
+
+def test_model_roundtrip_and_bad_model_files(profile, tmp_path):
+    p = tmp_path / "m.json"
+    save_model(FMModel(profile=profile), p)
+    assert load_model(p).profile.threshold == profile.threshold
+    with pytest.raises(InputError, match="not found"):
+        load_model(tmp_path / "missing.json")
+    (tmp_path / "bad.json").write_text("{not json")
+    with pytest.raises(InputError, match="not a JSON"):
+        load_model(tmp_path / "bad.json")
+    (tmp_path / "other.json").write_text('{"format": "something else"}')
+    with pytest.raises(InputError, match="not a faultwise"):
+        load_model(tmp_path / "other.json")
+
+
+def test_fit_needs_normal_runs():
+    with pytest.raises(ValueError):
+        fit_profile([])

@@ -1,0 +1,133 @@
+import json
+
+import pytest
+from test_fm_synth import make_run, write_bench
+
+from faultwise.cli import main
+from faultwise.rft.detect.model import FMModel
+from faultwise.rft.diagnose.classifier import diagnose
+from faultwise.rft.diagnose.online import FailureMonitor
+from faultwise.rft.evaluate import RunOutcome, detection_metrics, fit_model, load_bench
+
+
+@pytest.fixture(scope="module")
+def benches(tmp_path_factory):
+    root = tmp_path_factory.mktemp("bench")
+    return write_bench(root / "fit", 0, per_type=2), write_bench(root / "eval", 7000, per_type=1, normals=10)
+
+
+@pytest.fixture(scope="module")
+def model(benches):
+    return fit_model(load_bench(benches[0]))
+
+
+def run_fm(model, run):
+    fm = FailureMonitor(model)
+    for s in run:
+        ev = fm.update(s)
+        if ev.diagnosis:
+            return ev
+    fm.finish()
+    return None
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [
+        "kl_explosion",
+        "entropy_collapse",
+        "length_too_long",
+        "tool_call_error",
+        "reward_hacking",
+        "update_freeze",
+    ],
+)
+def test_diagnoser_names_the_injected_type_with_deciding_signals(model, fault):
+    ev = run_fm(model, make_run(9100, fault, "easy", onset=0))
+    assert ev is not None and ev.verdict.step <= 4
+    d = ev.diagnosis
+    assert d.fault_type == fault and d.source == "classifier" and 0 < d.confidence <= 1
+    assert d.deciding_signals and all(s.weight > 0 for s in d.deciding_signals)
+
+
+def test_rules_alone_diagnose_a_clear_fingerprint(model):
+    rules_only = model.model_copy(update={"diagnoser": None})
+    ev = run_fm(rules_only, make_run(9200, "entropy_collapse", "easy", onset=5))
+    assert ev.diagnosis.fault_type == "entropy_collapse" and ev.diagnosis.source == "rules"
+    assert ev.diagnosis.family == "OD" and ev.diagnosis.deciding_signals[0].signal == "entropy"
+
+
+def test_unknown_when_nothing_fits(model):
+    # a window where only the learning rate moved, far beyond anything the diagnoser was fitted on
+    window = [{"learning_rate": {"level": 400.0, "trend": 400.0, "diff": 0.0, "shift": 0.0}}] * 3
+    d = diagnose(window, model.diagnoser)
+    assert d.fault_type == "unknown" and d.family == "unknown"
+    assert diagnose([], None).fault_type == "unknown"
+
+
+def test_detection_metric_definitions():
+    outs = [
+        RunOutcome("a", "kl_explosion", "easy", 5, 6, 6, False),
+        RunOutcome("b", "kl_explosion", "easy", 5, 2, 7, True),  # alarm before onset: a false alarm too
+        RunOutcome("c", "kl_explosion", "hard", 5, None, None, False),
+        RunOutcome("n1", "none", "none", None, 3, None, True),
+        RunOutcome("n2", "none", "none", None, None, None, False),
+    ]
+    m = detection_metrics(outs)
+    assert m["easy"] == {"precision": 0.5, "recall": 1.0, "f1": 0.6667}
+    assert m["hard"]["recall"] == 0.0 and m["false_alarm_rate"] == 0.5
+    assert m["median_delay_steps"] == 1.5
+
+
+def test_cli_fit_and_evaluate_json_document(benches, tmp_path, capsys):
+    fit_dir, eval_dir = benches
+    mp = tmp_path / "model.json"
+    assert main(["rft", "fit", str(fit_dir), "--out", str(mp)]) == 0
+    capsys.readouterr()
+    assert main(["rft", "evaluate", str(eval_dir), "--model", str(mp), "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert set(doc) == {"detection", "diagnosis"}
+    assert set(doc["detection"]) == {"easy", "hard", "false_alarm_rate", "median_delay_steps"}
+    assert set(doc["detection"]["easy"]) == {"precision", "recall", "f1"}
+    assert set(doc["diagnosis"]) == {"easy", "hard", "by_family"}
+    assert set(doc["diagnosis"]["hard"]) == {"macro_f1", "accuracy"}
+    assert doc["detection"]["easy"]["recall"] >= 0.9 and doc["diagnosis"]["easy"]["macro_f1"] >= 0.8
+
+
+def test_cli_evaluate_with_baselines(benches, tmp_path, capsys):
+    fit_dir, eval_dir = benches
+    mp = tmp_path / "model.json"
+    assert main(["rft", "fit", str(fit_dir), "--out", str(mp)]) == 0
+    capsys.readouterr()
+    assert main(["rft", "evaluate", str(eval_dir), "--model", str(mp), "--json", "--baselines"]) == 0
+    base = json.loads(capsys.readouterr().out)["baselines"]
+    assert set(base["detection"]) == {"isolation_forest", "lof", "flag_every_run"}
+    assert base["detection"]["flag_every_run"]["false_alarm_rate"] == 1.0
+    assert {"knn", "svm", "majority_class", "fingerprint_rules_only"} <= set(base["diagnosis"])
+
+
+def test_bad_bench_inputs(tmp_path, capsys):
+    assert main(["rft", "fit", str(tmp_path), "--out", str(tmp_path / "m.json")]) == 2
+    assert "registry.csv not found" in capsys.readouterr().err
+    root = write_bench(tmp_path / "b", 1, per_type=1, normals=3, steps=10)
+    run_dir = next((root / "runs").iterdir())
+    (run_dir / "steps.jsonl").write_text('{"step": 0, "reward_mean": 0.5}\n{"step": -3}\n')
+    assert main(["rft", "fit", str(root), "--out", str(tmp_path / "m.json")]) == 2
+    err = capsys.readouterr().err
+    assert "steps.jsonl: line 2" in err and "Traceback" not in err
+    assert not (tmp_path / "m.json").exists()
+
+
+def test_fit_refuses_bench_without_normal_runs(tmp_path):
+    from faultwise.errors import InputError
+
+    root = write_bench(tmp_path / "b", 1, per_type=1, normals=0, steps=10)
+    with pytest.raises(InputError, match="normal runs"):
+        fit_model(load_bench(root))
+
+
+def test_model_without_diagnoser_still_detects(model):
+    fm = FailureMonitor(FMModel(profile=model.profile))
+    for s in make_run(9300, "kl_explosion", "easy", onset=10):
+        fm.update(s)
+    assert fm.first_alarm_step is not None and fm.diagnosis is not None
