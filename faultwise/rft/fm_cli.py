@@ -123,7 +123,39 @@ def _print_table(doc: dict, base: dict | None) -> None:
     c.print(t2)
 
 
+def watch_cmd(
+    log: Path = typer.Argument(
+        ..., help="verl JSONL/console log, trainer_state.json, TensorBoard events, steps.jsonl"
+    ),
+    model: Path | None = typer.Option(
+        None, "--model", help="fitted model; without it the run's warm-up is its profile"
+    ),
+    once: bool = typer.Option(False, "--once", help="read what is there and stop (no follow)"),
+    as_json: bool = typer.Option(False, "--json", help="one JSON event per line (alarms and diagnoses only)"),
+    poll_s: float = typer.Option(1.0, help="seconds between polls of a growing log"),
+) -> None:
+    """Follow a growing training log; print alarms and diagnoses as they happen."""
+    from faultwise.rft.detect.model import load_model
+    from faultwise.rft.integrations.watch import describe, watch
+
+    fm = load_model(model) if model else None
+    n_alarms = 0
+    for ev in watch(log, fm, follow=not once, poll_s=poll_s):
+        if ev.verdict.alarm:
+            n_alarms += 1
+        if as_json:
+            if ev.verdict.alarm or ev.diagnosis is not None:
+                typer.echo(ev.model_dump_json())
+        else:
+            line = describe(ev)
+            if line:
+                typer.echo(line)
+    if not as_json:
+        typer.echo(f"done: {n_alarms} alarm step(s)")
+
+
 def register_fm_commands(app: typer.Typer, bench_app: typer.Typer) -> None:
     """Attach the failure-manager commands to the ``rft`` app and its ``bench`` sub-app."""
     app.command("fit")(fit)
     app.command("evaluate")(evaluate_cmd)
+    app.command("watch")(watch_cmd)

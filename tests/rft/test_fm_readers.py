@@ -1,0 +1,198 @@
+import json
+import math
+
+import pytest
+from test_fm_synth import make_run
+
+from faultwise.cli import main
+from faultwise.errors import InputError
+from faultwise.rft.detect.profile import fit_profile
+from faultwise.rft.detect.signals import extract_signals
+from faultwise.rft.integrations.readers import parse_console_line, read_log
+from faultwise.rft.integrations.watch import watch
+
+VERL = {
+    "actor/entropy": 1.2,
+    "actor/kl_loss": 0.01,
+    "actor/pg_loss": -0.02,
+    "actor/grad_norm": 0.8,
+    "critic/score/mean": 0.55,
+    "critic/rewards/mean": 0.5,
+    "response_length/mean": 41.0,
+    "actor/pg_clipfrac": 0.04,
+    "actor/lr": 1e-6,
+    "timing_s/step": 3.2,
+}
+
+
+def test_verl_jsonl_file_logger_and_flat_lines(tmp_path):
+    p = tmp_path / "verl.jsonl"
+    lines = [json.dumps({"step": i, "data": {**VERL, "actor/entropy": 1.2 - 0.1 * i}}) for i in range(1, 4)]
+    lines.insert(1, '{"step": 9, "data": {broken')  # half-written line
+    lines.append(json.dumps({"step": 4, **VERL}))  # flat variant
+    p.write_text("\n".join(lines) + "\n")
+    res = read_log(p)
+    assert [r.step for r in res.steps] == [1, 2, 3, 4] and res.skipped_lines == 1
+    r = res.steps[1]
+    assert r.entropy == pytest.approx(1.0) and r.kl == 0.01 and r.policy_loss == -0.02 and r.grad_norm == 0.8
+    assert r.reward_mean == 0.55  # score (before KL penalty) is preferred over rewards
+    assert r.response_length_mean == 41.0 and r.clip_ratio == 0.04 and r.learning_rate == 1e-6
+    assert r.wall_time_s == 3.2
+
+
+def test_verl_console_lines(tmp_path):
+    rec = parse_console_line(
+        "(main_task pid=1) step:7 - actor/entropy:0.5 - critic/score/mean:0.25 - actor/kl_loss:nan"
+    )
+    assert rec.step == 7 and rec.entropy == 0.5 and rec.reward_mean == 0.25 and math.isnan(rec.kl)
+    assert parse_console_line("Training Progress: 10%") is None
+    p = tmp_path / "console.log"
+    p.write_text(
+        "starting...\nstep:1 - actor/entropy:1.0 - actor/kl_loss:0.0\nstep:2 - actor/entropy:0.9 - actor/kl_loss:0.01\n"
+    )
+    res = read_log(p)
+    assert [r.entropy for r in res.steps] == [1.0, 0.9] and res.skipped_lines == 1
+
+
+def test_trl_trainer_state(tmp_path):
+    hist = [
+        {
+            "step": 1,
+            "reward": 0.4,
+            "reward_std": 0.3,
+            "kl": 0.0,
+            "entropy": 1.1,
+            "loss": 0.01,
+            "grad_norm": 0.5,
+            "learning_rate": 1e-5,
+            "completions/mean_length": 30.0,
+            "completions/max_length": 60.0,
+            "clip_ratio/region_mean": 0.0,
+            "rewards/correctness/mean": 0.3,
+        },
+        {"step": 2, "reward": 0.5, "kl": 0.002, "entropy": 1.0},
+        {"step": 2, "eval_loss": 0.3},
+        {"step": 2, "train_runtime": 12.0, "train_loss": 0.1},
+    ]
+    d = tmp_path / "out" / "checkpoint-2"
+    d.mkdir(parents=True)
+    (d / "trainer_state.json").write_text(json.dumps({"global_step": 2, "log_history": hist}))
+    res = read_log(tmp_path / "out")  # a run directory: the latest checkpoint's state
+    assert [r.step for r in res.steps] == [1, 2]
+    r1 = res.steps[0]
+    assert r1.reward_mean == 0.4 and r1.reward_std == 0.3 and r1.policy_loss == 0.01
+    assert r1.response_length_mean == 30.0 and r1.response_length_max == 60.0 and r1.clip_ratio == 0.0
+    assert r1.model_extra["rewards_correctness_mean"] == 0.3
+    assert res.steps[1].model_extra["eval_loss"] == 0.3
+
+
+def test_tensorboard_events_openrlhf_names(tmp_path):
+    from torch.utils.tensorboard import SummaryWriter
+
+    w = SummaryWriter(log_dir=str(tmp_path / "tb"))
+    for i in range(3):
+        w.add_scalar("train/reward", 0.1 * i, i)
+        w.add_scalar("train/kl", 0.01 * i, i)
+        w.add_scalar("train/policy_loss", -0.1, i)
+        w.add_scalar("train/response_length", 50 + i, i)
+    w.close()
+    res = read_log(tmp_path / "tb")
+    assert res.format == "tensorboard" and [r.step for r in res.steps] == [0, 1, 2]
+    assert res.steps[2].reward_mean == pytest.approx(0.2) and res.steps[2].kl == pytest.approx(0.02)
+    assert res.steps[1].response_length_mean == 51
+
+
+def test_plain_steps_jsonl(tmp_path):
+    p = tmp_path / "steps.jsonl"
+    p.write_text("".join(r.model_dump_json() + "\n" for r in make_run(1, steps=5)))
+    res = read_log(tmp_path)
+    assert len(res.steps) == 5 and res.steps[3].entropy == make_run(1, steps=5)[3].entropy
+
+
+def test_bad_logs(tmp_path):
+    with pytest.raises(InputError, match="log not found"):
+        read_log(tmp_path / "nope.jsonl")
+    (tmp_path / "empty.jsonl").write_text("")
+    with pytest.raises(InputError, match="no training-step metrics"):
+        read_log(tmp_path / "empty.jsonl")
+    (tmp_path / "junk.log").write_text('hello\n[1, 2]\n{"no_step": 1}\n')
+    with pytest.raises(InputError, match="3 unusable lines"):
+        read_log(tmp_path / "junk.log")
+    (tmp_path / "trainer_state.json").write_text('{"global_step": 3}')
+    with pytest.raises(InputError, match="log_history"):
+        read_log(tmp_path / "trainer_state.json")
+    (tmp_path / "d").mkdir()
+    with pytest.raises(InputError, match="no steps.jsonl"):
+        read_log(tmp_path / "d")
+
+
+def _log(tmp_path, recs):
+    p = tmp_path / "train.log"
+    with open(p, "w") as fh:
+        for r in recs:
+            fh.write(
+                json.dumps(
+                    {
+                        "step": r.step,
+                        "data": {
+                            "actor/entropy": r.entropy,
+                            "actor/kl_loss": r.kl,
+                            "critic/score/mean": r.reward_mean,
+                            "actor/grad_norm": r.grad_norm,
+                        },
+                    }
+                )
+                + "\n"
+            )
+    return p
+
+
+def test_watch_with_model_reports_alarm_and_diagnosis(tmp_path, capsys):
+    from faultwise.rft.detect.model import FMModel, save_model
+
+    normal = [[(s.step, extract_signals(s)) for s in make_run(seed)] for seed in range(20)]
+    save_model(FMModel(profile=fit_profile(normal)), tmp_path / "m.json")
+    p = _log(tmp_path, make_run(500, "entropy_collapse", "easy", onset=12))
+    assert main(["rft", "watch", str(p), "--model", str(tmp_path / "m.json"), "--once"]) == 0
+    out = capsys.readouterr().out
+    assert "ALARM" in out and "DIAGNOSIS OD/entropy_collapse" in out
+    first = int(out.split("step ")[1].split(":")[0])
+    assert 12 <= first <= 14
+
+
+def test_watch_without_model_catches_nan_and_self_calibrates(tmp_path):
+    recs = make_run(501, "kl_explosion", "easy", onset=20)
+    recs[5] = recs[5].model_copy(update={"kl": float("nan")})
+    events = list(watch(_log(tmp_path, recs), None, follow=False))
+    alarms = [e.verdict.step for e in events if e.verdict.alarm]
+    assert alarms[0] == 5 and events[5].verdict.rule == "non_finite:kl"
+    assert any(s >= 20 for s in alarms[1:])
+
+
+def test_watch_follows_a_growing_file(tmp_path):
+    import threading
+    import time
+
+    p = tmp_path / "grow.log"
+    p.write_text("")
+    recs = make_run(502, steps=6)
+
+    def writer():
+        with open(p, "a") as fh:
+            for r in recs:
+                fh.write(f"step:{r.step} - actor/entropy:{r.entropy} - actor/kl_loss:")
+                fh.flush()
+                time.sleep(0.02)
+                fh.write(f"{r.kl}\n")
+                fh.flush()
+
+    t = threading.Thread(target=writer)
+    t.start()
+    events = list(watch(p, None, follow=True, poll_s=0.02, idle_timeout_s=0.5))
+    t.join()
+    assert [e.verdict.step for e in events] == list(range(6))
+
+
+def test_watch_cli_bad_input(tmp_path, capsys):
+    assert main(["rft", "watch", str(tmp_path / "missing.log"), "--once"]) == 2
+    assert "log not found" in capsys.readouterr().err
