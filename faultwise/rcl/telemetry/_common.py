@@ -133,6 +133,24 @@ def read_csv(path: Path, required: list[str], what: str, **kwargs) -> pd.DataFra
     return df
 
 
+def require_numeric(df: pd.DataFrame, col: str, path: Path, what: str) -> pd.Series:
+    """Column ``col`` as numbers; a missing (NaN/empty) or non-numeric cell is an InputError naming the
+    column and the CSV line."""
+    num = pd.to_numeric(df[col], errors="coerce")
+    bad = num.isna() | ~np.isfinite(num.fillna(0).astype("float64"))
+    if bad.any():
+        pos = int(np.flatnonzero(bad.to_numpy())[0])
+        raw = df[col].iloc[pos]
+        missing = (
+            raw is None
+            or (isinstance(raw, float) and np.isnan(raw))
+            or str(raw).strip().lower() in ("", "nan")
+        )
+        value = "a missing value" if missing else f"a non-numeric value {str(raw)!r}"
+        raise InputError(path, f"{what} column {col} has {value} (line {pos + 2})")
+    return num
+
+
 def norm_id(value: object) -> str:
     """Trace/span ids as lower-case hex: OTLP JSON uses hex, older exporters base64 of the raw bytes."""
     if value is None:

@@ -14,7 +14,13 @@ from pathlib import Path
 import pandas as pd
 
 from faultwise.errors import InputError
-from faultwise.rcl.telemetry._common import PathLike, read_csv, services_of_pods, status_is_error
+from faultwise.rcl.telemetry._common import (
+    PathLike,
+    read_csv,
+    require_numeric,
+    services_of_pods,
+    status_is_error,
+)
 from faultwise.rcl.telemetry.schema import SPAN_COLUMNS, conform
 
 TRACE_COLUMNS = [
@@ -44,13 +50,7 @@ def load_aiops2022_traces(path: PathLike) -> pd.DataFrame:
     if not len(df):
         raise InputError(path, "no spans")
     for col in ("timestamp", "duration"):
-        num = pd.to_numeric(df[col], errors="coerce")
-        if num.isna().any():
-            bad = df[col][num.isna()].iloc[0]
-            raise InputError(
-                path, f"AIOps-2022 trace column {col} has a missing or non-numeric value {bad!r}"
-            )
-        df[col] = num
+        df[col] = require_numeric(df, col, path, "AIOps-2022 trace")
     pods = df["cmdb_id"].astype(str)
     status = df["status_code"].astype(str)
     out = pd.DataFrame(

@@ -12,7 +12,13 @@ from pathlib import Path
 import pandas as pd
 
 from faultwise.errors import InputError
-from faultwise.rcl.telemetry._common import PathLike, read_csv, services_of_pods, status_is_error
+from faultwise.rcl.telemetry._common import (
+    PathLike,
+    read_csv,
+    require_numeric,
+    services_of_pods,
+    status_is_error,
+)
 from faultwise.rcl.telemetry.schema import LOG_COLUMNS, METRIC_COLUMNS, SPAN_COLUMNS, conform
 
 SPAN_REQUIRED = ["trace_id", "span_id", "parent_id", "operation", "start_us", "duration_us"]
@@ -48,11 +54,7 @@ def load_canonical_spans(path: PathLike) -> pd.DataFrame:
     path = Path(path)
     df = _fill_identity(_read(path, SPAN_REQUIRED, "canonical span"), path)
     for col in ("start_us", "duration_us"):
-        num = pd.to_numeric(df[col], errors="coerce")
-        if num.isna().any():
-            raise InputError(
-                path, f"spans column {col} has a missing or non-numeric value {df[col][num.isna()].iloc[0]!r}"
-            )
+        df[col] = require_numeric(df, col, path, "spans")
     for col in ("node", "kind", "status_code"):
         if col not in df.columns:
             df[col] = ""
@@ -70,6 +72,7 @@ def load_canonical_logs(path: PathLike) -> pd.DataFrame:
         if "timestamp" not in df.columns:
             raise InputError(path, "canonical log CSV is missing column(s) ts_us (or timestamp)")
         df["ts_us"] = _iso_to_us(path, df["timestamp"])
+    df["ts_us"] = require_numeric(df, "ts_us", path, "logs")
     df = _fill_identity(df, path)
     for col in ("node", "level", "trace_id", "span_id"):
         if col not in df.columns:
@@ -87,8 +90,7 @@ def load_canonical_metrics(path: PathLike) -> pd.DataFrame:
         if "timestamp" not in df.columns:
             raise InputError(path, "canonical metric CSV is missing column(s) ts_s (or timestamp)")
         df["ts_s"] = _iso_to_us(path, df["timestamp"]) / 1e6
-    if pd.to_numeric(df["ts_s"], errors="coerce").isna().any():
-        raise InputError(path, "metrics column ts_s has a missing or non-numeric value")
+    df["ts_s"] = require_numeric(df, "ts_s", path, "metrics")
     if "entity_kind" not in df.columns:
         df["entity_kind"] = "pod"
     return conform(df, METRIC_COLUMNS, path, "metrics")

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from faultwise.errors import InputError
-from faultwise.rcl.telemetry._common import PathLike, read_csv, services_of_pods
+from faultwise.rcl.telemetry._common import PathLike, read_csv, require_numeric, services_of_pods
 from faultwise.rcl.telemetry.enrich import dedupe_spans, fill_nodes, node_map
 from faultwise.rcl.telemetry.schema import LOG_COLUMNS, METRIC_COLUMNS, SPAN_COLUMNS, Telemetry, conform
 
@@ -56,11 +56,7 @@ def load_nezha_traces(path: PathLike) -> pd.DataFrame:
     if not len(df):
         raise InputError(path, "no spans")
     for col in ("StartTimeUnixNano", "Duration"):
-        num = pd.to_numeric(df[col], errors="coerce")
-        if num.isna().any():
-            bad = df[col][num.isna()].iloc[0]
-            raise InputError(path, f"Nezha trace column {col} has a missing or non-numeric value {bad!r}")
-        df[col] = num
+        df[col] = require_numeric(df, col, path, "Nezha trace")
     parent = df["ParentID"].fillna("").astype(str)
     parent = parent.mask(parent.str.lower() == "root", "")
     pods = df["PodName"].fillna("").astype(str)
@@ -111,9 +107,7 @@ def load_nezha_logs(path: PathLike) -> pd.DataFrame:
     df = read_csv(path, LOG_FILE_COLUMNS, "Nezha log", dtype={"TraceID": str, "SpanID": str})
     if not len(df):
         raise InputError(path, "no log lines")
-    ts = pd.to_numeric(df["TimeUnixNano"], errors="coerce")
-    if ts.isna().any():
-        raise InputError(path, "Nezha log column TimeUnixNano has a missing or non-numeric value")
+    ts = require_numeric(df, "TimeUnixNano", path, "Nezha log")
     message = _inner_text(df["Log"])
     pods = df["PodName"].fillna("").astype(str)
     out = pd.DataFrame(
@@ -215,7 +209,7 @@ def _add_file(acc: _LongBuilder, f: Path, df: pd.DataFrame, pod_nodes: dict[str,
         acc.add(ts, entity, kind, own_cols, values(own_cols))
     if node_cols:
         base = [c[len(_NODE_PREFIX) :] for c in node_cols]
-        nodes = entity.map(pod_nodes).fillna("").astype(str)
+        nodes = entity.astype(str).map(lambda pod: pod_nodes.get(pod, ""))
         known = (nodes != "").to_numpy()
         if known.any():
             acc.add(ts[known], nodes[known], "node", base, values(node_cols, known))

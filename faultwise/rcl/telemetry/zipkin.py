@@ -1,6 +1,7 @@
 """Zipkin v2 JSON: a list of spans (or the API's list of traces, each a list of spans).
 
 Zipkin lets the client and the server half of one RPC share an id (the server half says ``shared: true``).
+A span without ``kind`` is, by Zipkin's definition, a local (in-process) span: kind ``internal``.
 Our span table needs one id per span, so the server half becomes ``<id>-s``, a child of the client half,
 and the spans whose parent was the shared id hang under the server half (they were called from there).
 """
@@ -66,7 +67,7 @@ def load_zipkin(path: str | Path) -> pd.DataFrame:
                 "pod": pod,
                 "node": str(tags.get("k8s.node.name") or ""),
                 "operation": str(sp.get("name") or ""),
-                "kind": norm_kind(sp.get("kind")),
+                "kind": norm_kind(sp.get("kind")) if sp.get("kind") else "internal",  # no kind: a local span
                 "start_us": to_int(sp.get("timestamp"), path, "timestamp"),
                 "duration_us": to_int(sp.get("duration", 0), path, "duration"),
                 "is_error": is_error,
