@@ -21,6 +21,8 @@ from faultwise.rcl.synth.templates import SERVER, Template, build_batch_template
 from faultwise.rcl.synth.topology import Topology, build_topology
 from faultwise.rcl.telemetry.schema import LOG_COLUMNS, Telemetry, conform
 
+_CODE_FAULTS = ("exception", "error_return", "memory")
+
 
 @dataclass(frozen=True)
 class _System:
@@ -166,9 +168,10 @@ def _generate(cfg: SynthConfig, batch_spans: int | None) -> SynthIncident:
     sys = _system(cfg, np.random.default_rng(s_topo))
     normal_w = (cfg.start_ts_s, cfg.start_ts_s + cfg.normal_s)
     incident_w = (normal_w[1], normal_w[1] + cfg.incident_s)
-    plan, truth = resolve_fault(
-        cfg, sys.topo, _busy_services(sys), np.random.default_rng(s_fault), *incident_w
-    )
+    busy = _busy_services(sys)
+    if cfg.fault_type in _CODE_FAULTS:  # a db-like leaf does not throw application exceptions or leak heap
+        busy = [s for s in busy if not sys.names.leaf_services[sys.topo.services.index(s)]] or busy
+    plan, truth = resolve_fault(cfg, sys.topo, busy, np.random.default_rng(s_fault), *incident_w)
     rng_b = np.random.default_rng(s_benign)
     benign_normal = _benign(sys, rng_b, normal_w, set())
     avoid = set(plan.pods.tolist())
