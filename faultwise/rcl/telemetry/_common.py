@@ -13,6 +13,7 @@ import json
 import re
 import zlib
 from collections.abc import Iterator
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -105,9 +106,9 @@ def iter_json_documents(path: Path) -> Iterator[object]:
         return
     except json.JSONDecodeError as exc:
         whole_error = exc
-    lines = text.splitlines()
-    if len([ln for ln in lines if ln.strip()]) <= 1:
+    if whole_error.msg != "Extra data":  # not several documents: one broken document
         raise InputError(path, f"malformed JSON: {whole_error.msg} at line {whole_error.lineno}")
+    lines = text.splitlines()
     for lineno, line in enumerate(lines, start=1):
         if not line.strip():
             continue
@@ -155,7 +156,12 @@ def norm_id(value: object) -> str:
     """Trace/span ids as lower-case hex: OTLP JSON uses hex, older exporters base64 of the raw bytes."""
     if value is None:
         return ""
-    s = str(value).strip()
+    return _norm_id_str(value if isinstance(value, str) else str(value))
+
+
+@lru_cache(maxsize=1 << 16)
+def _norm_id_str(value: str) -> str:
+    s = value.strip()
     if not s:
         return ""
     if _HEX.match(s) and len(s) in (16, 32):

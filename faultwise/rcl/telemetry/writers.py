@@ -204,7 +204,7 @@ def write_jaeger(spans: pd.DataFrame, path: str | Path) -> None:
             procs[pid] = {"serviceName": service, "tags": tags}
         data.append({"traceID": trace_id, "spans": out_spans, "processes": procs, "warnings": None})
     with _open(path) as fh:
-        json.dump({"data": data, "total": 0, "limit": 0, "offset": 0, "errors": None}, fh)
+        fh.write(json.dumps({"data": data, "total": 0, "limit": 0, "offset": 0, "errors": None}))
 
 
 def write_zipkin(spans: pd.DataFrame, path: str | Path, *, shared: bool = False) -> None:
@@ -255,7 +255,7 @@ def write_zipkin(spans: pd.DataFrame, path: str | Path, *, shared: bool = False)
             sp["tags"] = tags
         out.append(sp)
     with _open(path) as fh:
-        json.dump(out, fh)
+        fh.write(json.dumps(out))
 
 
 def write_otlp_logs(logs: pd.DataFrame, path: str | Path, *, records_per_line: int = 1000) -> None:
