@@ -467,6 +467,7 @@ def run(
     from faultwise.rft.policy import load_policy
 
     hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
     t0 = time.perf_counter()
     workdir = Path(workdir)
     torch.manual_seed(cfg.seed)
