@@ -77,7 +77,7 @@ def read_text(path: Path) -> str:
             raw = path.read_bytes()
     except (OSError, EOFError, zlib.error) as exc:
         raise InputError(path, f"cannot read: {exc}") from None
-    text = raw.decode("utf-8", errors="replace")
+    text = raw.decode("utf-8-sig", errors="replace")
     if not text.strip():
         raise InputError(path, "empty file")
     return text
@@ -183,6 +183,17 @@ def _norm_id_str(value: str) -> str:
 def norm_kind(value: object) -> str:
     if value is None:
         return ""
+    if isinstance(value, str | int):
+        return _norm_kind_cached(value)
+    return _norm_kind(value)
+
+
+@lru_cache(maxsize=256)
+def _norm_kind_cached(value: str | int) -> str:
+    return _norm_kind(value)
+
+
+def _norm_kind(value: object) -> str:
     if isinstance(value, int | np.integer):
         return OTLP_KINDS.get(int(value), "")
     s = str(value).strip().lower()

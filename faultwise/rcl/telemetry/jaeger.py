@@ -17,13 +17,19 @@ from faultwise.rcl.telemetry.schema import service_of_pod, spans_from_records
 _STATUS_TAGS = ("http.status_code", "http.response.status_code", "rpc.grpc.status_code")
 
 
-def _tags(tags: object) -> dict[str, object]:
+_SPAN_TAGS = frozenset(("span.kind", "error", "otel.status_code", *_STATUS_TAGS))
+
+
+def _tags(tags: object, wanted: frozenset[str] | None = None) -> dict[str, object]:
+    """Jaeger ``[{key, type, value}]`` tags as a dict (only the ``wanted`` keys, when given)."""
     if isinstance(tags, dict):
         return tags
     out: dict[str, object] = {}
-    for t in tags or []:
-        if isinstance(t, dict) and "key" in t:
-            out[str(t["key"])] = t.get("value")
+    for t in tags or ():
+        if isinstance(t, dict):
+            key = t.get("key")
+            if key is not None and (wanted is None or key in wanted):
+                out[str(key)] = t.get("value")
     return out
 
 
@@ -56,25 +62,36 @@ def _is_http_5xx(value: object) -> bool:
         return False
 
 
+def _identity(proc: object, inline: object) -> tuple[str, str, str]:
+    """(service, pod, node) of a Jaeger process: pod from ``k8s.pod.name`` or the host name tags."""
+    proc = proc or inline or {}
+    if not isinstance(proc, dict):
+        return "", "", ""
+    ptags = _tags(proc.get("tags"))
+    service = str(proc.get("serviceName") or "")
+    pod = str(ptags.get("k8s.pod.name") or ptags.get("hostname") or ptags.get("host.name") or service)
+    node = str(ptags.get("k8s.node.name") or "")
+    return (service or service_of_pod(pod)), pod, node
+
+
 def load_jaeger(path: str | Path) -> pd.DataFrame:
     path = Path(path)
     records: list[dict] = []
     for doc in iter_json_documents(path):
         for trace in _traces(doc, path):
             processes = trace.get("processes") or {}
+            identities: dict[str, tuple[str, str, str]] = {}
             for sp in trace.get("spans") or []:
                 if not isinstance(sp, dict):
                     continue
-                proc = processes.get(sp.get("processID")) or sp.get("process") or {}
-                ptags = _tags(proc.get("tags"))
-                service = str(proc.get("serviceName") or "")
-                pod = str(
-                    ptags.get("k8s.pod.name") or ptags.get("hostname") or ptags.get("host.name") or service
-                )
-                node = str(ptags.get("k8s.node.name") or "")
-                if not service:
-                    service = service_of_pod(pod)
-                tags = _tags(sp.get("tags"))
+                pid = sp.get("processID")
+                ident = identities.get(pid) if isinstance(pid, str) else None
+                if ident is None:
+                    ident = _identity(processes.get(pid) if isinstance(pid, str) else None, sp.get("process"))
+                    if isinstance(pid, str):
+                        identities[pid] = ident
+                service, pod, node = ident
+                tags = _tags(sp.get("tags"), _SPAN_TAGS)
                 otel_status = str(tags.get("otel.status_code") or "").upper()
                 http = next((tags[k] for k in _STATUS_TAGS if k in tags), None)
                 is_error = (
