@@ -1,12 +1,376 @@
-"""``faultwise rcl ...`` commands and ``faultwise demo``."""
+"""``faultwise rcl ...`` commands and ``faultwise demo``.
+
+Every problem with the user's input is an :class:`InputError` (the root ``main`` prints it as one line);
+machine-readable output (``--json``) is the only thing on stdout then, progress goes to stderr, and files
+are written atomically.
+"""
 
 from __future__ import annotations
 
+import json
+import math
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+
 import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-app = typer.Typer(help="Root cause localization for microservice incidents.", no_args_is_help=True)
+from faultwise.errors import InputError
+from faultwise.rcl.analyzer import Diagnosis, RCLAgent, RCLConfig
+from faultwise.rcl.telemetry import FAMILIES, FORMATS, Telemetry, load_telemetry
+
+app = typer.Typer(
+    help="Root cause localization for microservice incidents.", no_args_is_help=True, add_completion=False
+)
+bench_app = typer.Typer(help="Score the method on labelled incidents.", no_args_is_help=True)
+app.add_typer(bench_app, name="bench")
+
+US_PER_S = 1_000_000
+DEMO_SEED = 7
+DEMO_FAULT = "network_delay"
 
 
-def demo() -> None:
+# --- shared pieces ---------------------------------------------------------------------------------------
+
+
+def parse_start_us(text: str) -> int:
+    """``--start``: unix seconds (``1674981784`` or ``1674981784.5``) or an ISO 8601 time; an ISO time
+    without a zone is UTC. Returns microseconds since the epoch."""
+    value = text.strip()
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
+        except ValueError:
+            raise InputError("--start", f"not an ISO 8601 time or unix seconds: {text!r}") from None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        return int(round(when.timestamp() * US_PER_S))
+    if not math.isfinite(seconds) or seconds < 0:
+        raise InputError("--start", f"not a valid unix time: {text!r}")
+    return int(round(seconds * US_PER_S))
+
+
+def check_format(fmt: str) -> str:
+    if fmt != "auto" and fmt not in FAMILIES and fmt not in FORMATS:
+        raise InputError("--format", f"unknown format {fmt!r}; use auto or one of {', '.join(FAMILIES)}")
+    return fmt
+
+
+def _none_if_empty(paths: list[Path] | None) -> list[Path] | None:
+    return list(paths) if paths else None
+
+
+@dataclass
+class Inputs:
+    """What ``diagnose`` loaded: the incident, an optional fault-free baseline, the alarm time."""
+
+    incident: Telemetry
+    baseline: Telemetry | None
+    start_us: int | None
+
+
+def load_inputs(
+    traces: list[Path],
+    logs: list[Path] | None = None,
+    metrics: list[Path] | None = None,
+    baseline: list[Path] | None = None,
+    baseline_logs: list[Path] | None = None,
+    baseline_metrics: list[Path] | None = None,
+    start: str | None = None,
+    fmt: str = "auto",
+) -> Inputs:
+    """Load the files exactly as ``faultwise rcl diagnose`` does (the demo goes through here too)."""
+    check_format(fmt)
+    if not traces:
+        raise InputError("--traces", "at least one trace file is required")
+    if (baseline_logs or baseline_metrics) and not baseline:
+        raise InputError("--baseline", "--baseline-logs/--baseline-metrics need --baseline traces")
+    start_us = parse_start_us(start) if start is not None else None
+    incident = load_telemetry(traces, _none_if_empty(logs), _none_if_empty(metrics), fmt)
+    base = None
+    if baseline:
+        base = load_telemetry(baseline, _none_if_empty(baseline_logs), _none_if_empty(baseline_metrics), fmt)
+    if start_us is not None:
+        lo, hi = incident.time_range_us()
+        if start_us >= hi:
+            raise InputError(
+                "--start",
+                f"{start!r} is after the last span of the traces (which end at {hi / US_PER_S:.0f} unix s)",
+            )
+    return Inputs(incident, base, start_us)
+
+
+@contextmanager
+def progress_bar(enabled: bool, label: str) -> Iterator[Callable[[int, int], None]]:
+    """A rich bar on stderr, or a no-op callback when ``enabled`` is false (``--json``)."""
+    if not enabled:
+        yield lambda done, total: None
+        return
+    progress = Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    )
+    with progress:
+        task = progress.add_task(label, total=None)
+
+        def update(done: int, total: int) -> None:
+            progress.update(task, completed=done, total=total)
+
+        yield update
+
+
+def diagnose_inputs(inputs: Inputs, config: RCLConfig, show_progress: bool) -> Diagnosis:
+    with progress_bar(show_progress, "diagnosing traces") as update:
+        return RCLAgent(config).find_root_causes(
+            inputs.incident, inputs.baseline, start_us=inputs.start_us, progress=update
+        )
+
+
+def diagnosis_document(diagnosis: Diagnosis, inputs: Inputs) -> dict:
+    """The ``--json`` document: the diagnosis (candidates and metadata) plus where the data came from."""
+    doc = diagnosis.model_dump(mode="json")
+    doc["sources"] = dict(inputs.incident.sources)
+    if inputs.baseline is not None:
+        doc["baseline_sources"] = dict(inputs.baseline.sources)
+    doc["missing_modalities"] = [m for m in ("traces", "logs", "metrics") if m not in diagnosis.modalities]
+    return doc
+
+
+def _check_output(path: Path | None) -> None:
+    if path is not None and path.is_dir():
+        raise InputError(path, "is a directory, expected an output file name")
+
+
+# --- faultwise rcl diagnose ------------------------------------------------------------------------------
+
+TracesOpt = Annotated[list[Path], typer.Option("--traces", help="Trace file (repeatable).")]
+LogsOpt = Annotated[list[Path] | None, typer.Option("--logs", help="Log file (repeatable).")]
+MetricsOpt = Annotated[
+    list[Path] | None, typer.Option("--metrics", help="Metric file or Nezha metric folder (repeatable).")
+]
+
+
+@app.command()
+def diagnose(
+    traces: TracesOpt,
+    logs: LogsOpt = None,
+    metrics: MetricsOpt = None,
+    baseline: Annotated[
+        list[Path] | None,
+        typer.Option("--baseline", help="Traces of a fault-free period of the same system (repeatable)."),
+    ] = None,
+    baseline_logs: Annotated[
+        list[Path] | None, typer.Option("--baseline-logs", help="Logs of the fault-free period.")
+    ] = None,
+    baseline_metrics: Annotated[
+        list[Path] | None, typer.Option("--baseline-metrics", help="Metrics of the fault-free period.")
+    ] = None,
+    start: Annotated[
+        str | None,
+        typer.Option(
+            "--start",
+            help="Incident start (alarm time): ISO 8601 (UTC if no zone) or unix seconds. "
+            "Spans before it join the normal baseline.",
+        ),
+    ] = None,
+    fmt: Annotated[
+        str, typer.Option("--format", help=f"auto (sniff each file) or one of: {', '.join(FAMILIES)}.")
+    ] = "auto",
+    json_out: Annotated[bool, typer.Option("--json", help="Print one JSON document, nothing else.")] = False,
+    html: Annotated[Path | None, typer.Option("--html", help="Write the self-contained HTML report.")] = None,
+    top: Annotated[int, typer.Option("--top", min=1, help="Candidates shown in the table.")] = 10,
+    max_traces: Annotated[
+        int | None, typer.Option("--max-traces", min=1, help="Most anomalous traces to diagnose.")
+    ] = None,
+) -> None:
+    """Rank the likely root causes of an incident from its traces (and logs and metrics where given).
+
+    Without --baseline or --start, the first third of the traces' time range is taken as normal.
+    """
+    _check_output(html)
+    inputs = load_inputs(traces, logs, metrics, baseline, baseline_logs, baseline_metrics, start, fmt)
+    config = RCLConfig() if max_traces is None else RCLConfig(max_traces=max_traces)
+    diagnosis = diagnose_inputs(inputs, config, show_progress=not json_out)
+    if html is not None:
+        from faultwise.rcl.reports.html import write_html
+
+        write_html(html, diagnosis, sources=inputs.incident.sources)
+    if json_out:
+        typer.echo(json.dumps(diagnosis_document(diagnosis, inputs), indent=2))
+        return
+    from faultwise.rcl.reports.table import print_diagnosis
+
+    console = Console()
+    print_diagnosis(console, diagnosis, top)
+    if html is not None:
+        console.print(f"[bold]report:[/bold] {html}")
+
+
+# --- faultwise rcl bench ---------------------------------------------------------------------------------
+
+
+def _print_bench(results, summary, level: str, json_out: bool) -> None:
+    if json_out:
+        typer.echo(json.dumps(summary.model_dump(mode="json"), indent=2))
+        return
+    from faultwise.rcl.reports.table import cases_table, summary_table
+
+    console = Console()
+    console.print(cases_table(results))
+    console.print(summary_table(summary, level))
+
+
+@bench_app.command("nezha")
+def bench_nezha(
+    root: Annotated[Path, typer.Argument(help="Folder with cases.csv beside rca_data/ and construct_data/.")],
+    json_out: Annotated[
+        bool, typer.Option("--json", help="Print only the scores as one JSON document.")
+    ] = False,
+    limit: Annotated[int | None, typer.Option("--limit", help="Run only the first N cases.")] = None,
+    cases: Annotated[
+        str | None, typer.Option("--cases", help="Comma-separated case ids to run (cases.csv order).")
+    ] = None,
+) -> None:
+    """Diagnose every case of a Nezha-layout folder; score AC@1/3/5, Avg@5 and MRR at service level."""
+    from faultwise.rcl.bench.metrics import summarize
+    from faultwise.rcl.bench.nezha import run_nezha, select_cases
+
+    ids = [c.strip() for c in cases.split(",") if c.strip()] if cases else None
+    chosen = select_cases(root, ids, limit)
+    finished: list = []
+    with progress_bar(not json_out, "nezha cases") as update:
+        update(0, len(chosen))
+
+        def on_case(result) -> None:
+            finished.append(result)
+            update(len(finished), len(chosen))
+
+        results = run_nezha(root, chosen, on_case=on_case)
+    _print_bench(results, summarize(results), "service", json_out)
+
+
+@bench_app.command("synthetic")
+def bench_synthetic(
+    seeds: Annotated[
+        int, typer.Option("--seeds", min=1, help="Incidents per fault type (seeds 0..N-1).")
+    ] = 3,
+    json_out: Annotated[
+        bool, typer.Option("--json", help="Print only the scores as one JSON document.")
+    ] = False,
+    fault_types: Annotated[
+        str | None, typer.Option("--fault-types", help="Comma-separated subset of the injectable faults.")
+    ] = None,
+    requests_per_s: Annotated[
+        float | None, typer.Option("--requests-per-s", help="Traffic of the generated system (default 20).")
+    ] = None,
+) -> None:
+    """Generate incidents of every injectable fault type and score the method at the truth's level."""
+    from faultwise.rcl.bench.metrics import summarize
+    from faultwise.rcl.bench.synthetic import run_synthetic, synthetic_plan
+    from faultwise.rcl.synth import INJECTABLE_FAULTS, SynthConfig
+
+    types = [t.strip() for t in fault_types.split(",") if t.strip()] if fault_types else None
+    unknown = [t for t in types or [] if t not in INJECTABLE_FAULTS]
+    if unknown:
+        raise InputError("--fault-types", f"unknown {', '.join(unknown)}; use {', '.join(INJECTABLE_FAULTS)}")
+    if requests_per_s is not None and not (0 < requests_per_s <= 2000):
+        raise InputError("--requests-per-s", f"must be in (0, 2000], got {requests_per_s}")
+    base = SynthConfig() if requests_per_s is None else SynthConfig(requests_per_s=requests_per_s)
+    plan = synthetic_plan(seeds, types, base)
+    finished: list = []
+    with progress_bar(not json_out, "synthetic incidents") as update:
+        update(0, len(plan))
+
+        def on_case(result) -> None:
+            finished.append(result)
+            update(len(finished), len(plan))
+
+        results = run_synthetic(plan, on_case=on_case)
+    _print_bench(results, summarize(results), "truth's", json_out)
+
+
+# --- faultwise demo --------------------------------------------------------------------------------------
+
+
+def demo(
+    out: Annotated[
+        Path, typer.Option("--out", help="Folder for the telemetry files and report.html.")
+    ] = Path("faultwise-demo"),
+) -> None:
     """Generate a realistic synthetic incident, diagnose it, print the ranked causes, write the HTML report."""
-    raise typer.Exit(1)
+    from faultwise.rcl.reports.html import ReportTruth, write_html
+    from faultwise.rcl.reports.table import print_diagnosis
+    from faultwise.rcl.synth import SynthConfig, generate_incident
+    from faultwise.rcl.telemetry import writers
+
+    if out.exists() and not out.is_dir():
+        raise InputError(out, "exists and is not a folder")
+    console = Console()
+    console.print(f"[bold]Generating[/bold] a synthetic incident ({DEMO_FAULT}, seed {DEMO_SEED}) ...")
+    inc = generate_incident(SynthConfig(fault_type=DEMO_FAULT, seed=DEMO_SEED))
+    files = {
+        "traces": out / "traces.otlp.jsonl",
+        "logs": out / "logs.otlp.jsonl",
+        "metrics": out / "metrics.otlp.jsonl",
+        "baseline": out / "baseline-traces.otlp.jsonl",
+        "baseline_logs": out / "baseline-logs.otlp.jsonl",
+        "baseline_metrics": out / "baseline-metrics.otlp.jsonl",
+    }
+    writers.write_otlp_traces(inc.incident.spans, files["traces"])
+    writers.write_otlp_logs(inc.incident.logs, files["logs"])
+    writers.write_otlp_metrics(inc.incident.metrics, files["metrics"])
+    writers.write_otlp_traces(inc.normal.spans, files["baseline"])
+    writers.write_otlp_logs(inc.normal.logs, files["baseline_logs"])
+    writers.write_otlp_metrics(inc.normal.metrics, files["baseline_metrics"])
+    truth = inc.truth
+    from faultwise.io import atomic_write_text
+
+    atomic_write_text(out / "truth.json", truth.model_dump_json(indent=2) + "\n")
+    console.print(
+        f"wrote {len(inc.incident.spans)} incident spans, {len(inc.incident.logs)} log lines and "
+        f"{len(inc.incident.metrics)} metric samples (plus a fault-free baseline) as OTLP JSON to {out}/"
+    )
+
+    inputs = load_inputs(
+        [files["traces"]],
+        [files["logs"]],
+        [files["metrics"]],
+        [files["baseline"]],
+        [files["baseline_logs"]],
+        [files["baseline_metrics"]],
+    )
+    diagnosis = diagnose_inputs(inputs, RCLConfig(), show_progress=True)
+    print_diagnosis(console, diagnosis, top=5)
+
+    level_ranked = [c.component for c in diagnosis.candidates if c.level == truth.level]
+    rank = level_ranked.index(truth.component) + 1 if truth.component in level_ranked else None
+    verdict = f"ranked #{rank} among {truth.level} candidates" if rank else "not among the candidates"
+    console.print(
+        f"[bold green]ground truth:[/bold green] {truth.fault_type} on {truth.level} {truth.component} "
+        f"(service {truth.service or '-'}) — {verdict}"
+    )
+    report = write_html(
+        out / "report.html",
+        diagnosis,
+        title=f"faultwise demo: synthetic {truth.fault_type} incident",
+        sources=inputs.incident.sources,
+        truth=ReportTruth(truth.component, truth.level, truth.fault_type),
+    )
+    console.print(f"[bold]report:[/bold] {report}")
+    console.print(
+        "re-run the diagnosis yourself: faultwise rcl diagnose "
+        f"--traces {files['traces']} --logs {files['logs']} --metrics {files['metrics']} "
+        f"--baseline {files['baseline']} --baseline-logs {files['baseline_logs']} "
+        f"--baseline-metrics {files['baseline_metrics']} --html {out / 'report.html'}"
+    )
