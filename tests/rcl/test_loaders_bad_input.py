@@ -147,6 +147,8 @@ def test_wrong_modality(tmp_path):
     p = _write(tmp_path, "l.csv", "ts_us,pod,level,message\n1,p,INFO,hi\n")
     _raises(lambda: load_traces(p), p, "not traces")
     _raises(lambda: load_logs(p, fmt="jaeger"), p, "cannot hold logs")
+    _raises(lambda: load_traces(p, fmt="canonical-logs"), p, "not a traces format")
+    _raises(lambda: load_traces(p, fmt="parquet"), p, "unknown format name 'parquet'")
 
 
 @pytest.mark.parametrize(

@@ -106,22 +106,25 @@ def sniff_format(path: PathLike) -> str:
 
 
 def _resolve(path: Path, fmt: str, modality: str, choices: tuple[str, ...]) -> str:
+    """The full format name to load ``path`` with, for one modality (``auto`` sniffs the content)."""
     if fmt == "auto":
         got = sniff_format(path)
-    elif fmt in choices:
+        if got not in choices:
+            raise InputError(path, f"holds {got}, not {modality}")
+        return got
+    if fmt in choices:
         return fmt
-    else:
-        wanted = {"traces": "traces", "logs": "logs", "metrics": "metrics"}[modality]
+    families = sorted({c.split("-")[0] for c in choices})
+    if fmt in FAMILIES:
         full = [c for c in choices if c.split("-")[0] == fmt]
-        if not full:
-            names = sorted({c.split("-")[0] for c in choices})
-            raise InputError(
-                path, f"format {fmt!r} cannot hold {wanted}; use auto or one of {', '.join(names)}"
-            )
-        return full[0]
-    if got not in choices:
-        raise InputError(path, f"holds {got}, not {modality}")
-    return got
+        if full:
+            return full[0]
+        raise InputError(
+            path, f"format {fmt!r} cannot hold {modality}; use auto or one of {', '.join(families)}"
+        )
+    if fmt in FORMATS:
+        raise InputError(path, f"format {fmt!r} is not a {modality} format")
+    raise InputError(path, f"unknown format name {fmt!r}; use auto or one of {', '.join(families)}")
 
 
 def load_traces(path: Paths, fmt: str = "auto") -> pd.DataFrame:
