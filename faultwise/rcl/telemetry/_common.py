@@ -6,6 +6,8 @@ modules stay about their format.
 
 from __future__ import annotations
 
+import logging
+
 import base64
 import binascii
 import gzip
@@ -122,7 +124,21 @@ def read_csv(path: Path, required: list[str], what: str, **kwargs) -> pd.DataFra
     """``pd.read_csv`` with our errors: missing file, empty file, malformed CSV, missing columns."""
     check_file(path)
     try:
-        df = pd.read_csv(path, **kwargs)
+        try:
+            df = pd.read_csv(path, **kwargs)
+        except pd.errors.ParserError:
+            # real exports hold the odd line with unquoted separators: skip a few, refuse a broken file
+            bad: list[list[str]] = []
+
+            def skip(line: list[str]) -> None:
+                bad.append(line)
+                return None
+
+            df = pd.read_csv(path, engine="python", on_bad_lines=skip, **kwargs)
+            if len(bad) > max(10, 0.01 * (len(df) + len(bad))):
+                raise pd.errors.ParserError(f"{len(bad)} of {len(df) + len(bad)} lines have the wrong number of fields")
+            if bad:
+                logging.getLogger("faultwise").warning("%s: skipped %d malformed line(s)", path, len(bad))
     except pd.errors.EmptyDataError:
         raise InputError(path, "empty file") from None
     except (pd.errors.ParserError, UnicodeDecodeError, OSError, EOFError, zlib.error, ValueError) as exc:
