@@ -359,3 +359,31 @@ def test_explicit_format_names(tmp_path, fmt):
     )  # fmt: skip
     df = load_traces(path, fmt=fmt)
     assert len(df) == 1 and df["pod"][0] == "a" and df["duration_us"][0] == 2
+
+
+def test_zipkin_shared_halves_in_any_order_and_lone_halves(tmp_path):
+    ep = {"localEndpoint": {"serviceName": "api"}}
+    spans = [
+        {"traceId": "a" * 16, "id": "c" * 16, "parentId": "b" * 16, "kind": "SERVER", "shared": True,
+         "name": "h", "timestamp": 12, "duration": 5, **ep},
+        {"traceId": "a" * 16, "id": "d" * 16, "parentId": "c" * 16, "kind": "CLIENT", "name": "db",
+         "timestamp": 13, "duration": 2, **ep},
+        {"traceId": "a" * 16, "id": "c" * 16, "parentId": "b" * 16, "kind": "CLIENT", "name": "h",
+         "timestamp": 10, "duration": 9, "localEndpoint": {"serviceName": "web"}},
+        {"traceId": "a" * 16, "id": "b" * 16, "kind": "SERVER", "name": "root", "timestamp": 1, "duration": 20,
+         "localEndpoint": {"serviceName": "web"}},
+        # a shared server half whose client was not recorded keeps its id
+        {"traceId": "e" * 16, "id": "f" * 16, "kind": "SERVER", "shared": True, "name": "x",
+         "timestamp": 1, "duration": 1, **ep},
+    ]  # fmt: skip
+    path = tmp_path / "z.json"
+    path.write_text(json.dumps(spans))
+    df = load_traces(path).set_index("span_id")
+    assert df["parent_id"].to_dict() == {
+        "c" * 16 + "-s": "c" * 16,
+        "d" * 16: "c" * 16 + "-s",
+        "c" * 16: "b" * 16,
+        "b" * 16: "",
+        "f" * 16: "",
+    }
+    assert df.loc["c" * 16 + "-s", "service"] == "api" and df.loc["c" * 16, "service"] == "web"

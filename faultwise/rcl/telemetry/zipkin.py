@@ -92,12 +92,10 @@ def _split_shared_ids(records: list[dict]) -> None:
     for (trace_id, span_id), group in by_key.items():
         if len(group) < 2:
             continue
-        clients = [r for r in group if r["kind"] == "client" and not r["_shared"]]
-        servers = [r for r in group if r is not (clients[0] if clients else None)]
-        servers = [r for r in servers if r["kind"] == "server" or r["_shared"]]
-        if not clients or not servers:
-            continue
-        server = servers[0]
+        client = next((r for r in group if r["kind"] == "client" and not r["_shared"]), None)
+        server = next((r for r in group if r is not client and (r["kind"] == "server" or r["_shared"])), None)
+        if client is None or server is None:
+            continue  # plain duplicates, not two halves: load_traces keeps one
         new_id = span_id + SERVER_HALF_SUFFIX
         server["span_id"] = new_id
         server["parent_id"] = span_id
