@@ -66,18 +66,21 @@ def test_cpu_slows_the_pods_own_processing_and_raises_its_cpu(seed):
     inc = _inc("cpu", seed)
     pod = inc.truth.component
     sn, si = _self_times(inc.normal.spans), _self_times(inc.incident.spans)
-    ratio = si.loc[si["pod"] == pod, "self_us"].median() / sn.loc[sn["pod"] == pod, "self_us"].median()
-    assert ratio > 2.0
+    self_n, self_i = (
+        sn.loc[sn["pod"] == pod, "self_us"].median(),
+        si.loc[si["pod"] == pod, "self_us"].median(),
+    )
+    assert self_i > 2.0 * self_n
     others = si.loc[si["pod"] != pod, "self_us"].median() / sn.loc[sn["pod"] != pod, "self_us"].median()
     assert others < 1.2
     assert (
         _metric(inc.incident, pod, "cpu_usage_pct").mean()
         > _metric(inc.normal, pod, "cpu_usage_pct").mean() + 25
     )
-    # callers wait: the client spans into the pod are slower (victims)
+    # callers wait: the client spans into the pod are slower by about the pod's extra processing (victims)
     cn, _ = _calls_into(inc.normal.spans, [pod])
     ci, _ = _calls_into(inc.incident.spans, [pod])
-    assert ci["duration_us"].median() > 1.5 * cn["duration_us"].median()
+    assert ci["duration_us"].median() - cn["duration_us"].median() > 0.5 * (self_i - self_n)
 
 
 @pytest.mark.parametrize("seed", SEEDS)
@@ -93,13 +96,8 @@ def test_memory_climbs_with_gc_pauses(seed):
     sn, si = _self_times(inc.normal.spans), _self_times(inc.incident.spans)
     q = si.loc[si["pod"] == pod, "self_us"].quantile(0.9) / sn.loc[sn["pod"] == pod, "self_us"].quantile(0.9)
     assert q > 3.0  # pauses hit a share of the spans
-    assert (
-        abs(
-            _metric(inc.incident, pod, "cpu_usage_pct").mean()
-            - _metric(inc.normal, pod, "cpu_usage_pct").mean()
-        )
-        < 10
-    )
+    cpu_n = _metric(inc.normal, pod, "cpu_usage_pct").mean()
+    assert _metric(inc.incident, pod, "cpu_usage_pct").mean() < cpu_n + 10  # the pod is not busier
 
 
 @pytest.mark.parametrize("seed", SEEDS)
@@ -116,13 +114,8 @@ def test_network_delay_shows_on_the_edges_into_the_pod_not_in_its_processing(see
     assert 0.8 < ratio < 1.25
     dn = sn.loc[sn["pod"] == pod, "duration_us"].median()
     assert si.loc[si["pod"] == pod, "duration_us"].median() < 1.3 * dn
-    assert (
-        abs(
-            _metric(inc.incident, pod, "cpu_usage_pct").mean()
-            - _metric(inc.normal, pod, "cpu_usage_pct").mean()
-        )
-        < 10
-    )
+    cpu_n = _metric(inc.normal, pod, "cpu_usage_pct").mean()
+    assert _metric(inc.incident, pod, "cpu_usage_pct").mean() < cpu_n + 10  # the pod is not busier
     assert inc.incident.spans["is_error"].mean() < 0.02
 
 
@@ -142,10 +135,9 @@ def test_network_loss_gives_timeouts_and_connection_errors_in_callers(seed):
     assert len(timed) >= 10 and not timed["pod"].isin([pod]).any()
     resets = lg[(lg["level"] == "WARN") & lg["message"].str.contains("Connection reset")]
     assert len(resets) >= 10
-    n_srv = [
-        (t.spans["kind"].eq("server") & t.spans["pod"].eq(pod)).sum() for t in (inc.normal, inc.incident)
-    ]
-    assert n_srv[1] < 0.95 * n_srv[0]  # lost requests never reach the pod
+    sp = inc.incident.spans
+    lost = calls[(calls["status_code"] == "504") & ~calls["span_id"].isin(sp["parent_id"])]
+    assert len(lost) >= 10  # lost requests never reach the pod: no server span under the timed-out call
 
 
 @pytest.mark.parametrize("seed", SEEDS)
@@ -161,10 +153,10 @@ def test_exception_fails_the_pod_and_shows_on_both_sides(seed):
     stack = lg[
         (lg["pod"] == pod) & (lg["level"] == "ERROR") & lg["message"].str.contains("\n\tat ", regex=False)
     ]
-    assert len(stack) >= 50
+    assert len(stack) >= max(20, 0.5 * len(srv))
     callers = inc.topology.callers_of(svc)
     caller_err = lg[(lg["level"] == "ERROR") & lg["service"].isin(callers) & lg["message"].str.contains(svc)]
-    assert len(caller_err) >= 50
+    assert len(caller_err) >= max(20, 0.5 * srv["is_error"].sum())
     cli, _ = _calls_into(inc.incident.spans, [pod])
     assert cli["is_error"].mean() > 0.4
 
@@ -175,13 +167,15 @@ def test_error_return_fails_quietly_in_the_pod_and_loudly_in_callers(seed):
     pod, svc = inc.truth.component, inc.truth.service
     srv = inc.incident.spans[(inc.incident.spans["kind"] == "server") & (inc.incident.spans["pod"] == pod)]
     assert srv["is_error"].mean() > 0.4
-    assert set(srv.loc[srv["is_error"], "status_code"]) == {"400"}
+    assert (srv.loc[srv["is_error"], "status_code"] == "400").mean() > 0.9  # the rest: downstream failures
     lg = inc.incident.logs
     own_err = lg[(lg["pod"] == pod) & (lg["level"] == "ERROR")]
     assert len(own_err) < 0.05 * srv["is_error"].sum()
     assert not own_err["message"].str.contains("\n\tat ", regex=False).any()
     unexpected = lg[(lg["level"] == "ERROR") & lg["message"].str.contains(f"Unexpected response from {svc}")]
-    assert len(unexpected) >= 50 and set(unexpected["service"]) <= inc.topology.callers_of(svc)
+    assert len(unexpected) >= max(20, 0.5 * srv["is_error"].sum()) and set(
+        unexpected["service"]
+    ) <= inc.topology.callers_of(svc)
 
 
 @pytest.mark.parametrize("seed", SEEDS)

@@ -17,7 +17,14 @@ from faultwise.rcl.synth.logs import log_table
 from faultwise.rcl.synth.metrics import Baselines, CpuBlip, metric_table
 from faultwise.rcl.synth.simulate import Hiccup, World, simulate
 from faultwise.rcl.synth.spans import Names, flatten, hex_ids, span_table
-from faultwise.rcl.synth.templates import SERVER, Template, build_batch_template, build_templates, op_table
+from faultwise.rcl.synth.templates import (
+    CLIENT,
+    SERVER,
+    Template,
+    build_batch_template,
+    build_templates,
+    op_table,
+)
 from faultwise.rcl.synth.topology import Topology, build_topology
 from faultwise.rcl.telemetry.schema import LOG_COLUMNS, Telemetry, conform
 
@@ -67,21 +74,37 @@ def _system(cfg: SynthConfig, rng: np.random.Generator) -> _System:
     )
     templates = build_templates(topo)
     weights = rng.dirichlet(np.full(len(templates), 3.0))
-    return _System(topo, templates, weights, world, names, Baselines.draw(rng, len(pods), len(topo.nodes)))
+    _, work_us = _expected_load(templates, weights, world, len(topo.services))
+    work_per_pod_s = np.repeat(work_us / counts, counts) * 1e-6 * cfg.requests_per_s
+    return _System(
+        topo, templates, weights, world, names, Baselines.draw(rng, work_per_pod_s, len(topo.nodes))
+    )
 
 
-def _busy_services(sys: _System, min_visits: float = 0.1) -> list[str]:
-    """Non-entry services that the request mix visits at least ``min_visits`` times per request."""
-    visits = np.zeros(len(sys.topo.services))
-    for tpl, w in zip(sys.templates, sys.weights, strict=True):
+def _expected_load(templates: list[Template], weights: np.ndarray, world: World, n_services: int):
+    """Per service, per request of the mix: expected server spans, and expected own work (us)."""
+    visits = np.zeros(n_services)
+    work = np.zeros(n_services)
+    for tpl, w in zip(templates, weights, strict=True):
         reach = np.ones(tpl.size)
         for t in range(1, tpl.size):
             reach[t] = reach[tpl.parent[t]] * tpl.prob[t]
         srv = tpl.kind == SERVER
         np.add.at(visits, tpl.service[srv], w * reach[srv])
+        own = tpl.kind != CLIENT
+        np.add.at(work, tpl.service[own], w * reach[own] * world.op_median_us[tpl.op[own]])
+    return visits, work
+
+
+def _busy_services(sys: _System, min_visits_per_pod: float = 0.12) -> list[str]:
+    """Non-entry services whose pods each serve at least ``min_visits_per_pod`` calls per request on average
+    (a fault there shows in enough traces); the three busiest if none does."""
+    visits, _ = _expected_load(sys.templates, sys.weights, sys.world, len(sys.topo.services))
+    per_pod = visits / sys.world.pod_count
     entry = sys.topo.services.index(sys.topo.entry_service)
-    ok = [s for i, s in enumerate(sys.topo.services) if i != entry and visits[i] >= min_visits]
-    return ok or [s for s in sys.topo.services if s != sys.topo.entry_service]
+    per_pod[entry] = -1.0
+    ok = [s for i, s in enumerate(sys.topo.services) if per_pod[i] >= min_visits_per_pod]
+    return ok or [sys.topo.services[i] for i in np.argsort(-per_pod, kind="stable")[:3]]
 
 
 def _benign(

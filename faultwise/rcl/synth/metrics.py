@@ -37,7 +37,8 @@ _NODE_MEM_MIB = 16384.0
 class Baselines:
     """Per-pod and per-node resting levels, fixed by the topology seed (the same in every window)."""
 
-    cpu_pct: np.ndarray  # per pod
+    cpu_pct: np.ndarray  # per pod, at rest
+    cores: np.ndarray  # per pod: cpu limit, sized so normal traffic uses 15-35 % of it
     mem_mib: np.ndarray
     rx_per_req: np.ndarray
     tx_per_req: np.ndarray
@@ -45,9 +46,12 @@ class Baselines:
     node_mem_pct: np.ndarray
 
     @staticmethod
-    def draw(rng: np.random.Generator, n_pods: int, n_nodes: int) -> Baselines:
+    def draw(rng: np.random.Generator, work_s_per_s: np.ndarray, n_nodes: int) -> Baselines:
+        """``work_s_per_s``: expected cpu-seconds per second each pod spends on normal traffic."""
+        n_pods = len(work_s_per_s)
         return Baselines(
             cpu_pct=rng.uniform(3.0, 12.0, n_pods),
+            cores=np.maximum(work_s_per_s / rng.uniform(0.15, 0.35, n_pods), 0.05),
             mem_mib=rng.uniform(250.0, 900.0, n_pods),
             rx_per_req=rng.uniform(600.0, 3000.0, n_pods),
             tx_per_req=rng.uniform(1500.0, 9000.0, n_pods),
@@ -114,7 +118,8 @@ def metric_table(
     p90, p99 = _grid_quantiles(flat.pod[srv], b[srv], flat.dur_us[srv] / 1e6, shape, (0.9, 0.99))
     (c90,) = _grid_quantiles(flat.pod[cli], b[cli], flat.dur_us[cli] / 1e6, shape, (0.9,))
 
-    cpu = base.cpu_pct[:, None] + 300.0 * work_us / (interval_s * 1e6) + rng.normal(0.0, 1.5, shape)
+    cpu = base.cpu_pct[:, None] + 100.0 * work_us / (interval_s * 1e6) / base.cores[:, None]
+    cpu += rng.normal(0.0, 1.5, shape)
     mem = base.mem_mib[:, None] * (1.0 + np.cumsum(rng.normal(0.0, 0.004, shape), axis=1))
     noise = rng.lognormal(0.0, 0.06, (2, *shape))
     rx = (count * base.rx_per_req[:, None] + n_cli * 800.0) / interval_s * noise[0]

@@ -197,6 +197,18 @@ def build_topology(
                 seq.insert(int(rng.integers(len(seq) + 1)), Step("internal", s, iname, 1.0))
             steps[(s, o)] = seq
 
+    # an operation nobody calls would leave part of the system without traffic: give it a caller
+    for s in sorted([*mids, *leaves], key=lambda x: layer[x]):
+        called = {
+            st.operation for seq in steps.values() for st in seq if st.kind == "call" and st.service == s
+        }
+        callers = sorted(c for c, v in callees.items() if s in v)
+        for o in op_names[s]:
+            if o not in called and callers:
+                c = callers[int(rng.integers(len(callers)))]
+                cop = op_names[c][int(rng.integers(len(op_names[c])))]
+                steps[(c, cop)].append(Step("call", s, o, 1.0))
+
     for (s, o), seq in steps.items():
         if s == ENTRY_SERVICE:
             med = float(rng.uniform(0.5, 2.0))
