@@ -98,8 +98,19 @@ def test_malformed_json_line(tmp_path):
 
 
 def test_malformed_csv(tmp_path):
-    p = _write(tmp_path, "t.csv", NEZHA_HEADER + NEZHA_ROW + "t1,s2,s1,pod,/y,1,2,3,extra,fields,here\n")
-    _raises(lambda: load_traces(p), p, "malformed CSV")
+    bad = "t1,s2,s1,pod,/y,1,2,3,extra,fields,here\n"
+    p = _write(tmp_path, "t.csv", NEZHA_HEADER + NEZHA_ROW + bad)
+    _raises(lambda: load_traces(p), p, "malformed CSV", "1 of 2 lines")
+    p2 = _write(tmp_path, "t2.csv", NEZHA_HEADER + NEZHA_ROW * 100 + bad * 12)
+    _raises(lambda: load_traces(p2), p2, "malformed CSV", "12 of 112 lines")
+
+
+def test_a_few_bad_lines_in_a_real_sized_export_are_skipped(tmp_path, caplog):
+    rows = "".join(NEZHA_ROW.replace("s1", f"s{i}") for i in range(300))
+    p = _write(tmp_path, "t.csv", NEZHA_HEADER + rows + "t1,sx,s1,pod,/y,1,2,3,extra,fields\n")
+    df = load_traces(p)
+    assert len(df) == 300 and "sx" not in set(df["span_id"])
+    assert "skipped 1 malformed line" in caplog.text
 
 
 def test_corrupt_gzip(tmp_path):

@@ -6,12 +6,11 @@ modules stay about their format.
 
 from __future__ import annotations
 
-import logging
-
 import base64
 import binascii
 import gzip
 import json
+import logging
 import re
 import zlib
 from collections.abc import Iterator
@@ -120,6 +119,28 @@ def iter_json_documents(path: Path) -> Iterator[object]:
             raise InputError(path, f"malformed JSON at line {lineno}: {exc.msg}") from None
 
 
+_MAX_BAD_LINES = 10
+_MAX_BAD_SHARE = 0.01
+
+
+def _read_csv_skipping_bad_lines(path: Path, **kwargs) -> pd.DataFrame:
+    """Real exports hold the odd truncated line (e.g. a Nezha log line cut inside its quoted JSON): skip a
+    few such lines with a warning, refuse a file where they are more than a few or half of the lines."""
+    bad: list[list[str]] = []
+
+    def skip(line: list[str]) -> None:
+        bad.append(line)
+        return None
+
+    df = pd.read_csv(path, engine="python", on_bad_lines=skip, **kwargs)
+    total = len(df) + len(bad)
+    if len(bad) > max(_MAX_BAD_LINES, _MAX_BAD_SHARE * total) or 2 * len(bad) >= total:
+        raise pd.errors.ParserError(f"{len(bad)} of {total} lines have the wrong number of fields")
+    if bad:
+        logging.getLogger("faultwise").warning("%s: skipped %d malformed line(s)", path, len(bad))
+    return df
+
+
 def read_csv(path: Path, required: list[str], what: str, **kwargs) -> pd.DataFrame:
     """``pd.read_csv`` with our errors: missing file, empty file, malformed CSV, missing columns."""
     check_file(path)
@@ -127,18 +148,7 @@ def read_csv(path: Path, required: list[str], what: str, **kwargs) -> pd.DataFra
         try:
             df = pd.read_csv(path, **kwargs)
         except pd.errors.ParserError:
-            # real exports hold the odd line with unquoted separators: skip a few, refuse a broken file
-            bad: list[list[str]] = []
-
-            def skip(line: list[str]) -> None:
-                bad.append(line)
-                return None
-
-            df = pd.read_csv(path, engine="python", on_bad_lines=skip, **kwargs)
-            if len(bad) > max(10, 0.01 * (len(df) + len(bad))):
-                raise pd.errors.ParserError(f"{len(bad)} of {len(df) + len(bad)} lines have the wrong number of fields")
-            if bad:
-                logging.getLogger("faultwise").warning("%s: skipped %d malformed line(s)", path, len(bad))
+            df = _read_csv_skipping_bad_lines(path, **kwargs)
     except pd.errors.EmptyDataError:
         raise InputError(path, "empty file") from None
     except (pd.errors.ParserError, UnicodeDecodeError, OSError, EOFError, zlib.error, ValueError) as exc:
