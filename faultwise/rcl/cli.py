@@ -77,7 +77,7 @@ class Inputs:
 
 
 def load_inputs(
-    traces: list[Path],
+    traces: list[Path] | None,
     logs: list[Path] | None = None,
     metrics: list[Path] | None = None,
     baseline: list[Path] | None = None,
@@ -87,9 +87,9 @@ def load_inputs(
     fmt: str = "auto",
 ) -> Inputs:
     """Load the files exactly as ``faultwise rcl diagnose`` does (the demo goes through here too)."""
-    check_format(fmt)
     if not traces:
         raise InputError("--traces", "at least one trace file is required")
+    check_format(fmt)
     if (baseline_logs or baseline_metrics) and not baseline:
         raise InputError("--baseline", "--baseline-logs/--baseline-metrics need --baseline traces")
     start_us = parse_start_us(start) if start is not None else None
@@ -147,6 +147,12 @@ def diagnosis_document(diagnosis: Diagnosis, inputs: Inputs) -> dict:
     return doc
 
 
+def _at_least_one(option: str, value: int) -> None:
+    """Range checks here rather than in typer, so a bad value is one line like every other input error."""
+    if value < 1:
+        raise InputError(option, f"must be at least 1, got {value}")
+
+
 def _check_output(path: Path | None) -> None:
     if path is not None and path.is_dir():
         raise InputError(path, "is a directory, expected an output file name")
@@ -154,7 +160,7 @@ def _check_output(path: Path | None) -> None:
 
 # --- faultwise rcl diagnose ------------------------------------------------------------------------------
 
-TracesOpt = Annotated[list[Path], typer.Option("--traces", help="Trace file (repeatable).")]
+TracesOpt = Annotated[list[Path] | None, typer.Option("--traces", help="Trace file (repeatable, required).")]
 LogsOpt = Annotated[list[Path] | None, typer.Option("--logs", help="Log file (repeatable).")]
 MetricsOpt = Annotated[
     list[Path] | None, typer.Option("--metrics", help="Metric file or Nezha metric folder (repeatable).")
@@ -163,7 +169,7 @@ MetricsOpt = Annotated[
 
 @app.command()
 def diagnose(
-    traces: TracesOpt,
+    traces: TracesOpt = None,
     logs: LogsOpt = None,
     metrics: MetricsOpt = None,
     baseline: Annotated[
@@ -189,9 +195,9 @@ def diagnose(
     ] = "auto",
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON document, nothing else.")] = False,
     html: Annotated[Path | None, typer.Option("--html", help="Write the self-contained HTML report.")] = None,
-    top: Annotated[int, typer.Option("--top", min=1, help="Candidates shown in the table.")] = 10,
+    top: Annotated[int, typer.Option("--top", help="Candidates shown in the table.")] = 10,
     max_traces: Annotated[
-        int | None, typer.Option("--max-traces", min=1, help="Most anomalous traces to diagnose.")
+        int | None, typer.Option("--max-traces", help="Most anomalous traces to diagnose.")
     ] = None,
 ) -> None:
     """Rank the likely root causes of an incident from its traces (and logs and metrics where given).
@@ -199,6 +205,9 @@ def diagnose(
     Without --baseline or --start, the first third of the traces' time range is taken as normal.
     """
     _check_output(html)
+    _at_least_one("--top", top)
+    if max_traces is not None:
+        _at_least_one("--max-traces", max_traces)
     inputs = load_inputs(traces, logs, metrics, baseline, baseline_logs, baseline_metrics, start, fmt)
     config = RCLConfig() if max_traces is None else RCLConfig(max_traces=max_traces)
     diagnosis = diagnose_inputs(inputs, config, show_progress=not json_out)
@@ -262,9 +271,7 @@ def bench_nezha(
 
 @bench_app.command("synthetic")
 def bench_synthetic(
-    seeds: Annotated[
-        int, typer.Option("--seeds", min=1, help="Incidents per fault type (seeds 0..N-1).")
-    ] = 3,
+    seeds: Annotated[int, typer.Option("--seeds", help="Incidents per fault type (seeds 0..N-1).")] = 3,
     json_out: Annotated[
         bool, typer.Option("--json", help="Print only the scores as one JSON document.")
     ] = False,
@@ -280,6 +287,7 @@ def bench_synthetic(
     from faultwise.rcl.bench.synthetic import run_synthetic, synthetic_plan
     from faultwise.rcl.synth import INJECTABLE_FAULTS, SynthConfig
 
+    _at_least_one("--seeds", seeds)
     types = [t.strip() for t in fault_types.split(",") if t.strip()] if fault_types else None
     unknown = [t for t in types or [] if t not in INJECTABLE_FAULTS]
     if unknown:
