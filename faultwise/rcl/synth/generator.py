@@ -142,8 +142,7 @@ def _window(
         results.append(simulate(tpl, arrivals, sys.world, plan, benign[0], rng))
         offsets.append(n)
         n += len(arrivals)
-    trace_ids = [a + b for a, b in zip(hex_ids(rng.integers(1, 2**63 - 1, n, dtype=np.int64), 16),
-                                       hex_ids(rng.integers(1, 2**63 - 1, n, dtype=np.int64), 16), strict=True)]  # fmt: skip
+    trace_ids = hex_ids(rng.integers(1, 2**63 - 1, (n, 2), dtype=np.int64), 32)
     flat = flatten(results, offsets, rng)
     spans = span_table(flat, trace_ids, sys.names)
     logs = log_table(flat, trace_ids, sys.names, sys.world.op_median_us, rng, extra_logs)

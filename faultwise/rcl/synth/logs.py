@@ -84,7 +84,7 @@ class _Rows:
 
 def log_table(
     flat: FlatSpans,
-    trace_ids: list[str],
+    trace_ids: np.ndarray,
     names: Names,
     op_median_us: np.ndarray,
     rng: np.random.Generator,

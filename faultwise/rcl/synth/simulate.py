@@ -82,6 +82,9 @@ def simulate(
     ft = fault.fault_type if fault is not None else ""
     active = fault.active(arrivals_s) if fault is not None else np.zeros(N, dtype=bool)
     p = fault.params if fault is not None else None
+    is_hit_pod = np.zeros(len(world.pod_node), dtype=bool)
+    if fault is not None:
+        is_hit_pod[fault.pods] = True
 
     # top-down: routing, presence, own processing, own failures
     for t in range(T):
@@ -99,7 +102,7 @@ def simulate(
             present[t] = run
         if kind == CLIENT:
             continue
-        hit = active & np.isin(pod[t], fault.pods) & present[t] if fault is not None else active
+        hit = active & is_hit_pod[pod[t]] & present[t]
         if kind == SERVER and par >= 0 and fault is not None:
             if ft == "pod_failure":
                 refused[par] = hit

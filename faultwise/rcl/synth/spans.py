@@ -63,8 +63,12 @@ def flatten(results: list[SimResult], trace_offsets: list[int], rng: np.random.G
     return FlatSpans(**{f: v[order] for f, v in cat.items()})
 
 
-def hex_ids(values: np.ndarray, width: int) -> list[str]:
-    return [format(v, f"0{width}x") for v in values.tolist()]
+def hex_ids(values: np.ndarray, width: int = 16) -> np.ndarray:
+    """Fixed-width lowercase hex of non-negative int64 ids (rows of several ints are concatenated)."""
+    raw = np.ascontiguousarray(values, dtype=">u8")
+    n = raw.shape[0]
+    text = raw.tobytes().hex().encode("ascii")
+    return np.frombuffer(text, dtype=f"S{width}", count=n).astype(f"U{width}")
 
 
 @dataclass(frozen=True)
@@ -81,11 +85,11 @@ class Names:
     leaf_services: np.ndarray  # bool per service: a db-like leaf (logs little)
 
 
-def span_table(flat: FlatSpans, trace_ids: list[str], names: Names) -> pd.DataFrame:
+def span_table(flat: FlatSpans, trace_ids: np.ndarray, names: Names) -> pd.DataFrame:
     status = STATUS_OF_ORIGIN[flat.origin].astype(str).astype(object)
     status[flat.kind == INTERNAL] = ""
     tids = np.asarray(trace_ids, dtype=object)
-    pids = np.asarray(hex_ids(np.maximum(flat.parent_id, 0), 16), dtype=object)
+    pids = hex_ids(np.maximum(flat.parent_id, 0)).astype(object)
     pids[flat.parent_id < 0] = ""
     df = pd.DataFrame(
         {
