@@ -265,3 +265,34 @@ def test_hard_pod_failure_recovers_and_logs_its_restart():
     assert len(srv) > 0 and (arrival >= t.end_ts_s).all()
     lg = inc.incident.logs
     assert lg[(lg["pod"] == t.component)]["message"].str.contains("Started ").any()
+
+
+def test_every_hard_fault_still_leaves_its_signal():
+    mem = _inc("memory", 1, "hard")
+    pod = mem.truth.component
+    assert (
+        _metric(mem.incident, pod, "memory_usage_mib").iloc[-1]
+        > 1.25 * _metric(mem.normal, pod, "memory_usage_mib").mean()
+    )
+
+    loss = _inc("network_loss", 1, "hard")
+    calls = _client_spans_to_service(loss.incident.spans, loss)
+    assert 3 <= (calls["status_code"] == "504").sum() < 0.1 * len(calls)
+
+    ret = _inc("error_return", 1, "hard")
+    sp = ret.incident.spans
+    rate = sp.loc[(sp["kind"] == "server") & (sp["pod"] == ret.truth.component), "is_error"].mean()
+    assert 0.08 < rate < 0.35
+
+    node = _inc("node_fault", 1, "hard")
+    n = node.truth.component
+    assert (
+        _metric(node.incident, n, "cpu_usage_pct").mean()
+        > _metric(node.normal, n, "cpu_usage_pct").mean() + 15
+    )
+    sn, si = _self_times(node.normal.spans), _self_times(node.incident.spans)
+    on = [p for p in node.topology.pods_on(n) if (si["pod"] == p).sum() >= 30]
+    assert on and all(
+        si.loc[si["pod"] == p, "self_us"].median() > 1.3 * sn.loc[sn["pod"] == p, "self_us"].median()
+        for p in on
+    )

@@ -122,7 +122,7 @@ def log_table(
 
     # WARN noise in every window, and slow-request warnings wherever own processing is far off its norm
     v = rng.random(n)
-    ix = pick(srv & (v < 0.012))
+    ix = pick(srv & ~leaf & (v < 0.012))
     msgs = [
         _WARN_NOISE[(i * 7 + int(flat.op[i])) % len(_WARN_NOISE)].format(
             a=int(flat.span_id[i] % 900 + 100), b=int(flat.span_id[i] % 5 + 1), op=op_names[flat.op[i]],
