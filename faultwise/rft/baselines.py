@@ -51,7 +51,7 @@ def _make(kind: str, seed: int):
     if kind == "isolation_forest":
         from sklearn.ensemble import IsolationForest
 
-        return IsolationForest(n_estimators=200, random_state=seed)
+        return IsolationForest(n_estimators=100, random_state=seed)
     from sklearn.neighbors import LocalOutlierFactor
 
     return LocalOutlierFactor(n_neighbors=20, novelty=True)

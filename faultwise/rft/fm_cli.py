@@ -154,8 +154,59 @@ def watch_cmd(
         typer.echo(f"done: {n_alarms} alarm step(s)")
 
 
+def report_cmd(
+    path: Path = typer.Argument(
+        ..., help="run directory (steps.jsonl, supervision.json) or any supported log"
+    ),
+    html_out: Path = typer.Option(..., "--html", help="where to write the self-contained HTML page"),
+    model: Path | None = typer.Option(
+        None, "--model", help="fitted model; without it the run's warm-up is its profile"
+    ),
+) -> None:
+    """Write an offline HTML report: curves with alarms, diagnosis and actions marked on them."""
+    from faultwise.io import atomic_write_text
+    from faultwise.rft.detect.model import load_model
+    from faultwise.rft.report import report_for_path
+
+    page = report_for_path(path, load_model(model) if model else None)
+    atomic_write_text(html_out, page)
+    typer.echo(f"wrote {html_out}")
+
+
+def bench_remediate_cmd(
+    out: Path = typer.Argument(..., help="output directory (resumable)"),
+    scale: str = typer.Option("smoke", "--scale", help="smoke|small|paper"),
+    seed: int = typer.Option(
+        0, "--seed", help="base seed of the runs (use seeds the model was not fitted on)"
+    ),
+    model: Path | None = typer.Option(
+        None, "--model", help="fitted model; without it, fit on the scale's normal runs"
+    ),
+    n_eval: int = typer.Option(128, help="held-out problems for the true task accuracy"),
+    as_json: bool = typer.Option(False, "--json", help="print the summary document only"),
+) -> None:
+    """Run the scale's faulty runs with the closed loop on; score success on true task accuracy."""
+    from faultwise.errors import InputError
+    from faultwise.rft.bench.scales import SCALES
+    from faultwise.rft.detect.model import load_model
+    from faultwise.rft.remediate.bench import remediation_bench
+
+    if scale not in SCALES:
+        raise InputError(scale, f"unknown scale (choose from {', '.join(SCALES)})")
+    fm = load_model(model) if model else None
+    doc = remediation_bench(out, scale, seed, fm, n_eval, progress=None if as_json else typer.echo)
+    if as_json:
+        _print_json(doc)
+    else:
+        typer.echo(f"{doc['runs']} runs, success rate {doc['success_rate']:.3f}")
+        for fam, d in doc["by_family"].items():
+            typer.echo(f"  {fam}: {d['success_rate']:.3f} of {d['runs']}")
+
+
 def register_fm_commands(app: typer.Typer, bench_app: typer.Typer) -> None:
     """Attach the failure-manager commands to the ``rft`` app and its ``bench`` sub-app."""
     app.command("fit")(fit)
     app.command("evaluate")(evaluate_cmd)
     app.command("watch")(watch_cmd)
+    app.command("report")(report_cmd)
+    bench_app.command("remediate")(bench_remediate_cmd)

@@ -94,8 +94,9 @@ def test_cli_fit_and_evaluate_json_document(benches, tmp_path, capsys):
     assert doc["detection"]["easy"]["recall"] >= 0.9 and doc["diagnosis"]["easy"]["macro_f1"] >= 0.8
 
 
-def test_cli_evaluate_with_baselines(benches, tmp_path, capsys):
-    fit_dir, eval_dir = benches
+def test_cli_evaluate_with_baselines(tmp_path, capsys):
+    fit_dir = write_bench(tmp_path / "fit", 300, per_type=1, normals=10, steps=16)
+    eval_dir = write_bench(tmp_path / "eval", 400, per_type=1, normals=6, steps=16)
     mp = tmp_path / "model.json"
     assert main(["rft", "fit", str(fit_dir), "--out", str(mp)]) == 0
     capsys.readouterr()

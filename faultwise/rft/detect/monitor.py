@@ -44,6 +44,7 @@ class Monitor:
 
     def __init__(self, profile: NormalProfile, window_steps: int = WINDOW_STEPS):
         self.profile = profile
+        self.ignore: set[str] = set()  # signals a remediation rewrites on purpose (see remediate.guards)
         self._raw = RunState()
         self._trend = RunState()
         self.window: deque[tuple[int, dict[str, dict[str, float]]]] = deque(maxlen=window_steps)
@@ -55,6 +56,8 @@ class Monitor:
     def update_signals(self, step: int, signals: dict[str, float]) -> StepVerdict:
         self.n_steps += 1
         prof = self.profile
+        if self.ignore:
+            signals = {k: v for k, v in signals.items() if k not in self.ignore}
         bad = sorted(n for n, v in signals.items() if not math.isfinite(v))
         comps = {}
         for name, x in signals.items():

@@ -19,7 +19,6 @@ STEP_SIGNALS: tuple[str, ...] = (
     "entropy",
     "policy_loss",
     "grad_norm",
-    "learning_rate",
     "response_length_mean",
     "response_length_max",
     "clip_ratio",
@@ -30,6 +29,14 @@ STEP_SIGNALS: tuple[str, ...] = (
     "repetition_ratio_mean",
     "empty_ratio",
     "task_accuracy",
+)
+# Optional extras some producers add to StepRecord (the bench runner does); used when present.
+EXTRA_SIGNALS: tuple[str, ...] = (
+    "adv_reward_corr",
+    "format_ratio",
+    "unique_token_ratio_mean",
+    "short_ratio",
+    "long_ratio",
 )
 DERIVED_SIGNALS: tuple[str, ...] = ("reward_accuracy_gap",)
 TRAJ_SIGNALS: tuple[str, ...] = (
@@ -42,7 +49,9 @@ TRAJ_SIGNALS: tuple[str, ...] = (
     "traj_long_ratio",
     "traj_tool_error_ratio",
 )
-ALL_SIGNALS: tuple[str, ...] = STEP_SIGNALS + DERIVED_SIGNALS + TRAJ_SIGNALS
+ALL_SIGNALS: tuple[str, ...] = STEP_SIGNALS + EXTRA_SIGNALS + DERIVED_SIGNALS + TRAJ_SIGNALS
+# The learning rate is a setting, not a symptom: it differs between healthy runs and a remediation changes it,
+# so it is read (readers, reports) but never scored.
 
 # Which invariant a signal watches: the broken invariant reported for an alarm is the one of its top signal.
 INVARIANT_OF: dict[str, str] = {
@@ -56,7 +65,11 @@ INVARIANT_OF: dict[str, str] = {
     "clip_ratio": "kl_dynamics",
     "policy_loss": "kl_dynamics",
     "grad_norm": "kl_dynamics",
-    "learning_rate": "kl_dynamics",
+    "adv_reward_corr": "return_stability",
+    "format_ratio": "generation_quality",
+    "unique_token_ratio_mean": "generation_quality",
+    "short_ratio": "generation_quality",
+    "long_ratio": "generation_quality",
     "entropy": "entropy_profile",
     "response_length_mean": "generation_quality",
     "response_length_max": "generation_quality",
@@ -131,6 +144,11 @@ def extract_signals(
     out: dict[str, float] = {}
     for name in STEP_SIGNALS:
         v = _num(getattr(step, name, None))
+        if v is not None:
+            out[name] = v
+    extra = step.model_extra or {}
+    for name in EXTRA_SIGNALS:
+        v = _num(extra.get(name))
         if v is not None:
             out[name] = v
     if "reward_mean" in out and "task_accuracy" in out:

@@ -1,0 +1,132 @@
+"""Guards: remediation hooks that enforce an invariant of the training pipeline, placed after every other hook.
+
+They plug into the FaultBench runner's hook chain (the same interface as fault injectors, see
+:mod:`faultwise.rft.faults.base`) but never label a step as faulty. Each one enforces a property any healthy
+GRPO run has, whatever broke it — they do not know or undo a specific injector:
+
+* ``reward_range`` — rewards outside the task's valid range (or non-finite) are corrupted: they are replaced by
+  their group's mean valid reward, so those trajectories get zero advantage instead of steering the update.
+* ``advantages`` — advantages are recomputed from the rewards with GRPO's group normalisation (the run's
+  ``scale_rewards``), discarding a corrupted advantage/baseline pipeline.
+* ``coefficients`` — the KL coefficient is pinned to at least the configured value and the entropy bonus to
+  non-negative (a fixed-coefficient fallback for a misbehaving adaptive controller).
+* ``sampling`` — the sampler runs with the declared generation config: no logit biases on stop/repeat
+  tokens, stop tokens allowed, the configured length limit.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from faultwise.rft.faults.base import Injector, StepContext, group_stats, grpo_advantages
+
+GUARDS: tuple[str, ...] = ("advantages", "reward_range", "coefficients", "sampling")  # application order
+
+# Signals a guard rewrites by design: once it is on they describe the guard, not the pipeline's health, so the
+# verification after a rollback ignores them (task accuracy, entropy, KL, lengths, tools still count).
+REWRITTEN_SIGNALS: dict[str, frozenset[str]] = {
+    "reward_range": frozenset(
+        {
+            "reward_mean",
+            "reward_std",
+            "reward_accuracy_gap",
+            "traj_reward_incorrect_mean",
+            "traj_reward_correct_corr",
+            "traj_return_reward_gap",
+        }
+    ),
+    "advantages": frozenset(
+        {"advantage_mean", "advantage_std", "traj_advantage_abs_mean", "adv_reward_corr"}
+    ),
+    "coefficients": frozenset(),
+    "sampling": frozenset(),
+}
+
+
+def rewritten_signals(names) -> set[str]:
+    return set().union(*(REWRITTEN_SIGNALS.get(n, frozenset()) for n in names)) if names else set()
+
+
+class Guard(Injector):
+    fault_type = "none"
+    name = "guard"
+
+    def __init__(self, settings):
+        super().__init__("easy", 1)
+        self.settings = settings  # the live RunConfig the controller applies
+
+    def active(self, step: int) -> bool:  # never marks a step as fault-active in the records
+        return False
+
+    @property
+    def family(self) -> str:
+        return "guard"
+
+    def describe(self) -> dict:
+        return {"guard": self.name}
+
+
+class RewardRangeGuard(Guard):
+    name = "reward_range"
+
+    def __init__(self, settings, max_reward: float):
+        super().__init__(settings)
+        self.max_reward = max_reward
+
+    def rewards(self, rewards: np.ndarray, ctx: StepContext) -> np.ndarray:
+        """Corrupted rewards become their group's mean valid reward: zero advantage, group statistics intact."""
+        r = np.asarray(rewards, dtype=float)
+        bad = ~np.isfinite(r) | (r < -1e-9) | (r > self.max_reward + 1e-9)
+        if not bad.any():
+            return r
+        g = ctx.group_size if ctx.group_size and len(r) % ctx.group_size == 0 else len(r)
+        rr, bb = r.reshape(-1, g).copy(), bad.reshape(-1, g)
+        for i in range(len(rr)):
+            ok = ~bb[i]
+            rr[i, bb[i]] = rr[i, ok].mean() if ok.any() else 0.0
+        return rr.reshape(-1)
+
+
+class AdvantageGuard(Guard):
+    name = "advantages"
+
+    def advantages(self, adv: np.ndarray, rewards: np.ndarray, ctx: StepContext) -> np.ndarray:
+        r = np.nan_to_num(np.asarray(rewards, dtype=float))
+        mean, std = group_stats(r, ctx.group_size)
+        return grpo_advantages(r, mean, std, ctx.scale_rewards)
+
+
+class CoefficientGuard(Guard):
+    name = "coefficients"
+
+    def trainer(self, trainer, ctx: StepContext) -> None:
+        trainer.beta = max(float(getattr(trainer, "beta", 0.0)), self.settings.beta)
+        if hasattr(trainer, "entropy_coef"):
+            trainer.entropy_coef = max(float(trainer.entropy_coef), 0.0)
+
+
+class SamplingGuard(Guard):
+    name = "sampling"
+
+    def sampling(self, params, ctx: StepContext):
+        """Only the declared knobs survive (temperature, length limit); every other field is its default."""
+        return type(params)(
+            temperature=params.temperature,
+            max_new_tokens=max(params.max_new_tokens, self.settings.max_completion_length),
+        )
+
+
+def make_guards(names, settings, max_reward: float) -> list[Guard]:
+    out: list[Guard] = []
+    for name in GUARDS:  # fixed order: recompute advantages before dropping out-of-range trajectories
+        if name not in names:
+            continue
+        if name == "reward_range":
+            out.append(RewardRangeGuard(settings, max_reward))
+        elif name == "advantages":
+            out.append(AdvantageGuard(settings))
+        elif name == "coefficients":
+            out.append(CoefficientGuard(settings))
+        else:
+            out.append(SamplingGuard(settings))
+    return out

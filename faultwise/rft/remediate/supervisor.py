@@ -1,0 +1,249 @@
+"""The closed loop around ``GRPOTrainer.train(resume_from_checkpoint=...)``: detect, diagnose, roll back, fix,
+verify, escalate.
+
+Built on the FaultBench runner (:func:`faultwise.rft.runner.run`), which checkpoints every ``save_every``
+steps and resumes from a checkpoint with changed settings. A checkpoint is *healthy* when it was saved at least
+two steps before the first alarm (one step of detection delay is the norm; a checkpoint taken on the alarm's
+doorstep may already hold the fault's first update). Recovery is verified by the same monitor, with the same
+model, on the steps after the rollback: a new diagnosis there starts the next attempt; after two failed
+attempts the loop escalates — it stops, keeps the last healthy checkpoint and reports why.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from faultwise.rft.detect.model import FMModel
+from faultwise.rft.detect.monitor import StepVerdict
+from faultwise.rft.detect.signals import extract_signals
+from faultwise.rft.diagnose.classifier import Diagnosis
+from faultwise.rft.integrations.trl_callback import FMCallback
+from faultwise.rft.remediate.actions import MAX_VALID_REWARD, Action, plan_action
+
+
+class AttemptReport(BaseModel):
+    attempt: int = Field(description="0 = the original run; 1, 2 = remediation attempts")
+    resumed_from_step: int | None = Field(
+        None, description="checkpoint step it restarted from (None: step 0)"
+    )
+    settings_changed: dict[str, Any] = Field(default_factory=dict)
+    guards: list[str] = Field(default_factory=list)
+    first_alarm_step: int | None = None
+    diagnosis: Diagnosis | None = None
+    last_step: int | None = None
+
+
+class AlarmMark(BaseModel):
+    """An alarm, compact, for reports and curves."""
+
+    step: int
+    attempt: int
+    score: float
+    invariant: str | None
+    rule: str | None = None
+    top_signal: str | None = None
+
+
+class SupervisionReport(BaseModel):
+    run_id: str
+    status: Literal["clean", "recovered", "stopped", "escalated"]
+    attempts: list[AttemptReport]
+    actions: list[Action]
+    alarms: list[AlarmMark]
+    stop_cause: str | None = None
+    final_checkpoint: str | None = Field(None, description="weights the run ends with (None: the live model)")
+    final_settings: dict[str, Any]
+    diagnosis: Diagnosis | None = Field(None, description="the first diagnosis (what went wrong)")
+
+    def summary(self) -> str:
+        lines = [f"run {self.run_id}: {self.status}"]
+        for a in self.attempts:
+            d = a.diagnosis
+            what = f"{d.family}/{d.fault_type} ({d.confidence:.2f})" if d else "no fault"
+            lines.append(
+                f"  attempt {a.attempt} from step {a.resumed_from_step or 0}: first alarm "
+                f"{a.first_alarm_step}, diagnosis {what}"
+            )
+        for act in self.actions:
+            lines.append(
+                f"  action {act.attempt}: {act.kind} {act.changes or ''} guards={act.guards} — {act.rationale}"
+            )
+        if self.stop_cause:
+            lines.append(f"  STOPPED: {self.stop_cause}")
+        return "\n".join(lines)
+
+
+@dataclass
+class Supervised:
+    report: SupervisionReport
+    model: Any  # the policy the run ends with (live model or reloaded healthy checkpoint)
+    steps: list  # StepRecords of the final lineage
+
+
+def _capture_class():
+    from transformers import TrainerCallback
+
+    class _Capture(TrainerCallback):
+        model = None
+
+        def on_train_end(self, args, state, control, model=None, **kwargs):
+            self.model = model
+
+    return _Capture
+
+
+def _checkpoints(workdir: Path) -> list[tuple[int, Path]]:
+    from faultwise.rft.runner import STATE_FILE
+
+    out = []
+    for p in (workdir / "trainer").glob("checkpoint-*"):
+        if (p / STATE_FILE).is_file():
+            out.append((int(p.name.split("-")[1]), p))
+    return sorted(out)
+
+
+class Supervisor:
+    """Runs a RunConfig under the failure manager. ``save_every`` sets the checkpoint spacing."""
+
+    def __init__(
+        self, model: FMModel, save_every: int = 2, max_attempts: int = 2, cache_dir: str | Path | None = None
+    ):
+        self.model = model
+        self.save_every = save_every
+        self.max_attempts = max_attempts
+        self.cache_dir = cache_dir
+
+    def run(self, cfg, workdir: str | Path, injectors_factory=None) -> Supervised:
+        from faultwise.rft.policy import load_policy, warm_start
+        from faultwise.rft.remediate.guards import make_guards, rewritten_signals
+        from faultwise.rft.runner import RunConfig, injectors_for, run
+
+        workdir = Path(workdir)
+        cur = cfg.model_copy(update={"save_every": self.save_every})
+        history: dict[int, tuple[dict[str, float], Any]] = {}  # step -> (signals, record)
+        healthy: list[tuple[int, Path]] = []
+        attempts: list[AttemptReport] = []
+        actions: list[Action] = []
+        alarms: list[AlarmMark] = []
+        resume: tuple[int, Path] | None = None
+        guards: list[str] = []
+        attempt = 0
+        while True:
+            adir = workdir / f"attempt-{attempt}"
+            cb = FMCallback(self.model, stop_on_diagnosis=True)
+            cb.monitor.detector.ignore = rewritten_signals(guards)
+            history = {s: v for s, v in history.items() if resume is not None and s <= resume[0]}
+            for step in sorted(history):  # the monitor's state as it was at the rollback point
+                cb.monitor.update_signals(step, history[step][0])
+
+            def keep(rec, trajs, control, controller, _h=history):
+                _h[rec.step] = (extract_signals(rec, trajs), rec)
+
+            cap = _capture_class()()
+            faults = injectors_factory(cur) if injectors_factory else injectors_for(cur)
+            run(
+                cur,
+                adir,
+                callbacks=[cb, cap],
+                listeners=[keep],
+                resume_from=resume[1] if resume else None,
+                injectors=faults + make_guards(guards, cur, MAX_VALID_REWARD),
+                cache_dir=self.cache_dir,
+            )
+            mon = cb.monitor
+            alarms += [_mark(ev.verdict, attempt) for ev in cb.events if ev.verdict.alarm]
+            rep = AttemptReport(
+                attempt=attempt,
+                resumed_from_step=resume[0] if resume else None,
+                settings_changed=actions[-1].changes if actions else {},
+                guards=list(guards),
+                first_alarm_step=mon.first_alarm_step,
+                diagnosis=mon.diagnosis,
+                last_step=max(history) if history else None,
+            )
+            attempts.append(rep)
+            limit = (mon.first_alarm_step - 1) if mon.first_alarm_step is not None else math.inf
+            healthy += [
+                (s, p) for s, p in _checkpoints(adir) if s < limit and (resume is None or s > resume[0])
+            ]
+            if mon.diagnosis is None:
+                status = "clean" if attempt == 0 else "recovered"
+                return self._done(cfg, cur, status, attempts, actions, alarms, None, None, cap.model, history)
+            attempt += 1
+            act = plan_action(
+                mon.diagnosis.fault_type, cur.model_dump(), attempt if attempt <= self.max_attempts else 99
+            )
+            actions.append(act)
+            point = max(healthy, key=lambda sp: sp[0]) if healthy else None
+            if act.kind == "stop":
+                status = "escalated" if "persisted" in (act.cause or "") else "stopped"
+                if point is not None:
+                    final, _ = load_policy(point[1])
+                else:
+                    final, _ = load_policy(warm_start(cur.policy_config(), self.cache_dir))
+                hist = {s: v for s, v in history.items() if point is not None and s <= point[0]}
+                return self._done(
+                    cfg,
+                    cur,
+                    status,
+                    attempts,
+                    actions,
+                    alarms,
+                    act.cause,
+                    str(point[1]) if point else "warm-start",
+                    final,
+                    hist,
+                )
+            cur = RunConfig.model_validate({**cur.model_dump(), **act.changes})
+            guards = sorted(set(guards) | set(act.guards))
+            resume = point
+
+    def _done(self, cfg, cur, status, attempts, actions, alarms, cause, ckpt, model, history) -> Supervised:
+        rep = SupervisionReport(
+            run_id=cfg.run_id,
+            status=status,
+            attempts=attempts,
+            actions=actions,
+            alarms=alarms,
+            stop_cause=cause,
+            final_checkpoint=ckpt,
+            final_settings=cur.model_dump(),
+            diagnosis=next((a.diagnosis for a in attempts if a.diagnosis), None),
+        )
+        return Supervised(rep, model, [history[s][1] for s in sorted(history)])
+
+
+def _mark(v: StepVerdict, attempt: int) -> AlarmMark:
+    return AlarmMark(
+        step=v.step,
+        attempt=attempt,
+        score=v.score if math.isfinite(v.score) else 1e9,
+        invariant=v.invariant,
+        rule=v.rule,
+        top_signal=v.evidence[0].signal if v.evidence else None,
+    )
+
+
+def heldout_accuracy(model, n_problems: int = 128, seed: int = 20_260_101, temperature: float = 0.5) -> float:
+    """True task accuracy of a policy on fixed held-out problems, with a healthy tool (what the task needs)."""
+    import numpy as np
+    import torch
+
+    from faultwise.rft import task as T
+    from faultwise.rft.policy import SamplingParams, sample_rollouts
+
+    problems = T.sample_problems(n_problems, seed=seed)
+    model.eval()
+    with torch.no_grad():
+        rollouts = sample_rollouts(
+            model,
+            [p.prompt for p in problems],
+            SamplingParams(temperature=temperature),
+            np.random.default_rng(seed),
+        )
+    return float(np.mean([T.score(p, r.text).correct for p, r in zip(problems, rollouts, strict=True)]))
