@@ -204,7 +204,8 @@ class SamplingParams:
     """What the sampler does per token. Generation faults transform a copy of it for the active step.
 
     ``eos_bias_first``/``eos_bias`` add to the EOS logit at the first / every position; ``repeat_bias`` adds to
-    the logit of the previous token; ``eos_ban_fraction`` is the fraction of trajectories that may not stop.
+    the logit of the previous token; ``eos_ban_fraction`` is the fraction of trajectories that may not stop and
+    ``empty_fraction`` the fraction forced to stop at once.
     """
 
     temperature: float = 1.0
@@ -213,6 +214,7 @@ class SamplingParams:
     eos_bias: float = 0.0
     repeat_bias: float = 0.0
     eos_ban_fraction: float = 0.0
+    empty_fraction: float = 0.0
 
 
 @dataclass
@@ -259,6 +261,7 @@ def sample_rollouts(
     outs = [Rollout(prompt=p, prompt_ids=codec.prompt_ids(p)) for p in prompts]
     gen = torch.Generator().manual_seed(int(rng.integers(0, 2**31)))
     banned = rng.random(len(prompts)) < params.eos_ban_fraction
+    emptied = rng.random(len(prompts)) < params.empty_fraction
     was_training = model.training
     model.eval()
     try:
@@ -291,6 +294,9 @@ def sample_rollouts(
                         biased[row, r.completion_ids[-1]] += params.repeat_bias
                     if banned[i]:
                         biased[row, codec.eos] = -1e9
+                    elif emptied[i] and r.policy_tokens == 0:
+                        biased[row, :] = -1e9
+                        biased[row, codec.eos] = 0.0
                     biased[row, codec.pad] = -1e9
                     biased[row, codec.bos] = -1e9
                 probs = torch.softmax(biased / max(params.temperature, 1e-4), dim=-1)

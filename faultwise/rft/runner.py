@@ -19,7 +19,9 @@ Public API (what RFT-FM remediation builds on):
   rolls back to that checkpoint (records after it are dropped) and continues with ``new_cfg``'s hyperparameters
   — a new learning rate is pushed into the restored optimizer and scheduler (``lr_scheduler.base_lrs``).
 - Live changes without a restart: ``controller.settings`` (a :class:`RunConfig`) is re-applied to the trainer at
-  every step begin (beta, epsilon, temperature, lr, length limit, reward guard, normalisation, retries, drop);
+  every step begin (beta, epsilon, temperature, lr, length limit, reward guard, normalisation, retries, drop;
+  a live temperature change affects sampling only: TRL fixes the scoring temperature at trainer init, so
+  change it through a resume for both);
   ``controller.injectors`` may be edited (remove one, set ``enabled=False``, change ``strength``) between steps.
 
 Where TRL's public API cannot inject a fault, :class:`FaultyGRPOTrainer` subclasses it at the narrowest
@@ -319,6 +321,7 @@ class BenchController:
             step=step,
             reward_mean=float(rewards.mean()),
             reward_std=float(rewards.std(ddof=1)) if len(rewards) > 1 else 0.0,
+            reward_max=float(rewards.max()),
             kl=_num(logs.get("kl")),
             entropy=_num(logs.get("entropy")),
             policy_loss=_num(logs.get("policy_loss", logs.get("loss"))),
@@ -382,6 +385,8 @@ def set_learning_rate(trainer, lr: float) -> None:
     sched = getattr(trainer, "lr_scheduler", None)
     if sched is not None and hasattr(sched, "base_lrs"):
         sched.base_lrs = [lr] * len(sched.base_lrs)
+        if hasattr(sched, "_last_lr"):  # what the trainer logs as learning_rate
+            sched._last_lr = [lr] * len(sched.base_lrs)
 
 
 def _trainer_class():
@@ -506,6 +511,7 @@ def run(
         disable_tqdm=True,
         log_completions=False,
         dataloader_num_workers=0,
+        gradient_checkpointing=False,
         shuffle_dataset=True,
     )
     trainer = _trainer_class()(

@@ -62,9 +62,9 @@ def test_inactive_before_onset_and_when_disabled(ftype):
         res = ToolResult("12*07", "84", True)
         for _ in range(20):
             assert inj.tool_result(res, np.random.default_rng(_), c) == res
-        tr = SimpleNamespace(beta=0.04, entropy_coef=0.0)
+        tr = SimpleNamespace(beta=0.04, entropy_coef=0.0, temperature=1.0)
         inj.trainer(tr, c)
-        assert (tr.beta, tr.entropy_coef) == (0.04, 0.0)
+        assert (tr.beta, tr.entropy_coef, tr.temperature) == (0.04, 0.0, 1.0)
         assert inj.loss(2.0, c) == 2.0
 
 
@@ -108,8 +108,8 @@ def test_generation_faults_change_sampling_params():
     c = ctx()
     p = SamplingParams(max_new_tokens=24)
     assert (
-        make_injector("empty_response", "easy").sampling(p, c).eos_bias_first
-        > make_injector("empty_response", "hard").sampling(p, c).eos_bias_first
+        make_injector("empty_response", "easy").sampling(p, c).empty_fraction
+        > make_injector("empty_response", "hard").sampling(p, c).empty_fraction
         > 0
     )
     assert make_injector("repetition_collapse", "hard").sampling(p, c).repeat_bias > 0
@@ -125,9 +125,13 @@ def test_optimisation_faults():
     tr = SimpleNamespace(beta=0.04, entropy_coef=0.0)
     make_injector("kl_explosion", "hard").trainer(tr, c)
     assert tr.beta < 0  # the KL term now rewards drifting away
-    tr = SimpleNamespace(beta=0.04, entropy_coef=0.0)
+    tr = SimpleNamespace(beta=0.04, entropy_coef=0.0, temperature=1.0)
     make_injector("entropy_collapse", "easy").trainer(tr, c)
     assert tr.entropy_coef < 0  # the loss now pays for low entropy
+    assert (
+        make_injector("entropy_collapse", "hard").sampling(SamplingParams(temperature=1.0), c).temperature
+        < 1.0
+    )
     assert make_injector("update_freeze", "easy").loss(3.0, c) == 0.0
     frozen = [make_injector("update_freeze", "hard").loss(3.0, ctx(seed=s)) == 0.0 for s in range(40)]
     assert 5 < sum(frozen) < 35
@@ -197,10 +201,15 @@ def test_generation_faults_move_sampled_completions():
         return sample_rollouts(model, prompts, params, np.random.default_rng(0))
 
     def rep(rs):
-        return np.mean([sum(a == b for a, b in zip(r.completion_ids, r.completion_ids[1:])) / 15 for r in rs])
+        return np.mean(
+            [
+                sum(a == b for a, b in zip(r.completion_ids, r.completion_ids[1:], strict=False)) / 15
+                for r in rs
+            ]
+        )
 
     normal = sample()
-    assert np.mean([len(r.completion_ids) == 1 for r in sample("empty_response")]) > 0.9
+    assert np.mean([len(r.completion_ids) == 1 for r in sample("empty_response")]) > 0.4
     assert rep(sample("repetition_collapse")) > rep(normal) + 0.3
     assert all(len(r.completion_ids) >= 16 for r in sample("length_too_long"))
     assert max(len(r.completion_ids) for r in sample("length_too_short")) <= 6

@@ -19,6 +19,7 @@ from faultwise.rft.bench.load import Bench
 SIGNALS: tuple[str, ...] = (
     "reward_mean",
     "reward_std",
+    "reward_max",
     "task_accuracy",
     "reward_accuracy_gap",
     "kl",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from faultwise.rft.faults.base import Injector, StepContext
 
 
@@ -35,13 +37,20 @@ class UpdateFreeze(Injector):
 
 
 class EntropyCollapse(Injector):
-    """A negative entropy bonus (TRL's ``entropy_coef`` set to -easy 1.0 / -hard 0.25): the loss pays the
-    policy to become deterministic, as with a sign error in the exploration bonus. Trace: entropy falls fast,
-    completions within a group become identical (reward std falls)."""
+    """Exploration is switched off: the sampling temperature is scaled by easy 0.35 / hard 0.65, and the entropy
+    bonus gets the wrong sign (TRL's ``entropy_coef`` -easy 8 / -hard 2), so the loss pays the policy to become
+    deterministic. (TRL scores log-probs at the temperature fixed at trainer init, so the measured entropy
+    falls only as the policy itself sharpens.) Trace: entropy falls, completions within a group become alike
+    (reward std and the advantage-reward correlation fall)."""
 
     fault_type = "entropy_collapse"
 
+    def sampling(self, params, ctx: StepContext):
+        if not self.active(ctx.step):
+            return params
+        return replace(params, temperature=params.temperature * self.pick(0.35, 0.65))
+
     def trainer(self, trainer, ctx: StepContext) -> None:
-        # The runner resets ``entropy_coef`` (and enables TRL's entropy term) before the hooks of every step.
+        # The runner resets ``entropy_coef`` (TRL's entropy term on) before each step's hooks.
         if self.active(ctx.step):
-            trainer.entropy_coef = trainer.entropy_coef - self.pick(1.0, 0.25)
+            trainer.entropy_coef = trainer.entropy_coef - self.pick(8.0, 2.0)

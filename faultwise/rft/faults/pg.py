@@ -8,8 +8,8 @@ from faultwise.rft.faults.base import Injector, StepContext
 
 
 class EmptyResponse(Injector):
-    """A logit bias on end-of-sequence at the first position (easy +8, hard +2.5), as from a broken chat
-    template or stop sequence: many completions end before any content. Trace: empty ratio and short flags
+    """A share of completions (easy 60 %, hard 15 %) is ended at the first position (end-of-sequence forced),
+    as from a broken chat template or a stop sequence that matches at once. Trace: empty ratio and short flags
     rise, response length and reward fall."""
 
     fault_type = "empty_response"
@@ -17,7 +17,7 @@ class EmptyResponse(Injector):
     def sampling(self, params, ctx: StepContext):
         if not self.active(ctx.step):
             return params
-        return replace(params, eos_bias_first=params.eos_bias_first + self.pick(8.0, 2.5))
+        return replace(params, empty_fraction=max(params.empty_fraction, self.pick(0.6, 0.15)))
 
 
 class RepetitionCollapse(Injector):

@@ -9,17 +9,17 @@ from faultwise.rft.faults.base import Injector, StepContext
 
 
 class RewardSpike(Injector):
-    """Sporadic huge rewards: on a share of steps (easy 50 %, hard 25 %) some trajectories (easy 50 %, hard 15 %)
-    get a bonus (easy +4..8, hard +1..2) unrelated to their answer — a buggy or adversarial reward model.
-    Trace: reward mean/std jump on those steps while accuracy does not."""
+    """Sporadic huge rewards: on a share of steps (easy 50 %, hard 30 %) some trajectories (easy 50 %, hard 15 %)
+    get a bonus (easy +4..8, hard +1..2.5) unrelated to their answer — a buggy or adversarial reward model.
+    Trace: reward max/std (and mean) jump on those steps while accuracy does not."""
 
     fault_type = "reward_spike"
 
     def rewards(self, rewards: np.ndarray, ctx: StepContext) -> np.ndarray:
-        if not self.active(ctx.step) or ctx.rng.random() >= self.pick(0.5, 0.25):
+        if not self.active(ctx.step) or ctx.rng.random() >= self.pick(0.5, 0.3):
             return rewards
         hit = ctx.rng.random(len(rewards)) < self.pick(0.5, 0.15)
-        lo, hi = self.pick((4.0, 8.0), (1.0, 2.0))
+        lo, hi = self.pick((4.0, 8.0), (1.0, 2.5))
         return rewards + hit * ctx.rng.uniform(lo, hi, len(rewards))
 
 
