@@ -138,6 +138,31 @@ def load_bench(bench_dir: str | Path, with_trajectories: bool = True) -> list[Be
     return runs
 
 
+def split_runs(runs: Sequence[BenchRun], part: str, every: int = 3) -> list[BenchRun]:
+    """Deterministic held-out-seed split of one bench: ``fit`` or ``eval`` (or ``all``).
+
+    Within each (fault type, strength) group, runs are ordered by seed and one in ``every`` goes to ``eval``;
+    the position rotates with the group, so the eval part mixes step-1 and mid-run onsets. Every run has its
+    own seed, so ``eval`` holds only seeds the fitted model never saw.
+    """
+    if part == "all":
+        return list(runs)
+    if part not in ("fit", "eval"):
+        raise InputError(part, "split must be all, fit or eval")
+    groups: dict[tuple[str, str], list[BenchRun]] = {}
+    for r in runs:
+        groups.setdefault((r.info.fault_type, r.info.strength), []).append(r)
+    keys = sorted(groups)
+    out = []
+    for gi, key in enumerate(keys):
+        members = sorted(groups[key], key=lambda r: (r.info.seed, r.info.run_id))
+        for i, r in enumerate(members):
+            held = len(members) > 1 and (i + gi) % every == every - 1
+            if held == (part == "eval"):
+                out.append(r)
+    return out
+
+
 # ----------------------------------------------------------------------------------------------- fitting
 
 

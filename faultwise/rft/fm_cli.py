@@ -19,12 +19,13 @@ def fit(
     bench_dir: Path = typer.Argument(..., help="bench directory (registry.csv + runs/)"),
     out: Path = typer.Option(..., "--out", help="where to write the fitted model (JSON)"),
     false_alarm_rate: float = typer.Option(0.01, help="target run-level false-alarm rate on normal runs"),
+    split: str = typer.Option("all", help="all | fit: use only the fit part of a held-out-seed split"),
 ) -> None:
     """Fit the normal profile on the bench's healthy runs and the diagnoser on its faulty runs."""
     from faultwise.rft.detect.model import save_model
-    from faultwise.rft.evaluate import fit_model, load_bench
+    from faultwise.rft.evaluate import fit_model, load_bench, split_runs
 
-    runs = load_bench(bench_dir)
+    runs = split_runs(load_bench(bench_dir), split)
     model = fit_model(runs, false_alarm_rate, fitted_on=str(bench_dir))
     save_model(model, out)
     n_norm = sum(not r.is_faulty for r in runs)
@@ -42,14 +43,15 @@ def evaluate_cmd(
     fit_bench: Path | None = typer.Option(
         None, "--fit-bench", help="the bench the model was fitted on (baselines)"
     ),
+    split: str = typer.Option("all", help="all | eval: score only the held-out-seed part of the bench"),
 ) -> None:
     """Score detection and diagnosis on a bench; optionally the baselines side by side."""
     from faultwise.errors import InputError
     from faultwise.rft.detect.model import load_model
-    from faultwise.rft.evaluate import evaluate, load_bench
+    from faultwise.rft.evaluate import evaluate, load_bench, split_runs
 
     fm = load_model(model)
-    runs = load_bench(bench_dir)
+    runs = split_runs(load_bench(bench_dir), split)
     doc = evaluate(fm, runs)
     base = None
     if baselines:
@@ -58,7 +60,10 @@ def evaluate_cmd(
             raise InputError(model, "baselines need the fitting bench: pass --fit-bench")
         from faultwise.rft.baselines import all_baselines
 
-        base = all_baselines(fm, load_bench(src), runs)
+        fit_runs = load_bench(src)
+        if src.resolve() == Path(bench_dir).resolve() and split == "eval":
+            fit_runs = split_runs(fit_runs, "fit")  # same bench: baselines fit on the same part as the model
+        base = all_baselines(fm, fit_runs, runs)
     if as_json:
         if base is not None:
             doc["baselines"] = base

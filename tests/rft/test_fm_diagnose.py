@@ -132,3 +132,14 @@ def test_model_without_diagnoser_still_detects(model):
     for s in make_run(9300, "kl_explosion", "easy", onset=10):
         fm.update(s)
     assert fm.first_alarm_step is not None and fm.diagnosis is not None
+
+
+def test_held_out_seed_split(benches):
+    from faultwise.rft.evaluate import split_runs
+
+    runs = load_bench(benches[0])
+    fit, ev = split_runs(runs, "fit"), split_runs(runs, "eval")
+    assert len(fit) + len(ev) == len(runs)
+    assert not {r.info.seed for r in fit} & {r.info.seed for r in ev}
+    assert {r.info.fault_type for r in ev} - {r.info.fault_type for r in fit} == set()
+    assert any(r.info.fault_type == "none" for r in ev)
