@@ -27,6 +27,20 @@ app.add_typer(rft_app, name="rft")
 app.command("demo")(demo)
 
 
+def _usage_errors() -> tuple[type[BaseException], ...]:
+    """Click's usage errors; typer may bundle its own copy of click, so match both."""
+    import click
+
+    kinds: list[type[BaseException]] = [click.exceptions.ClickException]
+    try:
+        from typer._click.exceptions import ClickException as TyperClickException  # type: ignore
+
+        kinds.append(TyperClickException)
+    except ImportError:
+        pass
+    return tuple(kinds)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Console entry point."""
     try:
@@ -42,10 +56,8 @@ def main(argv: list[str] | None = None) -> int:
     except typer.Abort:
         print("faultwise: aborted", file=sys.stderr)
         return 1
-    except Exception as exc:  # click usage errors
-        import click
-
-        if isinstance(exc, click.exceptions.ClickException):
+    except Exception as exc:  # usage errors (bad option values, unknown options)
+        if isinstance(exc, _usage_errors()):
             exc.show()
             return exc.exit_code
         raise

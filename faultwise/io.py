@@ -22,10 +22,17 @@ def atomic_open(path: str | Path, mode: str = "w", encoding: str | None = "utf-8
         kwargs = {} if "b" in mode else {"encoding": encoding}
         with open(tmp, mode, **kwargs) as fh:
             yield fh
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes owner-only files; give outputs normal permissions
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def atomic_write_text(path: str | Path, text: str) -> None:
