@@ -1,0 +1,141 @@
+"""The normal profile every deviation is measured against, fitted on a fault-free window.
+
+Per operation (service, operation): robust location/scale (median, MAD) of duration, own processing time
+and client->server gap, and the log pattern its spans normally emit (share of spans carrying each
+template). Per service: template rates per span, for logs that carry no span id.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from faultwise.rcl.graph import add_timings
+from faultwise.rcl.templates import template_of
+
+OpKey = tuple[str, str]
+
+#: A template carried by at least this share of an operation's spans is *expected* of it.
+EXPECTED_SHARE = 0.95
+#: A template carried by at most this share of an operation's spans is *new* for it.
+NEW_SHARE = 0.02
+#: Fewest baseline spans of an operation before its log pattern is trusted.
+MIN_PATTERN_SPANS = 10
+
+
+def robust_z(x: np.ndarray, med: np.ndarray, mad: np.ndarray, floor_us: float = 100.0) -> np.ndarray:
+    """Deviation in robust standard units; the scale never drops below 10 % of the median plus a floor,
+    so that near-constant baselines do not turn jitter into alarms."""
+    scale = 1.4826 * mad + 0.1 * np.abs(med) + floor_us
+    return (x - med) / scale
+
+
+def binomial_z(k: np.ndarray, n: np.ndarray, p0: np.ndarray) -> np.ndarray:
+    """How far ``k`` successes of ``n`` lie above the rate ``p0`` expected from the baseline, in standard
+    units; ``p0`` is kept inside (0.5 %, 99.5 %) so that never-seen events still need several occurrences."""
+    p0 = np.clip(np.asarray(p0, dtype=float), 0.005, 0.995)
+    n = np.asarray(n, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z = (np.asarray(k, dtype=float) - n * p0) / np.sqrt(n * p0 * (1 - p0))
+    return np.nan_to_num(z, nan=0.0, posinf=50.0, neginf=-50.0)
+
+
+def with_templates(logs: pd.DataFrame) -> pd.DataFrame:
+    """Logs with a ``template`` column (memoised per distinct message)."""
+    out = logs.copy()
+    uniq = pd.unique(out["message"].astype(str))
+    mapping = {m: template_of(m) for m in uniq}
+    out["template"] = out["message"].astype(str).map(mapping)
+    return out
+
+
+@dataclass
+class Baseline:
+    """Normal behaviour, fitted once per incident from a fault-free window."""
+
+    op_stats: pd.DataFrame  # index (service, operation); n, *_med, *_mad for duration/self/gap
+    op_templates: dict[OpKey, dict[str, float]] = field(default_factory=dict)
+    op_logged_spans: dict[OpKey, int] = field(default_factory=dict)
+    service_template_rate: dict[tuple[str, str], float] = field(default_factory=dict)
+    service_spans: dict[str, int] = field(default_factory=dict)
+    window_us: tuple[int, int] = (0, 0)
+
+    @classmethod
+    def fit(cls, spans: pd.DataFrame, logs: pd.DataFrame | None = None) -> Baseline:
+        timed = spans if "self_us" in spans.columns else add_timings(spans)
+        g = timed.groupby(["service", "operation"], sort=False)
+        stats = {"n": g.size(), "err_rate": g["is_error"].mean()}
+        for col, name in (("duration_us", "dur"), ("self_us", "self"), ("gap_us", "gap")):
+            med = g[col].median()
+            mad = (
+                timed[col] - timed.groupby(["service", "operation"], sort=False)[col].transform("median")
+            ).abs()
+            stats[f"{name}_med"] = med
+            stats[f"{name}_mad"] = mad.groupby([timed["service"], timed["operation"]], sort=False).median()
+        for col, name in (("self_us", "self"), ("gap_us", "gap")):
+            stats[f"{name}_p95"] = g[col].quantile(0.95)
+        op_stats = pd.DataFrame(stats)
+        start = int(timed["start_us"].min()) if len(timed) else 0
+        end = int((timed["start_us"] + timed["duration_us"]).max()) if len(timed) else 0
+        base = cls(op_stats=op_stats, window_us=(start, end))
+        base.service_spans = timed.groupby("service").size().astype(int).to_dict()
+        if logs is not None and len(logs):
+            base._fit_logs(timed, logs if "template" in logs.columns else with_templates(logs))
+        return base
+
+    @classmethod
+    def layered(cls, near: Baseline, far: Baseline, min_spans: int = 20) -> Baseline:
+        """Prefer the *near* baseline (the minutes just before the incident: same workload, same state)
+        for every operation it has seen often enough; fall back to the *far* one (a fault-free file,
+        possibly hours away) for the rest."""
+        use_near = near.op_stats.index[near.op_stats["n"] >= min_spans]
+        rest = far.op_stats.index.difference(use_near)
+        op_stats = pd.concat([near.op_stats.loc[use_near], far.op_stats.loc[rest]])
+        near_keys = {(str(a), str(b)) for a, b in use_near}
+        out = cls(op_stats=op_stats, window_us=near.window_us)
+        for src, keys in ((far, None), (near, near_keys)):
+            for key, n in src.op_logged_spans.items():
+                if keys is None or key in keys:
+                    out.op_logged_spans[key] = n
+                    out.op_templates[key] = src.op_templates.get(key, {})
+        out.service_spans = {**far.service_spans, **near.service_spans}
+        out.service_template_rate = {**far.service_template_rate, **near.service_template_rate}
+        return out
+
+    def _fit_logs(self, spans: pd.DataFrame, logs: pd.DataFrame) -> None:
+        per_service = logs.groupby(["service", "template"]).size()
+        for (svc, tmpl), n in per_service.items():
+            self.service_template_rate[(str(svc), str(tmpl))] = n / max(
+                self.service_spans.get(str(svc), 0), 1
+            )
+        linked = logs[logs["span_id"] != ""].merge(
+            spans[["span_id", "service", "operation"]].drop_duplicates("span_id"),
+            on="span_id",
+            suffixes=("_log", ""),
+        )
+        if not len(linked):
+            return
+        pairs = linked.drop_duplicates(["span_id", "template"])
+        # denominators: all spans of an operation whose service logs at all (a span may log nothing)
+        op_n = spans.groupby(["service", "operation"]).size()
+        counts = pairs.groupby(["service", "operation", "template"]).size()
+        for (svc, op, tmpl), n in counts.items():
+            key = (str(svc), str(op))
+            self.op_templates.setdefault(key, {})[str(tmpl)] = n / max(int(op_n.get(key, 0)), 1)
+        logging_services = set(logs["service"].astype(str))
+        for key, n in op_n.items():
+            if str(key[0]) in logging_services:
+                self.op_logged_spans[(str(key[0]), str(key[1]))] = int(n)
+
+    def expected_templates(self, key: OpKey) -> set[str]:
+        if self.op_logged_spans.get(key, 0) < MIN_PATTERN_SPANS:
+            return set()
+        return {t for t, p in self.op_templates.get(key, {}).items() if p >= EXPECTED_SHARE}
+
+    def template_share(self, key: OpKey, template: str) -> float | None:
+        """Share of the operation's baseline spans that carried ``template``; None if the op's pattern is unknown."""
+        if self.op_logged_spans.get(key, 0) < MIN_PATTERN_SPANS:
+            return None
+        return self.op_templates.get(key, {}).get(template, 0.0)

@@ -1,0 +1,34 @@
+"""The reasoner interface: what decides inside each Dedicated Agent.
+
+The coordinator, tools, records and synthesis are shared; only these three decisions are pluggable. The
+embedded statistical reasoner is the default; an LLM reasoner implements the same interface. Methods are
+async so that remote reasoners run many agents concurrently under the coordinator's bound.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
+
+from faultwise.rcl.records import AgentReport, Candidate, SelfEvidence
+from faultwise.rcl.scoped import ScopedTools
+from faultwise.rcl.telemetry.schema import Span
+
+if TYPE_CHECKING:
+    from faultwise.rcl.evidence import EvidenceGraph
+
+
+@runtime_checkable
+class Reasoner(Protocol):
+    name: str
+
+    async def verify(self, span: Span, tools: ScopedTools) -> SelfEvidence:
+        """Self-state verification: is this span itself abnormal, and what does its own evidence suggest?"""
+        ...
+
+    async def consolidate(self, span: Span, own: SelfEvidence, children: list[AgentReport]) -> AgentReport:
+        """Merge the children's reports with the agent's own evidence into the report for its parent."""
+        ...
+
+    async def synthesize(self, ranked: list[Candidate], graphs: list[EvidenceGraph]) -> list[Candidate]:
+        """Final say over the statistically ranked candidates (re-rank, re-type, explain)."""
+        ...

@@ -1,0 +1,201 @@
+"""The embedded statistical reasoner: offline, fast, deterministic.
+
+Evidence strengths are turned into [0, 1] scores with one saturating curve, ``1 - exp(-(z - z0) / s)``, and
+combined as independent signals (noisy-or). Consolidation follows the SRE's rule of thumb: symptoms that
+propagate upwards (errors, changed log patterns, latency) are blamed on the deepest abnormal descendant;
+a span keeps the blame only when its *own* processing time or the network edge into it is abnormal beyond
+what its children explain.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from faultwise.rcl.records import AgentReport, Candidate, FaultType, SelfEvidence
+from faultwise.rcl.scoped import ScopedTools
+from faultwise.rcl.telemetry.schema import Span
+
+_CPU_WORDS = ("cpu", "load", "throttl")
+_MEM_WORDS = ("mem", "heap", "gc", "oom", "rss")
+_NET_WORDS = ("network", "net_", "bytes", "packet", "tcp", "retrans", "drop")
+_EXC_WORDS = ("exception", "traceback", "stack", "panic", "fatal", "caused by")
+
+
+def saturate(z: float, z0: float = 3.0, scale: float = 3.0) -> float:
+    """Map a deviation to [0, 1): 0 up to ``z0``, then rising with ``scale``."""
+    if not math.isfinite(z) or z <= z0:
+        return 0.0
+    return 1.0 - math.exp(-(z - z0) / scale)
+
+
+def noisy_or(*ps: float) -> float:
+    out = 1.0
+    for p in ps:
+        out *= 1.0 - max(0.0, min(1.0, p))
+    return 1.0 - out
+
+
+@dataclass(frozen=True)
+class EmbeddedConfig:
+    """Knobs of the embedded reasoner (general defaults; nothing here is tuned to one dataset)."""
+
+    z0: float = 3.0
+    z_scale: float = 10.0
+    abnormal_at: float = 0.1
+    error_status: float = 0.8
+    new_error_log: float = 0.7
+    missing_log: float = 0.5
+    new_log: float = 0.5
+    metric_support: float = 0.3
+    use_logs: bool = True
+    use_metrics: bool = True
+    keep_self_ratio: float = 1.5  # own local evidence must beat the child's confidence by this factor
+
+
+class EmbeddedReasoner:
+    """Statistical reasoner behind the :class:`~faultwise.rcl.reasoners.base.Reasoner` interface."""
+
+    name = "embedded"
+
+    def __init__(self, config: EmbeddedConfig | None = None):
+        self.config = config or EmbeddedConfig()
+
+    async def verify(self, span: Span, tools: ScopedTools) -> SelfEvidence:
+        return self.verify_sync(span, tools)
+
+    def verify_sync(self, span: Span, tools: ScopedTools) -> SelfEvidence:
+        c = self.config
+        t = tools.timing()
+        # a span is abnormal in time only if it is slow itself AND its operation is slow as a whole
+        s_self = saturate(t.op_self_shift_z, c.z0, c.z_scale) if t.self_exceeds_p95 else 0.0
+        s_gap = saturate(t.op_gap_shift_z, c.z0, c.z_scale) if t.gap_exceeds_p95 else 0.0
+        s_err = saturate(t.op_error_shift_z, c.z0, c.z_scale) if span.is_error else 0.0
+        symptoms: list[str] = []
+        if s_self:
+            symptoms.append(
+                f"own processing {t.self_us:.0f}us vs normal {t.baseline_self_us or 0:.0f}us "
+                f"(operation shift z={t.op_self_shift_z:.1f})"
+            )
+        if s_gap:
+            symptoms.append(
+                f"network wait into it {t.gap_us:.0f}us vs normal {t.baseline_gap_us or 0:.0f}us "
+                f"(operation shift z={t.op_gap_shift_z:.1f})"
+            )
+        if span.is_error:
+            symptoms.append(f"span failed (status {span.status_code or 'error'})")
+
+        s_log, has_error_logs, exc_like = 0.0, False, False
+        if c.use_logs:
+            lg = tools.logs()
+            has_error_logs = lg.error_lines > 0
+            parts = [
+                saturate(lg.new_error_z, c.z0, c.z_scale),
+                saturate(lg.missing_z, c.z0, c.z_scale),
+                c.new_log * saturate(lg.new_z, c.z0, c.z_scale),
+            ]
+            if lg.new_error_templates:
+                symptoms.append(
+                    f"error log over-represented (z={lg.new_error_z:.1f}): {lg.new_error_templates[0]}"
+                )
+                exc_like = any(w in x.lower() for x in lg.new_error_templates for w in _EXC_WORDS)
+            if lg.missing_templates:
+                symptoms.append(f"usual log missing (z={lg.missing_z:.1f}): {lg.missing_templates[0]}")
+            if lg.new_templates:
+                symptoms.append(f"unusual log (z={lg.new_z:.1f}): {lg.new_templates[0]}")
+            s_log = noisy_or(*parts)
+
+        s_metric, top_metric = 0.0, ""
+        if c.use_metrics:
+            pm, nm = tools.pod_metrics(), tools.node_metrics()
+            best = max((pm, nm), key=lambda m: m.max_abs_z)
+            s_metric = saturate(best.max_abs_z, c.z0, 5.0)
+            if s_metric and best.deviations:
+                d = best.deviations[0]
+                top_metric = d.metric.lower()
+                symptoms.append(
+                    f"{d.entity} {d.metric} {d.baseline_mean:.3g} -> {d.incident_mean:.3g} (z={d.z:.1f})"
+                )
+
+        score = noisy_or(s_self, s_gap, s_err, s_log)
+        if score > 0:
+            score = noisy_or(score, c.metric_support * s_metric)
+        hypothesis = self._hypothesis(s_self, s_gap, s_err, s_log, exc_like, top_metric)
+        return SelfEvidence(
+            span_id=span.span_id,
+            service=span.service,
+            pod=span.pod,
+            node=span.node or tools.tools.node_of(span.pod),
+            operation=span.operation,
+            is_abnormal=score >= c.abnormal_at,
+            has_error=span.is_error,
+            has_error_logs=has_error_logs,
+            has_metric_anomaly=s_metric > 0,
+            latency_score=round(t.latency_z, 3),
+            self_time_score=round(s_self, 4),
+            gap_score=round(s_gap, 4),
+            metric_score=round(s_metric, 4),
+            log_score=round(s_log, 4),
+            key_symptoms=symptoms[:5],
+            hypothesis=hypothesis,
+            score=round(score, 4),
+        )
+
+    @staticmethod
+    def _hypothesis(
+        s_self: float, s_gap: float, s_err: float, s_log: float, exc_like: bool, metric: str
+    ) -> FaultType:
+        strongest = max(("self", s_self), ("gap", s_gap), ("err", max(s_err, s_log)), key=lambda kv: kv[1])
+        if strongest[1] <= 0:
+            return "unknown"
+        if strongest[0] == "gap":
+            return "network_delay"
+        if strongest[0] == "self":
+            if any(w in metric for w in _MEM_WORDS):
+                return "memory"
+            if any(w in metric for w in _CPU_WORDS) or not metric:
+                return "cpu"
+            return "latency"
+        return "exception" if exc_like else "error_return"
+
+    async def consolidate(self, span: Span, own: SelfEvidence, children: list[AgentReport]) -> AgentReport:
+        return self.consolidate_sync(span, own, children)
+
+    def consolidate_sync(self, span: Span, own: SelfEvidence, children: list[AgentReport]) -> AgentReport:
+        c = self.config
+        blamed = [r for r in children if r.root_cause_span is not None]
+        best = max(blamed, key=lambda r: r.confidence, default=None)
+        local = max(own.self_time_score, own.gap_score)
+        own_score = own.score if own.is_abnormal else 0.0
+        if (
+            best is not None
+            and best.confidence >= c.abnormal_at
+            and not (local > best.confidence * c.keep_self_ratio)
+        ):
+            conf = noisy_or(best.confidence, 0.2 * own_score)  # a consistent symptom upstream supports it
+            return best.model_copy(
+                update={
+                    "span_id": span.span_id,
+                    "confidence": round(conf, 4),
+                    "path": [span.span_id, *best.path],
+                    "reason": best.reason
+                    if own_score == 0
+                    else f"{best.reason}; upstream {span.service} shows it too",
+                }
+            )
+        if own.is_abnormal:
+            return AgentReport(
+                span_id=span.span_id,
+                root_cause_span=span.span_id,
+                component=span.pod,
+                service=span.service,
+                node=own.node,
+                fault_type=own.hypothesis,
+                confidence=own.score,
+                path=[span.span_id],
+                reason="; ".join(own.key_symptoms[:3]) or "abnormal",
+            )
+        return AgentReport(span_id=span.span_id, confidence=0.0, reason="normal, and no abnormal descendant")
+
+    async def synthesize(self, ranked: list[Candidate], graphs: list) -> list[Candidate]:
+        return ranked

@@ -1,0 +1,347 @@
+"""Data tools: the only way an agent sees telemetry beyond its own span.
+
+Each tool answers for one component and the incident window, returns a small typed record, and is capped in
+size, so an agent's context stays bounded however large the incident is. Everything heavy (timings,
+templates, metric statistics) is computed once, vectorised, when the tools are built; a call is then a
+dictionary lookup (microseconds), whatever the size of the incident.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel, Field
+
+from faultwise.rcl.baseline import MIN_PATTERN_SPANS, Baseline, binomial_z, robust_z, with_templates
+from faultwise.rcl.graph import add_timings
+from faultwise.rcl.telemetry.schema import Telemetry
+
+MAX_ITEMS = 5  # cap on list items a tool returns
+ERROR_LEVELS = ("ERROR", "FATAL", "CRITICAL")
+_ERROR_WORDS = r"(?i)exception|error|fail|refused|timed? ?out|unavailable|denied"
+
+
+class TimingEvidence(BaseModel):
+    """The span's timings; ``*_shift_z`` say whether its operation as a whole (all its spans on this pod in
+    the incident window) runs slower than normal, which separates a real fault from one slow span."""
+
+    duration_us: float
+    self_us: float | None
+    gap_us: float | None
+    latency_z: float = 0.0
+    self_z: float = 0.0
+    gap_z: float = 0.0
+    baseline_duration_us: float | None = None
+    baseline_self_us: float | None = None
+    baseline_gap_us: float | None = None
+    self_exceeds_p95: bool = False
+    gap_exceeds_p95: bool = False
+    op_self_shift_z: float = 0.0
+    op_gap_shift_z: float = 0.0
+    op_error_shift_z: float = 0.0
+
+
+class LogEvidence(BaseModel):
+    lines: int = 0
+    error_lines: int = 0
+    new_error_templates: list[str] = Field(default_factory=list)
+    new_templates: list[str] = Field(default_factory=list)
+    missing_templates: list[str] = Field(default_factory=list)
+    new_error_z: float = Field(
+        0.0, description="strongest over-representation of an error-like template it carries"
+    )
+    new_z: float = Field(0.0, description="strongest over-representation of another template it carries")
+    missing_z: float = Field(0.0, description="strongest under-representation of a template it lacks")
+    pattern_known: bool = False
+
+
+class MetricDeviation(BaseModel):
+    entity: str
+    metric: str
+    baseline_mean: float
+    incident_mean: float
+    z: float
+
+
+class MetricEvidence(BaseModel):
+    entity: str
+    deviations: list[MetricDeviation] = Field(default_factory=list)
+    max_abs_z: float = 0.0
+    available: bool = False
+
+
+class OperationStats(BaseModel):
+    service: str
+    operation: str
+    incident_spans: int
+    baseline_spans: int
+    incident_error_rate: float
+    incident_median_duration_us: float | None
+    baseline_median_duration_us: float | None
+
+
+@dataclass
+class DataTools:
+    """Tools over one incident, measured against a :class:`Baseline`."""
+
+    telemetry: Telemetry
+    baseline: Baseline
+    metric_baseline: pd.DataFrame | None = None
+    window_us: tuple[int, int] | None = None
+    spans: pd.DataFrame = field(init=False)
+    _log_evidence: dict[str, LogEvidence] = field(init=False, default_factory=dict)
+    _metric_stats: dict[str, list[MetricDeviation]] = field(init=False, default_factory=dict)
+    _op_incident: pd.DataFrame = field(init=False)
+    pod_node: dict[str, str] = field(init=False, default_factory=dict)
+
+    def __post_init__(self) -> None:
+        spans = add_timings(self.telemetry.spans)
+        if self.window_us is None:
+            self.window_us = self.telemetry.time_range_us()
+        self.spans = self._score_timings(spans)
+        self.pod_node = self.telemetry.pod_nodes()
+        if self.telemetry.logs is not None and len(self.telemetry.logs):
+            self._build_log_evidence(with_templates(self.telemetry.logs))
+        if self.telemetry.metrics is not None and len(self.telemetry.metrics):
+            self._build_metric_stats(self.telemetry.metrics)
+        g = self.spans.groupby(["service", "operation"], sort=False)
+        self._op_incident = pd.DataFrame(
+            {"n": g.size(), "err": g["is_error"].mean(), "dur": g["duration_us"].median()}
+        )
+        self._row = pd.Series(np.arange(len(self.spans)), index=self.spans["span_id"].to_numpy())
+        self._row = self._row[~self._row.index.duplicated()].to_dict()
+        self._cols = {
+            c: self.spans[c].to_numpy(dtype=float)
+            for c in (
+                "duration_us",
+                "self_us",
+                "gap_us",
+                "dur_z",
+                "self_z",
+                "gap_z",
+                "base_dur_med",
+                "base_self_med",
+                "base_gap_med",
+                "self_exceeds",
+                "gap_exceeds",
+                "op_self_shift_z",
+                "op_gap_shift_z",
+                "op_err_shift_z",
+            )
+        }
+
+    # ---------------------------------------------------------------- building
+    def _score_timings(self, spans: pd.DataFrame) -> pd.DataFrame:
+        key = pd.MultiIndex.from_frame(spans[["service", "operation"]])
+        st = self.baseline.op_stats.reindex(key)
+        for col, name in (("duration_us", "dur"), ("self_us", "self"), ("gap_us", "gap")):
+            med = st[f"{name}_med"].to_numpy(dtype=float)
+            mad = st[f"{name}_mad"].to_numpy(dtype=float)
+            z = robust_z(spans[col].to_numpy(dtype=float), med, mad)
+            spans[f"{name}_z"] = np.nan_to_num(z, nan=0.0, posinf=50.0, neginf=-50.0)
+            spans[f"base_{name}_med"] = med
+        in_window = self._in_window(spans)
+        grp = [spans["pod"], spans["operation"]]
+        for name in ("self", "gap"):
+            p95 = st[f"{name}_p95"].to_numpy(dtype=float)
+            val = spans[f"{name}_us"].to_numpy(dtype=float)
+            exceed = np.nan_to_num(val > p95 * 1.05 + 100.0, nan=0.0).astype(bool)
+            has = ~np.isnan(val) & ~np.isnan(p95)
+            spans[f"{name}_exceeds"] = exceed & has
+            k = pd.Series(np.where(in_window, exceed & has, False)).groupby(grp).transform("sum").to_numpy()
+            n = pd.Series(np.where(in_window, has, False)).groupby(grp).transform("sum").to_numpy()
+            spans[f"op_{name}_shift_z"] = np.where(in_window, binomial_z(k, n, 0.05), 0.0)
+        base_err = st["err_rate"].to_numpy(dtype=float)
+        k = (
+            pd.Series(np.where(in_window, spans["is_error"].to_numpy(), False))
+            .groupby(grp)
+            .transform("sum")
+            .to_numpy()
+        )
+        n = pd.Series(in_window).groupby(grp).transform("sum").to_numpy()
+        spans["op_err_shift_z"] = np.where(in_window, binomial_z(k, n, np.nan_to_num(base_err, nan=0.0)), 0.0)
+        return spans
+
+    def _in_window(self, spans: pd.DataFrame) -> np.ndarray:
+        lo = self.window_us[0]
+        first = spans.groupby("trace_id")["start_us"].transform("min")
+        return (first >= lo).to_numpy()
+
+    def _build_log_evidence(self, logs: pd.DataFrame) -> None:
+        """Templates whose share among an operation's spans shifted significantly against the baseline:
+        over-represented ones a span carries are *new* to it, under-represented ones it lacks are *missing*."""
+        win = self.spans[self._in_window(self.spans)]
+        linked = logs[logs["span_id"] != ""].merge(
+            win[["span_id", "service", "operation"]].drop_duplicates("span_id"),
+            on="span_id",
+            suffixes=("_log", ""),
+        )
+        if not len(linked):
+            return
+        linked["is_err"] = linked["level"].astype(str).str.upper().isin(ERROR_LEVELS + ("WARN", "WARNING"))
+        op_n = win.groupby(["service", "operation"]).size()
+        pairs = linked.drop_duplicates(["span_id", "template"])
+        k = pairs.groupby(["service", "operation", "template"]).agg(
+            k=("span_id", "size"), err=("is_err", "max")
+        )
+        rows = []
+        for (svc, op, tmpl), r in k.iterrows():
+            rows.append((svc, op, tmpl, r["k"], bool(r["err"])))
+        # templates expected of the operation but absent from the window entirely
+        for svc, op in op_n.index:
+            for tmpl in self.baseline.expected_templates((str(svc), str(op))):
+                if (svc, op, tmpl) not in k.index:
+                    rows.append((svc, op, tmpl, 0, False))
+        tab = pd.DataFrame(rows, columns=["service", "operation", "template", "k", "err"])
+        tab["n"] = [int(op_n.get((a, b), 0)) for a, b in zip(tab["service"], tab["operation"], strict=True)]
+        nb = np.array(
+            [
+                self.baseline.op_logged_spans.get((str(a), str(b)), 0)
+                for a, b in zip(tab["service"], tab["operation"], strict=True)
+            ]
+        )
+        pb = np.array(
+            [
+                self.baseline.op_templates.get((str(a), str(b)), {}).get(str(t), 0.0)
+                for a, b, t in zip(tab["service"], tab["operation"], tab["template"], strict=True)
+            ]
+        )
+        p0 = (pb * nb + 0.5) / (nb + 1.0)
+        tab["z"] = binomial_z(tab["k"].to_numpy(), tab["n"].to_numpy(), p0)
+        tab = tab[(nb >= MIN_PATTERN_SPANS) & (tab["z"].abs() >= 3.0)]
+        errorish = tab["err"].to_numpy() | tab["template"].str.contains(_ERROR_WORDS, regex=True).to_numpy()
+        over = {
+            (r.service, r.operation, r.template): (bool(e), float(r.z))
+            for r, e in zip(tab.itertuples(), errorish, strict=True)
+            if r.z > 0
+        }
+        under: dict[tuple[str, str], list[tuple[str, float]]] = {}
+        for r in tab[tab["z"] < 0].itertuples():
+            under.setdefault((r.service, r.operation), []).append((r.template, float(r.z)))
+        carried = pairs.groupby("span_id")["template"].apply(set).to_dict()
+        for sid, svc, op in win[["span_id", "service", "operation"]].itertuples(index=False, name=None):
+            has = carried.get(sid, set())
+            new_err = [
+                (over[(svc, op, t)][1], t) for t in has if (svc, op, t) in over and over[(svc, op, t)][0]
+            ]
+            new = [
+                (over[(svc, op, t)][1], t) for t in has if (svc, op, t) in over and not over[(svc, op, t)][0]
+            ]
+            missing = [(-z, t) for t, z in under.get((svc, op), []) if t not in has]
+            if new_err or new or missing or has:
+                new_err.sort(reverse=True)
+                new.sort(reverse=True)
+                missing.sort(reverse=True)
+                self._log_evidence[str(sid)] = LogEvidence(
+                    lines=len(has),
+                    new_error_templates=[t for _, t in new_err],
+                    new_templates=[t for _, t in new],
+                    missing_templates=[t for _, t in missing],
+                    new_error_z=new_err[0][0] if new_err else 0.0,
+                    new_z=new[0][0] if new else 0.0,
+                    missing_z=missing[0][0] if missing else 0.0,
+                    pattern_known=self.baseline.op_logged_spans.get((svc, op), 0) >= MIN_PATTERN_SPANS,
+                )
+        err_lines = (
+            linked[linked["level"].astype(str).str.upper().isin(ERROR_LEVELS)].groupby("span_id").size()
+        )
+        for sid, cnt in err_lines.items():
+            if str(sid) in self._log_evidence:
+                self._log_evidence[str(sid)].error_lines = int(cnt)
+
+    def _build_metric_stats(self, metrics: pd.DataFrame) -> None:
+        lo, hi = self.window_us
+        m = metrics.dropna(subset=["value"])
+        ts_us = m["ts_s"].to_numpy() * 1e6
+        inc = m[(ts_us >= lo) & (ts_us <= hi)]
+        if self.metric_baseline is not None and len(self.metric_baseline):
+            base = self.metric_baseline.dropna(subset=["value"])
+        else:  # the period before the incident (up to 30 minutes)
+            base = m[(ts_us < lo) & (ts_us >= lo - 30 * 60 * 1e6)]
+        if not len(inc) or not len(base):
+            return
+        b = base.groupby(["entity", "metric"])["value"].agg(["mean", "std", "count"])
+        i = inc.groupby(["entity", "metric"])["value"].mean().rename("inc")
+        j = b.join(i, how="inner")
+        j = j[j["count"] >= 2]
+        scale = j["std"].fillna(0.0) + 0.05 * j["mean"].abs() + 1e-9
+        j["z"] = (j["inc"] - j["mean"]) / scale
+        j = j.replace([np.inf, -np.inf], np.nan).dropna(subset=["z"])
+        for ent, grp in j.groupby(level=0):
+            grp = grp.reindex(grp["z"].abs().sort_values(ascending=False).index)
+            self._metric_stats[str(ent)] = [
+                MetricDeviation(
+                    entity=str(ent),
+                    metric=str(met),
+                    baseline_mean=float(r["mean"]),
+                    incident_mean=float(r["inc"]),
+                    z=float(np.clip(r["z"], -1e3, 1e3)),
+                )
+                for (_, met), r in grp.iterrows()
+            ]
+
+    # ---------------------------------------------------------------- tools
+    def span_timing(self, span_id: str) -> TimingEvidence:
+        i = int(self._row[span_id])
+        c = self._cols
+
+        def f(name: str) -> float | None:
+            v = c[name][i]
+            return None if v != v else float(v)  # NaN check without pandas
+
+        return TimingEvidence(
+            duration_us=float(c["duration_us"][i]),
+            self_us=f("self_us"),
+            gap_us=f("gap_us"),
+            latency_z=float(c["dur_z"][i]),
+            self_z=float(c["self_z"][i]),
+            gap_z=float(c["gap_z"][i]),
+            baseline_duration_us=f("base_dur_med"),
+            baseline_self_us=f("base_self_med"),
+            baseline_gap_us=f("base_gap_med"),
+            self_exceeds_p95=bool(c["self_exceeds"][i]),
+            gap_exceeds_p95=bool(c["gap_exceeds"][i]),
+            op_self_shift_z=float(c["op_self_shift_z"][i]),
+            op_gap_shift_z=float(c["op_gap_shift_z"][i]),
+            op_error_shift_z=float(c["op_err_shift_z"][i]),
+        )
+
+    def span_logs(self, span_id: str) -> LogEvidence:
+        ev = self._log_evidence.get(span_id)
+        if ev is None:
+            return LogEvidence()
+        return ev.model_copy(
+            update={
+                "new_error_templates": ev.new_error_templates[:MAX_ITEMS],
+                "new_templates": ev.new_templates[:MAX_ITEMS],
+                "missing_templates": ev.missing_templates[:MAX_ITEMS],
+            }
+        )
+
+    def metric_deviations(self, entity: str) -> MetricEvidence:
+        devs = self._metric_stats.get(entity)
+        if devs is None:
+            return MetricEvidence(entity=entity)
+        top = devs[:MAX_ITEMS]
+        return MetricEvidence(
+            entity=entity, deviations=top, max_abs_z=abs(top[0].z) if top else 0.0, available=True
+        )
+
+    def node_of(self, pod: str) -> str:
+        return self.pod_node.get(pod, "")
+
+    def operation_stats(self, service: str, operation: str) -> OperationStats:
+        key = (service, operation)
+        inc = self._op_incident.loc[key] if key in self._op_incident.index else None
+        base = self.baseline.op_stats.loc[key] if key in self.baseline.op_stats.index else None
+        return OperationStats(
+            service=service,
+            operation=operation,
+            incident_spans=int(inc["n"]) if inc is not None else 0,
+            baseline_spans=int(base["n"]) if base is not None else 0,
+            incident_error_rate=float(inc["err"]) if inc is not None else 0.0,
+            incident_median_duration_us=float(inc["dur"]) if inc is not None else None,
+            baseline_median_duration_us=float(base["dur_med"]) if base is not None else None,
+        )
