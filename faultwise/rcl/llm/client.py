@@ -1,0 +1,356 @@
+"""The chat client: one request with retries, cache and accounting; structured records; tool rounds.
+
+Retries are ours (the SDK's are off) so that backoff, the circuit breaker and the counters are in one
+place. Capability downgrades (a server without ``json_schema`` response formats, or without tool calling)
+are remembered for the rest of the run, so each costs one rejected request, not one per agent.
+Cancellation (Ctrl-C) is never caught here: only ``Exception`` subclasses are, and asyncio's
+``CancelledError`` is not one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import openai
+from pydantic import BaseModel, Field
+
+from faultwise.rcl.llm.cache import ResponseCache
+from faultwise.rcl.llm.config import LLMConfig
+from faultwise.rcl.llm.errors import LLMBadOutput, LLMRejected, LLMUnavailable
+from faultwise.rcl.llm.prompts import render
+from faultwise.rcl.llm.records import RecordError, compact, dumps_capped, parse_record
+from faultwise.rcl.llm.usage import LLMUsage
+
+T = TypeVar("T", bound=BaseModel)
+LADDER = ("json_schema", "json_object", "prompted")
+UNSUPPORTED = (400, 404, 415, 422, 501)  # what servers answer to a parameter they do not support
+
+
+@dataclass(frozen=True)
+class ToolCall:
+    id: str
+    name: str
+    arguments: str = "{}"
+
+
+@dataclass
+class ChatReply:
+    content: str | None
+    tool_calls: list[ToolCall] = field(default_factory=list)
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cached: bool = False
+
+    def to_dict(self) -> dict:
+        return {
+            "content": self.content,
+            "tool_calls": [[c.id, c.name, c.arguments] for c in self.tool_calls],
+            "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": self.completion_tokens,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict, cached: bool = False) -> ChatReply:
+        return cls(
+            content=d.get("content"),
+            tool_calls=[ToolCall(*c) for c in d.get("tool_calls", [])],
+            prompt_tokens=int(d.get("prompt_tokens", 0)),
+            completion_tokens=int(d.get("completion_tokens", 0)),
+            cached=cached,
+        )
+
+
+@dataclass(frozen=True)
+class Tool:
+    """A data tool the model may call. Our tools take no arguments: their scope is fixed by the agent."""
+
+    name: str
+    description: str
+    run: Callable[[], Any]
+
+    def spec(self) -> dict:
+        return {
+            "type": "function",
+            "function": {
+                "name": self.name,
+                "description": self.description,
+                "parameters": {"type": "object", "properties": {}},
+            },
+        }
+
+
+class ToolRequest(BaseModel):
+    """The prompted stand-in for function calling: which tools to run (none = answer now)."""
+
+    tools: list[str] = Field(default_factory=list, description="names of the tools to call")
+
+
+class LLMClient:
+    """Async client of one endpoint. One instance serves a whole run (its counters are the run's)."""
+
+    def __init__(
+        self,
+        config: LLMConfig,
+        cache: ResponseCache | None = None,
+        usage: LLMUsage | None = None,
+        max_tool_result_chars: int = 1200,
+    ):
+        self.config = config
+        self.cache = cache
+        self.usage = usage or LLMUsage()
+        self.max_tool_result_chars = max_tool_result_chars
+        first = "json_schema" if config.response_format == "auto" else config.response_format
+        self._rung = LADDER.index(first)
+        self._native_tools = config.tool_calling != "prompted"
+        self._failures_in_a_row = 0
+        self._sdk_loop: asyncio.AbstractEventLoop | None = None
+        self._sdk: openai.AsyncOpenAI | None = None
+
+    # --- one request -------------------------------------------------------------------------------------
+
+    def _client(self) -> openai.AsyncOpenAI:
+        """One SDK client per event loop: its connection pool belongs to the loop that opened it."""
+        loop = asyncio.get_running_loop()
+        if self._sdk is None or self._sdk_loop is not loop:
+            self._sdk = openai.AsyncOpenAI(
+                base_url=self.config.base_url,
+                api_key=self.config.api_key,
+                timeout=self.config.timeout_s,
+                max_retries=0,
+            )
+            self._sdk_loop = loop
+        return self._sdk
+
+    async def chat(
+        self, messages: list[dict], tools: list[dict] | None = None, response_format: dict | None = None
+    ) -> ChatReply:
+        """One chat completion: cache, then up to ``max_retries`` retries on timeouts, 429 and 5xx."""
+        cfg = self.config
+        request: dict[str, Any] = {
+            "model": cfg.model,
+            "messages": messages,
+            "temperature": cfg.temperature,
+            "max_tokens": cfg.max_tokens,
+        }
+        if tools:
+            request["tools"] = tools
+        if response_format:
+            request["response_format"] = response_format
+        size = len(json.dumps(request, ensure_ascii=False))
+        self.usage.max_prompt_chars = max(self.usage.max_prompt_chars, size)
+        cache_key = {"base_url": cfg.base_url, **request}
+        if self.cache is not None:
+            hit = self.cache.get(cache_key)
+            if hit is not None:
+                self.usage.cache_hits += 1
+                return ChatReply.from_dict(hit, cached=True)
+        if self._failures_in_a_row >= cfg.breaker_failures:
+            raise LLMUnavailable(
+                f"{cfg.base_url}: {self._failures_in_a_row} requests in a row failed; giving up"
+            )
+
+        attempt = 0
+        while True:
+            try:
+                resp = await self._client().chat.completions.create(**request)
+                break
+            except openai.APIStatusError as exc:
+                status = exc.status_code
+                if status != 429 and status < 500:
+                    self.usage.failed_calls += 1
+                    raise LLMRejected(f"{cfg.base_url}: HTTP {status}: {_message(exc)}", status) from None
+                problem, wait_hint = f"HTTP {status}: {_message(exc)}", _retry_after(exc)
+            except openai.APIConnectionError as exc:  # includes timeouts
+                problem = "timed out" if isinstance(exc, openai.APITimeoutError) else f"connection: {exc}"
+                wait_hint = None
+            if attempt >= cfg.max_retries:
+                self.usage.failed_calls += 1
+                self._failures_in_a_row += 1
+                raise LLMUnavailable(f"{cfg.base_url}: {problem} (after {attempt} retries)")
+            delay = min(cfg.backoff_max_s, cfg.backoff_s * 2**attempt) * (0.5 + random.random() / 2)
+            if wait_hint is not None:
+                delay = min(cfg.backoff_max_s, max(delay, wait_hint))
+            attempt += 1
+            self.usage.retries += 1
+            await asyncio.sleep(delay)
+
+        self._failures_in_a_row = 0
+        if not getattr(resp, "choices", None):
+            self.usage.failed_calls += 1
+            raise LLMBadOutput(f"{cfg.base_url}: the answer has no choices")
+        msg = resp.choices[0].message
+        calls = [
+            ToolCall(c.id or f"call_{i}", c.function.name, c.function.arguments or "{}")
+            for i, c in enumerate(msg.tool_calls or [])
+            if getattr(c, "function", None) is not None
+        ]
+        usage = getattr(resp, "usage", None)
+        reply = ChatReply(
+            content=msg.content,
+            tool_calls=calls,
+            prompt_tokens=int(getattr(usage, "prompt_tokens", 0) or 0),
+            completion_tokens=int(getattr(usage, "completion_tokens", 0) or 0),
+        )
+        self.usage.calls += 1
+        self.usage.prompt_tokens += reply.prompt_tokens
+        self.usage.completion_tokens += reply.completion_tokens
+        if self.cache is not None:
+            self.cache.put(cache_key, reply.to_dict())
+        return reply
+
+    # --- structured records ------------------------------------------------------------------------------
+
+    @property
+    def format_rung(self) -> str:
+        return LADDER[self._rung]
+
+    async def structured(
+        self,
+        messages: list[dict],
+        model: type[T],
+        name: str = "record",
+        check: Callable[[T], None] | None = None,
+    ) -> T:
+        """Ask for one ``model`` record, going down the ladder json_schema -> json_object -> prompted JSON
+        when the server rejects a response format; one repair retry when an answer does not validate."""
+        while True:
+            rung = self._rung
+            try:
+                return await self._structured_at(LADDER[rung], messages, model, name, check)
+            except LLMRejected as exc:
+                if LADDER[rung] == "prompted" or exc.status not in UNSUPPORTED:
+                    raise
+                if self._rung == rung:  # concurrent agents may have stepped down already
+                    self._rung += 1
+                    self.usage.format_downgrades += 1
+
+    async def _structured_at(
+        self, rung: str, messages: list[dict], model: type[T], name: str, check: Callable[[T], None] | None
+    ) -> T:
+        schema = model.model_json_schema()
+        ask = {"role": "user", "content": render("structured", name=name, schema=json.dumps(schema))}
+        msgs = [*messages, ask]
+        fmt: dict | None = None
+        if rung == "json_schema":
+            fmt = {"type": "json_schema", "json_schema": {"name": name, "schema": schema}}
+        elif rung == "json_object":
+            fmt = {"type": "json_object"}
+        reply = await self.chat(msgs, response_format=fmt)
+        try:
+            return parse_record(reply.content, model, check)
+        except RecordError as err:
+            self.usage.repairs += 1
+            fix = {"role": "user", "content": render("repair", name=name, error=str(err)[:300])}
+            again = await self.chat(
+                [*msgs, {"role": "assistant", "content": reply.content or ""}, fix], response_format=fmt
+            )
+            try:
+                return parse_record(again.content, model, check)
+            except RecordError as err2:
+                raise LLMBadOutput(f"{name}: {err2}") from None
+
+    # --- tools -------------------------------------------------------------------------------------------
+
+    def _run_tool(self, name: str, tools: dict[str, Tool]) -> str:
+        tool = tools.get(name)
+        if tool is None:
+            return json.dumps({"error": f"no tool named {name!r}; available: {', '.join(tools)}"})
+        self.usage.tool_calls += 1
+        return dumps_capped(compact(tool.run()), self.max_tool_result_chars)
+
+    async def gather(
+        self, messages: list[dict], tools: list[Tool], rounds: int = 1
+    ) -> tuple[list[dict], str | None]:
+        """Let the model call ``tools`` for up to ``rounds`` rounds. Returns the conversation with the
+        results, and the model's text when it answered instead of calling (``None`` otherwise)."""
+        by_name = {t.name: t for t in tools}
+        msgs = list(messages)
+        done = 0
+        while done < rounds:
+            if self._native_tools:
+                try:
+                    reply = await self.chat(msgs, tools=[t.spec() for t in tools])
+                except LLMRejected as exc:
+                    if self.config.tool_calling == "native" or exc.status not in UNSUPPORTED:
+                        raise
+                    self._native_tools = False  # no function calling here: prompted from now on
+                    continue
+                if not reply.tool_calls:
+                    return msgs, reply.content
+                msgs.append(
+                    {
+                        "role": "assistant",
+                        "content": reply.content,
+                        "tool_calls": [
+                            {
+                                "id": c.id,
+                                "type": "function",
+                                "function": {"name": c.name, "arguments": c.arguments},
+                            }
+                            for c in reply.tool_calls
+                        ],
+                    }
+                )
+                for c in reply.tool_calls:
+                    msgs.append(
+                        {"role": "tool", "tool_call_id": c.id, "content": self._run_tool(c.name, by_name)}
+                    )
+            else:
+                menu = "\n".join(f"- {t.name}: {t.description}" for t in tools)
+                ask = [*msgs, {"role": "user", "content": render("tools_prompted", tools=menu)}]
+
+                def known(req: ToolRequest) -> None:
+                    bad = [n for n in req.tools if n not in by_name]
+                    if bad:
+                        raise ValueError(
+                            f"unknown tool(s) {', '.join(bad)}; choose from {', '.join(by_name)}"
+                        )
+
+                req = await self.structured(ask, ToolRequest, name="tool_request", check=known)
+                self.usage.prompted_tool_rounds += 1
+                if not req.tools:
+                    return msgs, None
+                text = "\n".join(f"{n}: {self._run_tool(n, by_name)}" for n in dict.fromkeys(req.tools))
+                msgs.append({"role": "user", "content": f"Tool results:\n{text}"})
+            done += 1
+        return msgs, None
+
+    async def decide(
+        self,
+        messages: list[dict],
+        tools: list[Tool],
+        model: type[T],
+        name: str,
+        check: Callable[[T], None] | None = None,
+        rounds: int = 1,
+    ) -> T:
+        """Tool rounds, then the record: the model's own final text when it validates, else a structured ask."""
+        msgs, text = await self.gather(messages, tools, rounds)
+        if text:
+            try:
+                return parse_record(text, model, check)
+            except RecordError:
+                pass
+        return await self.structured(msgs, model, name, check)
+
+
+def _message(exc: openai.APIStatusError) -> str:
+    body = exc.body
+    if isinstance(body, dict):
+        err = body.get("error", body)
+        if isinstance(err, dict) and err.get("message"):
+            return str(err["message"])[:200]
+    return str(exc.message)[:200]
+
+
+def _retry_after(exc: openai.APIStatusError) -> float | None:
+    try:
+        value = exc.response.headers.get("retry-after")
+        return float(value) if value is not None else None
+    except (AttributeError, ValueError):
+        return None
