@@ -12,7 +12,14 @@ from collections.abc import Sequence
 
 from pydantic import BaseModel, Field
 
-from faultwise.rft.detect.profile import NormalProfile, RunState, SignalState, raw_components, z_scores
+from faultwise.rft.detect.profile import (
+    NormalProfile,
+    RunState,
+    SignalState,
+    raw_components,
+    tail_score,
+    z_scores,
+)
 from faultwise.rft.detect.signals import INVARIANT_OF, extract_signals
 from faultwise.rft.records import StepRecord, TrajectoryRecord
 
@@ -27,7 +34,9 @@ class Evidence(BaseModel):
     value: float
     expected: float
     z: float
-    normalised: float = Field(description="|z| over its normal 99th percentile; the alarm compares this")
+    normalised: float = Field(
+        description="-log10 tail probability among normal steps; the alarm compares this"
+    )
 
 
 class StepVerdict(BaseModel):
@@ -68,9 +77,10 @@ class Monitor:
         self.window.append((step, zs))
         ranked: list[tuple[float, str, str, float]] = []
         for name, zc in zs.items():
-            nn = prof.norm.get(name, {})
+            tq, tn = prof.tails.get(name, {}), prof.tail_n.get(name, {})
             for comp, z in zc.items():
-                ranked.append((abs(z) / nn.get(comp, 1.0), name, comp, z))
+                if comp in tq:
+                    ranked.append((tail_score(tq[comp], tn[comp], abs(z)), name, comp, z))
         ranked.sort(key=lambda r: -r[0])
         evidence = []
         for n, name, comp, z in ranked[:5]:

@@ -7,20 +7,22 @@ Per signal and per progress bin we keep the median and a robust scale of three r
 * ``shift``  — the value minus the run's own slow moving average (catches gradual mid-run drifts);
 
 and one smoothed component, ``trend`` — an exponential average of the level z-score (catches subtle but
-persistent deviations). Each z-score is divided by its own 99th percentile on held-out normal runs, so the
-components are comparable; the step score is the largest of them, and the alarm threshold is the run-level
-maximum score of held-out normal runs at the target false-alarm rate. Nothing here is a hand-set threshold on
+persistent deviations). Each |z| is turned into the -log10 of its tail probability among held-out normal steps
+(so a signal that is zero 99 % of the time and occasionally blips does not dominate), the step score is the
+largest of them, and the alarm threshold is the run-level maximum score of held-out normal runs at the target
+false-alarm rate. Nothing here is a hand-set threshold on
 a raw value: every number comes from the healthy runs.
 """
 
 from __future__ import annotations
 
 import math
+from bisect import bisect_left
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 RAW_COMPONENTS: tuple[str, ...] = ("level", "diff", "shift")
 COMPONENTS: tuple[str, ...] = RAW_COMPONENTS + ("trend",)
@@ -42,7 +44,10 @@ class NormalProfile(BaseModel):
     signals: list[str]
     progress_edges: list[int]
     stats: dict[str, dict[str, SignalStats]]
-    norm: dict[str, dict[str, float]]
+    tails: dict[str, dict[str, list[float]]] = Field(
+        description="per signal/component: |z| quantiles of held-out normal steps at log-spaced tail probabilities"
+    )
+    tail_n: dict[str, dict[str, int]]
     threshold: float
     target_false_alarm_rate: float
     grad_norm_limit: float | None = None
@@ -82,14 +87,24 @@ def raw_components(state: SignalState, x: float) -> dict[str, float]:
     return out
 
 
-def robust_stats(values: np.ndarray) -> tuple[float, float]:
-    """Median and a robust scale that never collapses to zero on near-constant signals."""
+def robust_stats(values: np.ndarray, quantum: float = 0.0) -> tuple[float, float]:
+    """Median and a robust scale that never collapses to zero on near-constant signals: at least the signal's
+    resolution (``quantum``, e.g. 1/32 for a ratio over 32 trajectories), so one trajectory is never a blow-up."""
     med = float(np.median(values))
     mad = 1.4826 * float(np.median(np.abs(values - med)))
     lo, hi = np.quantile(values, [0.025, 0.975])
     spread = float(hi - lo) / 3.92
     floor = 1e-6 + 1e-3 * abs(med)
-    return med, max(mad, spread, floor)
+    return med, max(mad, spread, floor, quantum)
+
+
+def resolution(values: Sequence[float]) -> float:
+    """The smallest step between distinct observed values — the quantum of count-like signals (ratios over a
+    batch); tiny for continuous signals, where it changes nothing."""
+    u = np.unique(np.round(np.asarray(values, dtype=float), 9))
+    if len(u) < 2:
+        return 0.0
+    return float(np.diff(u).min())
 
 
 def _edges(steps: Sequence[int], n_bins: int = 5) -> list[int]:
@@ -139,12 +154,13 @@ def _fit_stats(table, edges: list[int], signals: list[str]) -> dict[str, dict[st
             pooled = [v for b in range(n_bins) for v in buckets.get((name, comp, b), [])]
             if not pooled:
                 continue
-            pmed, pscale = robust_stats(np.asarray(pooled))
+            quantum = resolution([v for b in range(n_bins) for v in buckets.get((name, "level", b), [])])
+            pmed, pscale = robust_stats(np.asarray(pooled), quantum)
             meds, scales = [], []
             for b in range(n_bins):
                 vals = buckets.get((name, comp, b), [])
                 if len(vals) >= MIN_BIN_SAMPLES:
-                    m, s = robust_stats(np.asarray(vals))
+                    m, s = robust_stats(np.asarray(vals), quantum)
                     meds.append(m)
                     scales.append(max(s, 0.25 * pscale))
                 else:
@@ -174,9 +190,7 @@ def z_scores(
             zs[comp] = (v - s.med[bin_index]) / s.scale[bin_index]
         if "level" in zs:
             ss = state.signals.setdefault(name, SignalState())
-            ss.trend = (
-                zs["level"] if ss.trend is None else (1 - TREND_ALPHA) * ss.trend + TREND_ALPHA * zs["level"]
-            )
+            ss.trend = (1 - TREND_ALPHA) * (ss.trend or 0.0) + TREND_ALPHA * zs["level"]  # starts from 0
             zs["trend"] = ss.trend
         out[name] = zs
     return out
@@ -187,13 +201,69 @@ def _run_z(stats, edges, rows) -> list[dict[str, dict[str, float]]]:
     return [z_scores(stats, sum(step >= e for e in edges), comps, state) for step, comps in rows]
 
 
-def normalised_score(norm: dict[str, dict[str, float]], zs: dict[str, dict[str, float]]) -> float:
+TAIL_POINTS = 48
+
+
+def tail_sketch(values: Sequence[float]) -> list[float]:
+    """|z| quantiles at tail probabilities 1, 10^-d/48, ..., 1/N (log-spaced): a small, exact-enough tail."""
+    v = np.asarray(values, dtype=float)
+    n = len(v)
+    probs = 1.0 - np.logspace(0, -math.log10(max(n, 2)), TAIL_POINTS + 1)
+    return [float(q) for q in np.quantile(v, probs)]
+
+
+def tail_score(q: Sequence[float], n: int, az: float) -> float:
+    """-log10 of the tail probability of ``|z| = az`` among normal steps; beyond the largest normal value it
+    keeps growing (two decades per tenfold distance, in units of the tail's spread), so a blow-up always
+    outranks the rarest normal blip."""
+    decades = math.log10(max(n, 2))
+    if az <= q[0]:
+        return 0.0
+    top = q[-1]
+    if az > top:  # beyond the rarest normal value: distance in units of the tail's own spread
+        spread = max(top - q[len(q) // 2], 1e-9 + 1e-3 * top)
+        return decades + 2.0 * math.log10(1.0 + (az - top) / spread)
+    i = bisect_left(q, az)  # q[i-1] < az <= q[i]
+    lo, hi = q[i - 1], q[i]
+    frac = (az - lo) / (hi - lo) if hi > lo else 1.0
+    return (i - 1 + frac) / TAIL_POINTS * decades
+
+
+def normalised_score(prof_tails, tail_n, zs: dict[str, dict[str, float]]) -> float:
     best = 0.0
     for name, zc in zs.items():
-        nn = norm.get(name, {})
+        tq, tn = prof_tails.get(name, {}), tail_n.get(name, {})
         for comp, z in zc.items():
-            best = max(best, abs(z) / nn.get(comp, 1.0))
+            if comp in tq:
+                best = max(best, tail_score(tq[comp], tn[comp], abs(z)))
     return best
+
+
+def gumbel_quantile(maxima: Sequence[float], level: float) -> float:
+    """Quantile of a Gumbel fitted (robustly: median and MAD) to run maxima: with a few dozen normal runs the empirical quantile
+    at 1-2 % is just the largest value seen; the fitted tail extrapolates past it."""
+    m = np.asarray(maxima, dtype=float)
+    if len(m) < 3:
+        return float(m.max()) if len(m) else 0.0
+    med = float(np.median(m))
+    beta = max(float(np.median(np.abs(m - med))) / 0.767, 1e-6)  # robust: Gumbel MAD = 0.767 beta
+    mu = med - 0.3665 * beta  # Gumbel median = mu + 0.3665 beta
+    return mu - beta * math.log(-math.log(level))
+
+
+def _tails(runs_z) -> tuple[dict[str, dict[str, list[float]]], dict[str, dict[str, int]]]:
+    pool: dict[tuple[str, str], list[float]] = {}
+    for run in runs_z:
+        for zs in run:
+            for name, zc in zs.items():
+                for comp, z in zc.items():
+                    pool.setdefault((name, comp), []).append(abs(z))
+    tails: dict[str, dict[str, list[float]]] = {}
+    tail_n: dict[str, dict[str, int]] = {}
+    for (name, comp), vals in pool.items():
+        tails.setdefault(name, {})[comp] = tail_sketch(vals)
+        tail_n.setdefault(name, {})[comp] = len(vals)
+    return tails, tail_n
 
 
 def fit_profile(
@@ -213,18 +283,20 @@ def fit_profile(
         test = [rows for i, rows in enumerate(table) if i % k == f]
         st = _fit_stats(train, edges, signals)
         held_z.extend(_run_z(st, edges, rows) for rows in test)
-    # per (signal, component): 99th percentile of |z| on held-out normal steps
-    pool: dict[tuple[str, str], list[float]] = {}
-    for run in held_z:
-        for zs in run:
-            for name, zc in zs.items():
-                for comp, z in zc.items():
-                    pool.setdefault((name, comp), []).append(abs(z))
-    norm: dict[str, dict[str, float]] = {}
-    for (name, comp), vals in pool.items():
-        norm.setdefault(name, {})[comp] = max(1.0, float(np.quantile(vals, 0.99)))
-    maxima = [max((normalised_score(norm, zs) for zs in run), default=0.0) for run in held_z]
-    q = float(np.quantile(maxima, 1 - target_false_alarm_rate, method="higher"))
+    # The tails come from one half of the held-out runs and the threshold from the other half, scored with
+    # those same tails: exactly what a new run meets, so the threshold is not biased low by runs that shaped
+    # the tails (with every run in both, each run's own extremes would define the top of the tails).
+    if len(held_z) >= 4:
+        tails, tail_n = _tails([r for i, r in enumerate(held_z) if i % 2 == 0])
+        calib = [r for i, r in enumerate(held_z) if i % 2 == 1]
+    else:
+        tails, tail_n = _tails(held_z)
+        calib = held_z
+    maxima = [max((normalised_score(tails, tail_n, zs) for zs in run), default=0.0) for run in calib]
+    q = max(
+        float(np.quantile(maxima, 1 - target_false_alarm_rate, method="higher")),
+        gumbel_quantile(maxima, 1 - target_false_alarm_rate),
+    )
     grads = [
         sig["grad_norm"]
         for run in normal_runs
@@ -235,7 +307,8 @@ def fit_profile(
         signals=signals,
         progress_edges=edges,
         stats=_fit_stats(table, edges, signals),
-        norm=norm,
+        tails=tails,
+        tail_n=tail_n,
         threshold=max(q * margin, 1.0),
         target_false_alarm_rate=target_false_alarm_rate,
         grad_norm_limit=10.0 * float(np.quantile(grads, 0.999)) if grads else None,

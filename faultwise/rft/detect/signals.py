@@ -7,7 +7,6 @@ non-finite value stays in it as ``nan``/``inf`` so the hard rule can see it.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
 from faultwise.rft.records import StepRecord, TrajectoryRecord
@@ -41,13 +40,16 @@ EXTRA_SIGNALS: tuple[str, ...] = (
 DERIVED_SIGNALS: tuple[str, ...] = ("reward_accuracy_gap",)
 TRAJ_SIGNALS: tuple[str, ...] = (
     "traj_reward_incorrect_mean",
-    "traj_reward_correct_corr",
     "traj_return_reward_gap",
     "traj_advantage_abs_mean",
     "traj_unique_token_ratio",
     "traj_short_ratio",
     "traj_long_ratio",
     "traj_tool_error_ratio",
+    "traj_reward_max",
+    "traj_tool_user_accuracy",
+    "traj_tool_accuracy_gap",
+    "traj_env_terminated_ratio",
 )
 ALL_SIGNALS: tuple[str, ...] = STEP_SIGNALS + EXTRA_SIGNALS + DERIVED_SIGNALS + TRAJ_SIGNALS
 # The learning rate is a setting, not a symptom: it differs between healthy runs and a remediation changes it,
@@ -81,10 +83,13 @@ INVARIANT_OF: dict[str, str] = {
     "tool_calls_per_traj": "tool_health",
     "tool_errors_per_traj": "tool_health",
     "traj_tool_error_ratio": "tool_health",
+    "traj_reward_max": "reward_trajectory_consistency",
+    "traj_tool_user_accuracy": "tool_health",
+    "traj_tool_accuracy_gap": "tool_health",
+    "traj_env_terminated_ratio": "tool_health",
     "task_accuracy": "reward_trajectory_consistency",
     "reward_accuracy_gap": "reward_trajectory_consistency",
     "traj_reward_incorrect_mean": "reward_trajectory_consistency",
-    "traj_reward_correct_corr": "reward_trajectory_consistency",
 }
 
 
@@ -101,31 +106,16 @@ def _mean(xs: Sequence[float]) -> float:
     return sum(xs) / len(xs) if xs else float("nan")
 
 
-def _corr(xs: Sequence[float], ys: Sequence[float]) -> float:
-    n = len(xs)
-    if n < 2:
-        return 0.0
-    mx, my = _mean(xs), _mean(ys)
-    sxy = sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True))
-    sxx = sum((x - mx) ** 2 for x in xs)
-    syy = sum((y - my) ** 2 for y in ys)
-    if sxx <= 1e-12 or syy <= 1e-12:
-        return 0.0
-    return sxy / math.sqrt(sxx * syy)
-
-
 def trajectory_signals(trajectories: Sequence[TrajectoryRecord]) -> dict[str, float]:
     """Per-step aggregates of the trajectories that the step record does not carry."""
     if not trajectories:
         return {}
     rewards = [t.reward for t in trajectories]
-    correct = [1.0 if t.correct else 0.0 for t in trajectories]
     wrong = [t.reward for t in trajectories if not t.correct]
     n = len(trajectories)
     out = {
         # 0.0 (not nan) when every trajectory is correct: nothing to be inconsistent about
         "traj_reward_incorrect_mean": _mean(wrong) if wrong else 0.0,
-        "traj_reward_correct_corr": _corr(rewards, correct),
         "traj_return_reward_gap": _mean([abs(t.return_ - t.reward) for t in trajectories]),
         "traj_advantage_abs_mean": _mean([abs(t.advantage) for t in trajectories]),
         "traj_unique_token_ratio": _mean([t.unique_token_ratio for t in trajectories]),
@@ -133,7 +123,17 @@ def trajectory_signals(trajectories: Sequence[TrajectoryRecord]) -> dict[str, fl
         "traj_long_ratio": sum(t.is_long for t in trajectories) / n,
         "traj_tool_error_ratio": sum(t.tool_errors for t in trajectories)
         / max(1, sum(t.tool_calls for t in trajectories)),
+        "traj_reward_max": max(rewards),
     }
+    users = [1.0 if t.correct else 0.0 for t in trajectories if t.tool_calls > 0]
+    others = [1.0 if t.correct else 0.0 for t in trajectories if t.tool_calls == 0]
+    if users:  # do answers that used the tool fare worse than the others? (a corrupted tool says yes)
+        out["traj_tool_user_accuracy"] = _mean(users)
+        if others:
+            out["traj_tool_accuracy_gap"] = _mean(users) - _mean(others)
+    ended = [(t.model_extra or {}).get("terminated_by_env") for t in trajectories]
+    if all(e is not None for e in ended):  # producers that record the environment's done flag
+        out["traj_env_terminated_ratio"] = sum(bool(e) for e in ended) / n
     return out
 
 

@@ -10,12 +10,11 @@ from faultwise.rft.records import FAMILY_OF
 
 # +1: the signal goes up under the fault, -1: down, 0: stays normal (tells look-alikes apart)
 FINGERPRINTS: dict[str, dict[str, int]] = {
-    "reward_spike": {"reward_mean": +1, "reward_std": +1},
+    "reward_spike": {"reward_std": +1, "traj_reward_max": +1},
     "reward_collapse": {"reward_mean": -1, "reward_std": -1, "advantage_std": -1},
     "reward_hacking": {
         "reward_accuracy_gap": +1,
         "traj_reward_incorrect_mean": +1,
-        "traj_reward_correct_corr": -1,
     },
     "empty_response": {"empty_ratio": +1, "response_length_mean": -1},
     "repetition_collapse": {
@@ -32,8 +31,12 @@ FINGERPRINTS: dict[str, dict[str, int]] = {
     "advantage_instability": {"advantage_std": +1, "traj_advantage_abs_mean": +1, "grad_norm": +1},
     "delayed_credit": {"adv_reward_corr": -1, "traj_return_reward_gap": +1},
     "tool_call_error": {"tool_errors_per_traj": +1, "traj_tool_error_ratio": +1},
-    "observation_corruption": {"task_accuracy": -1, "reward_mean": -1, "tool_errors_per_traj": 0},
-    "termination_error": {"task_accuracy": -1, "response_length_mean": -1, "format_ratio": -1},
+    "observation_corruption": {
+        "traj_tool_user_accuracy": -1,
+        "traj_tool_accuracy_gap": -1,
+        "tool_errors_per_traj": 0,
+    },
+    "termination_error": {"traj_env_terminated_ratio": +1, "format_ratio": -1, "task_accuracy": -1},
 }
 assert set(FINGERPRINTS) == set(FAMILY_OF)
 

@@ -31,7 +31,7 @@ REWRITTEN_SIGNALS: dict[str, frozenset[str]] = {
             "reward_std",
             "reward_accuracy_gap",
             "traj_reward_incorrect_mean",
-            "traj_reward_correct_corr",
+            "traj_reward_max",
             "traj_return_reward_gap",
         }
     ),
