@@ -240,6 +240,50 @@ def _print_bench(results, summary, level: str, json_out: bool) -> None:
     console.print(summary_table(summary, level))
 
 
+MethodsOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--methods",
+        help="Compare methods side by side: all, baselines, ablations or comma-separated names "
+        "(rcl, random, self-time, log-errors, metric-dev, pagerank, rcl-no-logs, rcl-no-metrics, "
+        "rcl-no-graph, rcl-levels).",
+    ),
+]
+
+
+def _bench_methods(cases, n_cases: int, spec: str, level: str, json_out: bool, label: str) -> None:
+    """Every named method on each case (loaded once); one table, or one JSON document per method."""
+    from faultwise.rcl.baselines import make_methods
+    from faultwise.rcl.bench.methods import (
+        fault_type_table,
+        methods_report,
+        methods_table,
+        run_methods,
+        table_width,
+    )
+
+    methods = make_methods(spec)
+    done = 0
+    with progress_bar(not json_out, label) as update:
+        update(0, n_cases)
+
+        def on_case(_case, _scored) -> None:
+            nonlocal done
+            done += 1
+            update(done, n_cases)
+
+        results, loads = run_methods(cases, methods, on_case=on_case)
+    report = methods_report(results, loads, level)
+    if json_out:
+        typer.echo(json.dumps(report.model_dump(mode="json"), indent=2))
+        return
+    console = Console()
+    if not console.is_terminal:
+        console = Console(width=table_width(report))
+    console.print(methods_table(report))
+    console.print(fault_type_table(report))
+
+
 @bench_app.command("nezha")
 def bench_nezha(
     root: Annotated[Path, typer.Argument(help="Folder with cases.csv beside rca_data/ and construct_data/.")],
@@ -250,13 +294,19 @@ def bench_nezha(
     cases: Annotated[
         str | None, typer.Option("--cases", help="Comma-separated case ids to run (cases.csv order).")
     ] = None,
+    methods: MethodsOpt = None,
 ) -> None:
     """Diagnose every case of a Nezha-layout folder; score AC@1/3/5, Avg@5 and MRR at service level."""
     from faultwise.rcl.bench.metrics import summarize
-    from faultwise.rcl.bench.nezha import run_nezha, select_cases
+    from faultwise.rcl.bench.nezha import nezha_bench_cases, run_nezha, select_cases
 
     ids = [c.strip() for c in cases.split(",") if c.strip()] if cases else None
     chosen = select_cases(root, ids, limit)
+    if methods is not None:
+        _bench_methods(
+            nezha_bench_cases(root, chosen), len(chosen), methods, "service", json_out, "nezha cases"
+        )
+        return
     finished: list = []
     with progress_bar(not json_out, "nezha cases") as update:
         update(0, len(chosen))
@@ -281,10 +331,11 @@ def bench_synthetic(
     requests_per_s: Annotated[
         float | None, typer.Option("--requests-per-s", help="Traffic of the generated system (default 20).")
     ] = None,
+    methods: MethodsOpt = None,
 ) -> None:
     """Generate incidents of every injectable fault type and score the method at the truth's level."""
     from faultwise.rcl.bench.metrics import summarize
-    from faultwise.rcl.bench.synthetic import run_synthetic, synthetic_plan
+    from faultwise.rcl.bench.synthetic import run_synthetic, synthetic_bench_cases, synthetic_plan
     from faultwise.rcl.synth import INJECTABLE_FAULTS, SynthConfig
 
     _at_least_one("--seeds", seeds)
@@ -296,6 +347,11 @@ def bench_synthetic(
         raise InputError("--requests-per-s", f"must be in (0, 2000], got {requests_per_s}")
     base = SynthConfig() if requests_per_s is None else SynthConfig(requests_per_s=requests_per_s)
     plan = synthetic_plan(seeds, types, base)
+    if methods is not None:
+        _bench_methods(
+            synthetic_bench_cases(plan), len(plan), methods, "truth's", json_out, "synthetic incidents"
+        )
+        return
     finished: list = []
     with progress_bar(not json_out, "synthetic incidents") as update:
         update(0, len(plan))

@@ -13,6 +13,7 @@ from pydantic import BaseModel, Field
 
 if TYPE_CHECKING:
     from faultwise.rcl.analyzer import Diagnosis
+    from faultwise.rcl.records import Candidate
 
 
 class CaseResult(BaseModel):
@@ -110,4 +111,27 @@ def ranked_at_level(diagnosis: Diagnosis, level: str) -> list[str]:
     for c in diagnosis.candidates:
         if c.level == level and c.component not in out:
             out.append(c.component)
+    return out
+
+
+def ranked_candidates(candidates: Sequence[Candidate], level: str) -> list[str]:
+    """Like :func:`ranked_at_level`, for a bare candidate list (the comparison methods answer with one).
+
+    ``service``: service candidates, and pod candidates as their service, in rank order; nodes skipped
+    (the rule of :meth:`Diagnosis.services`). ``pod`` / ``node``: candidates of exactly that level.
+    """
+    if level not in ("pod", "service", "node"):
+        raise ValueError(f"unknown level {level!r}")
+    out: list[str] = []
+    for c in candidates:
+        if level == "service":
+            if c.level == "node":
+                continue
+            name = c.component if c.level == "service" else c.service
+        elif c.level == level:
+            name = c.component
+        else:
+            continue
+        if name and name not in out:
+            out.append(name)
     return out

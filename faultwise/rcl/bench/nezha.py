@@ -7,11 +7,12 @@ telemetry, its fault-free baseline and the injection time (the incident's alarm 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from faultwise.errors import InputError
 from faultwise.rcl.analyzer import RCLAgent, RCLConfig
+from faultwise.rcl.bench.methods import BenchCase
 from faultwise.rcl.bench.metrics import CaseResult, rank_of, ranked_at_level
 from faultwise.rcl.telemetry import NezhaCase, load_nezha_case, read_nezha_cases
 
@@ -70,3 +71,20 @@ def run_nezha(
         if on_case:
             on_case(result)
     return results
+
+
+def nezha_bench_cases(root: str | Path, cases: Sequence[NezhaCase]) -> Iterator[BenchCase]:
+    """Each case loaded once, for :func:`faultwise.rcl.bench.methods.run_methods` (scored at service level)."""
+    for case in cases:
+        t0 = time.perf_counter()
+        incident, baseline = load_nezha_case(root, case)
+        yield BenchCase(
+            case_id=case.case_id,
+            fault_type=case.fault_type,
+            level="service",
+            truth=case.root_cause_service,
+            incident=incident,
+            baseline=baseline,
+            start_us=case.inject_unix_utc * US_PER_S,
+            load_seconds=round(time.perf_counter() - t0, 3),
+        )

@@ -8,9 +8,10 @@ window as its baseline and the injection time; the truth is used only to score.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 from faultwise.rcl.analyzer import RCLAgent, RCLConfig
+from faultwise.rcl.bench.methods import BenchCase
 from faultwise.rcl.bench.metrics import CaseResult, rank_of, ranked_at_level
 from faultwise.rcl.synth import INJECTABLE_FAULTS, SynthConfig, generate_incident
 
@@ -59,3 +60,21 @@ def run_synthetic(
         if on_case:
             on_case(result)
     return results
+
+
+def synthetic_bench_cases(plan: Sequence[SynthConfig]) -> Iterator[BenchCase]:
+    """Each planned incident generated once (generation counts as loading), scored at the truth's level."""
+    for cfg in plan:
+        t0 = time.perf_counter()
+        inc = generate_incident(cfg)
+        truth = inc.truth
+        yield BenchCase(
+            case_id=f"{cfg.fault_type}-seed{cfg.seed}",
+            fault_type=truth.fault_type,
+            level=truth.level,
+            truth=truth.component,
+            incident=inc.incident,
+            baseline=inc.normal,
+            start_us=int(truth.inject_ts_s * 1e6),
+            load_seconds=round(time.perf_counter() - t0, 3),
+        )
