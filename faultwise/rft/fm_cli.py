@@ -189,6 +189,9 @@ def bench_remediate_cmd(
     ),
     n_eval: int = typer.Option(128, help="held-out problems for the true task accuracy"),
     as_json: bool = typer.Option(False, "--json", help="print the summary document only"),
+    limit: int | None = typer.Option(
+        None, help="only the first N faulty runs, taken round-robin over families"
+    ),
 ) -> None:
     """Run the scale's faulty runs with the closed loop on; score success on true task accuracy."""
     from faultwise.errors import InputError
@@ -199,7 +202,9 @@ def bench_remediate_cmd(
     if scale not in SCALES:
         raise InputError(scale, f"unknown scale (choose from {', '.join(SCALES)})")
     fm = load_model(model) if model else None
-    doc = remediation_bench(out, scale, seed, fm, n_eval, progress=None if as_json else typer.echo)
+    doc = remediation_bench(
+        out, scale, seed, fm, n_eval, limit=limit, progress=None if as_json else typer.echo
+    )
     if as_json:
         _print_json(doc)
     else:

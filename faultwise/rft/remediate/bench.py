@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import math
+from itertools import zip_longest
 from collections.abc import Callable
 from pathlib import Path
 
@@ -81,7 +82,9 @@ def remediation_bench(
 
     out = Path(out)
     cfgs = run_configs(scale, seed)
-    faulty = [c for c in cfgs if c.fault_type != "none"]
+    faulty = interleave_families([c for c in cfgs if c.fault_type != "none"])
+    if limit is not None:
+        faulty = faulty[:limit]
     if model is None:
         model = _normal_profile_model([c for c in cfgs if c.fault_type == "none"], out, cache_dir)
     results: list[RemediationOutcome] = []
@@ -130,6 +133,26 @@ def remediation_bench(
     doc = summarise(results)
     atomic_write_text(out / "remediation.json", json.dumps(doc, indent=2))
     return doc
+
+
+def interleave_families(cfgs: list) -> list:
+    """Order runs round-robin over families, then types, so a ``limit`` still covers every family."""
+    by_fam: dict[str, list] = {}
+    for c in cfgs:
+        by_fam.setdefault(FAMILY_OF[c.fault_type], []).append(c)
+    for fam, lst in by_fam.items():  # within a family, alternate its types
+        by_type: dict[str, list] = {}
+        for c in lst:
+            by_type.setdefault(c.fault_type, []).append(c)
+        queues = []
+        for j, q in enumerate(by_type.values()):  # alternate strengths, odd types starting with "hard"
+            easy = [c for c in q if c.strength == "easy"]
+            hard = [c for c in q if c.strength != "easy"]
+            first, second = (hard, easy) if j % 2 else (easy, hard)
+            queues.append([c for pair in zip_longest(first, second) for c in pair if c is not None])
+        by_fam[fam] = [q[i] for i in range(max(map(len, queues))) for q in queues if i < len(q)]
+    queues = [by_fam[f] for f in sorted(by_fam)]
+    return [q[i] for i in range(max(map(len, queues), default=0)) for q in queues if i < len(q)]
 
 
 def summarise(results: list[RemediationOutcome]) -> dict:
