@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import json
 import math
-from itertools import zip_longest
 from collections.abc import Callable
+from itertools import zip_longest
 from pathlib import Path
 
 from pydantic import BaseModel
