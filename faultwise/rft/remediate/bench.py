@@ -74,6 +74,7 @@ def remediation_bench(
     model: FMModel | None = None,
     n_eval: int = 128,
     cache_dir: str | Path | None = None,
+    limit: int | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> dict:
     from faultwise.rft.bench.scales import run_configs
