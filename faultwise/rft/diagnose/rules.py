@@ -15,6 +15,7 @@ FINGERPRINTS: dict[str, dict[str, int]] = {
     "reward_hacking": {
         "reward_accuracy_gap": +1,
         "traj_reward_incorrect_mean": +1,
+        "tool_calls_per_traj": -1,
     },
     "empty_response": {"empty_ratio": +1, "response_length_mean": -1},
     "repetition_collapse": {
