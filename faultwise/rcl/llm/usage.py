@@ -55,3 +55,9 @@ class LLMUsage(BaseModel):
                 self.max_prompt_chars = max(self.max_prompt_chars, other.max_prompt_chars)
             else:
                 setattr(self, name, getattr(self, name) + getattr(other, name))
+
+
+def usage_since(before: LLMUsage, now: LLMUsage) -> dict:
+    """What one case cost: the difference of two snapshots of a run's counters."""
+    keys = ("calls", "prompt_tokens", "completion_tokens", "cache_hits", "fallbacks")
+    return {k: getattr(now, k) - getattr(before, k) for k in keys}
