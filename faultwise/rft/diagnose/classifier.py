@@ -130,17 +130,21 @@ def diagnose(window: Window, model: DiagnoserModel | None = None) -> Diagnosis:
     if p[k] < model.min_confidence:
         return _from_rules(summary, reason_conf=float(p[k])) or unknown
     contrib = (coef[k] - coef.mean(axis=0)) * xs
-    order = np.argsort(-contrib)[:4]
-    deciding = [
-        DecidingSignal(
-            signal=model.features[j].split(".")[0],
-            feature=model.features[j],
-            z=round(float(x[j]), 3),
-            weight=round(float(contrib[j]), 3),
+    deciding: list[DecidingSignal] = []
+    for j in np.argsort(-contrib):  # strongest first, one entry per signal
+        name = model.features[j].split(".")[0]
+        if contrib[j] <= 0 or len(deciding) == 4:
+            break
+        if any(d.signal == name for d in deciding):
+            continue
+        deciding.append(
+            DecidingSignal(
+                signal=name,
+                feature=model.features[j],
+                z=round(float(x[j]), 3),
+                weight=round(float(contrib[j]), 3),
+            )
         )
-        for j in order
-        if contrib[j] > 0
-    ]
     top = np.argsort(-p)[:3]
     cls = model.classes[k]
     return Diagnosis(
