@@ -34,6 +34,7 @@ class BenchRun:
     info: RunInfo
     steps: list[StepRecord]
     trajectories: dict[int, list[TrajectoryRecord]] = field(default_factory=dict)
+    _signals: list[tuple[int, dict[str, float]]] | None = field(default=None, repr=False)
 
     @property
     def is_faulty(self) -> bool:
@@ -48,7 +49,10 @@ class BenchRun:
         return min(active) if active else self.info.onset_step
 
     def signal_run(self) -> list[tuple[int, dict[str, float]]]:
-        return [(s.step, extract_signals(s, self.trajectories.get(s.step))) for s in self.steps]
+        """(step, signals) in order; computed once per run (scoring and baselines replay it many times)."""
+        if self._signals is None:
+            self._signals = [(s.step, extract_signals(s, self.trajectories.get(s.step))) for s in self.steps]
+        return self._signals
 
 
 def read_steps(path: Path) -> list[StepRecord]:
