@@ -110,20 +110,25 @@ class LLMClient:
         self._failures_in_a_row = 0
         self._sdk_loop: asyncio.AbstractEventLoop | None = None
         self._sdk: openai.AsyncOpenAI | None = None
+        self._closers: list = []
 
     # --- one request -------------------------------------------------------------------------------------
 
-    def _client(self) -> openai.AsyncOpenAI:
-        """One SDK client per event loop: its connection pool belongs to the loop that opened it."""
+    async def _client(self) -> openai.AsyncOpenAI:
+        """One SDK client per event loop: its connection pool belongs to the loop that opened it, and it is
+        closed when that loop shuts down (``asyncio.run`` finalises open async generators, see below)."""
         loop = asyncio.get_running_loop()
         if self._sdk is None or self._sdk_loop is not loop:
-            self._sdk = openai.AsyncOpenAI(
+            sdk = openai.AsyncOpenAI(
                 base_url=self.config.base_url,
                 api_key=self.config.api_key,
                 timeout=self.config.timeout_s,
                 max_retries=0,
             )
-            self._sdk_loop = loop
+            closer = _close_at_loop_end(sdk)
+            await closer.__anext__()
+            self._closers.append(closer)  # keep it alive until the loop finalises it
+            self._sdk, self._sdk_loop = sdk, loop
         return self._sdk
 
     async def chat(
@@ -157,7 +162,7 @@ class LLMClient:
         attempt = 0
         while True:
             try:
-                resp = await self._client().chat.completions.create(**request)
+                resp = await (await self._client()).chat.completions.create(**request)
                 break
             except openai.APIStatusError as exc:
                 status = exc.status_code
@@ -337,6 +342,14 @@ class LLMClient:
             except RecordError:
                 pass
         return await self.structured(msgs, model, name, check)
+
+
+async def _close_at_loop_end(sdk: openai.AsyncOpenAI):
+    """Suspended until the event loop shuts down, then closes the client's connections on that loop."""
+    try:
+        yield
+    finally:
+        await sdk.close()
 
 
 def _message(exc: openai.APIStatusError) -> str:
