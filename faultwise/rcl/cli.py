@@ -364,6 +364,39 @@ def bench_synthetic(
     _print_bench(results, summarize(results), "truth's", json_out)
 
 
+@bench_app.command("rcaeval")
+def bench_rcaeval(
+    root: Annotated[
+        Path, typer.Argument(help="Folder of RCAEval RE2/RE3 cases: <system>/<service>_<fault>/<n>/.")
+    ],
+    json_out: Annotated[
+        bool, typer.Option("--json", help="Print only the scores as one JSON document.")
+    ] = False,
+    limit: Annotated[int | None, typer.Option("--limit", help="Run only the first N cases.")] = None,
+    methods: MethodsOpt = None,
+) -> None:
+    """Diagnose every RCAEval case folder (truth from the folder name); score at service level."""
+    from faultwise.rcl.bench.metrics import summarize
+    from faultwise.rcl.bench.rcaeval import rcaeval_bench_cases, run_rcaeval, select_rcaeval_cases
+
+    chosen = select_rcaeval_cases(root, limit)
+    if methods is not None:
+        _bench_methods(
+            rcaeval_bench_cases(chosen), len(chosen), methods, "service", json_out, "rcaeval cases"
+        )
+        return
+    finished: list = []
+    with progress_bar(not json_out, "rcaeval cases") as update:
+        update(0, len(chosen))
+
+        def on_case(result) -> None:
+            finished.append(result)
+            update(len(finished), len(chosen))
+
+        results = run_rcaeval(chosen, on_case=on_case)
+    _print_bench(results, summarize(results), "service", json_out)
+
+
 # --- faultwise demo --------------------------------------------------------------------------------------
 
 

@@ -54,4 +54,6 @@ class MetricDeviation:
         target = {"pod": pods, "service": services, "node": nodes}
         for ent, kind, s in zip(scores["entity"], scores["entity_kind"], scores["score"], strict=True):
             target.get(str(kind), pods)[str(ent)] = float(s)
+        for pod in periods.pod_service:  # a pod without metrics scores 0, as in the other methods
+            pods.setdefault(pod, 0.0)
         return candidates_from_pod_scores(pods, periods, self.name, "unknown", services, nodes)
