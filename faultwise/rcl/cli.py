@@ -397,6 +397,30 @@ def bench_rcaeval(
     _print_bench(results, summarize(results), "service", json_out)
 
 
+@bench_app.command("aiops2022")
+def bench_aiops2022(
+    root: Annotated[
+        Path, typer.Argument(help="A cloudbed-day folder, or a folder of them (groundtruth.csv each).")
+    ],
+    json_out: Annotated[
+        bool, typer.Option("--json", help="Print only the scores as one JSON document.")
+    ] = False,
+    methods: MethodsOpt = None,
+    before_s: Annotated[int, typer.Option("--before-s", help="Normal period before each fault.")] = 600,
+    after_s: Annotated[int, typer.Option("--after-s", help="Window after each fault.")] = 600,
+) -> None:
+    """Each ground-truth fault of AIOps-2022 cloudbed folders, scored at the fault's level (node|pod|service)."""
+    from faultwise.rcl.bench.aiops2022 import aiops2022_bench_cases, find_beds
+
+    _at_least_one("--before-s", before_s)
+    _at_least_one("--after-s", after_s)
+    beds = find_beds(root)
+    cases = list(aiops2022_bench_cases(beds, before_s, after_s))
+    if not cases:
+        raise InputError(root, "no ground-truth fault has spans in its window")
+    _bench_methods(iter(cases), len(cases), methods or "rcl", "fault's", json_out, "aiops2022 faults")
+
+
 # --- faultwise demo --------------------------------------------------------------------------------------
 
 
