@@ -27,7 +27,7 @@ def model(tmp_path_factory):
         for t in out.trajectories:
             by.setdefault(t.step, []).append(t)
         normal.append([(s.step, extract_signals(s, by.get(s.step))) for s in out.steps])
-    return FMModel(profile=fit_profile(normal, margin=3.0))
+    return FMModel(profile=fit_profile(normal, margin=1.0))
 
 
 def test_reward_spike_is_detected_diagnosed_rolled_back_and_fixed(model, tmp_path):

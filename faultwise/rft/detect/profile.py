@@ -267,9 +267,10 @@ def _tails(runs_z) -> tuple[dict[str, dict[str, list[float]]], dict[str, dict[st
 
 
 def fit_profile(
-    normal_runs: Sequence[Run], target_false_alarm_rate: float = 0.01, folds: int = 5, margin: float = 1.0
+    normal_runs: Sequence[Run], target_false_alarm_rate: float = 0.01, folds: int = 5, margin: float = 0.0
 ) -> NormalProfile:
-    """Fit the profile on healthy runs; calibrate normalisers and threshold on held-out normal runs."""
+    """Fit the profile on healthy runs; calibrate tails and threshold on held-out normal runs. ``margin`` adds
+    decades of rarity to the threshold (for profiles fitted on very few runs)."""
     if not normal_runs:
         raise ValueError("no normal runs to fit the profile on")
     signals = sorted({n for run in normal_runs for _, sig in run for n in sig})
@@ -309,7 +310,7 @@ def fit_profile(
         stats=_fit_stats(table, edges, signals),
         tails=tails,
         tail_n=tail_n,
-        threshold=max(q * margin, 1.0),
+        threshold=max(q + margin, 1.0),
         target_false_alarm_rate=target_false_alarm_rate,
         grad_norm_limit=10.0 * float(np.quantile(grads, 0.999)) if grads else None,
         n_normal_runs=len(normal_runs),

@@ -62,7 +62,7 @@ class _SelfCalibrated:
             self.seen.append((rec.step, sig))
         if len(self.seen) >= self.warmup_steps:
             half = len(self.seen) // 2
-            prof = fit_profile([self.seen[:half], self.seen[half:]], target_false_alarm_rate=0.01, margin=1.5)
+            prof = fit_profile([self.seen[:half], self.seen[half:]], target_false_alarm_rate=0.01, margin=1.0)
             self.fm = FailureMonitor(FMModel(profile=prof))
             for s, sg in self.seen:  # replay the warm-up so the online state is in place
                 self.fm.update_signals(s, sg)
