@@ -28,3 +28,63 @@ def span_id_in(request: dict) -> str | None:
     marker = '"span_id":"'
     i = first.find(marker)
     return first[i + len(marker) : first.index('"', i + len(marker))] if i >= 0 else None
+
+
+class InProcessClient(LLMClient):
+    """The real client (ladder, tools, prompts, accounting) with the HTTP hop replaced by a direct call of
+    the script: for measuring prompts over thousands of agents quickly. HTTP is tested elsewhere."""
+
+    def __init__(self, script, **overrides):
+        super().__init__(
+            LLMConfig(base_url="http://in-process/v1", model="test-model", **{**FAST, **overrides})
+        )
+        self.script = script
+        self.prompt_sizes: list[int] = []
+
+    async def chat(self, messages, tools=None, response_format=None):
+        from faultwise.rcl.llm.client import ChatReply, ToolCall
+        from faultwise.rcl.llm.fakeserver import approx_tokens
+
+        request = {"model": self.config.model, "messages": messages, "temperature": 0.0, "max_tokens": 512}
+        if tools:
+            request["tools"] = tools
+        if response_format:
+            request["response_format"] = response_format
+        size = len(json.dumps(request, ensure_ascii=False))
+        self.prompt_sizes.append(size)
+        self.usage.max_prompt_chars = max(self.usage.max_prompt_chars, size)
+        ans = self.script(request)
+        self.usage.calls += 1
+        self.usage.prompt_tokens += approx_tokens(json.dumps(messages))
+        self.usage.completion_tokens += approx_tokens(ans.content or "")
+        return ChatReply(
+            ans.content, [ToolCall(f"call_{i}", n, a) for i, (n, a) in enumerate(ans.tool_calls)]
+        )
+
+
+def blaming_script(request: dict):
+    """Every agent calls all tools, finds its span abnormal and blames the strongest child's cause (or
+    itself): the answers that make consolidation prompts as big as they get."""
+    from faultwise.rcl.llm.fakeserver import Answer
+
+    msgs = request["messages"]
+    if request.get("tools") and not any(m["role"] == "tool" for m in msgs):
+        return Answer(tool_calls=[(t["function"]["name"], "{}") for t in request["tools"]])
+    fmt = request.get("response_format") or {}
+    name = (fmt.get("json_schema") or {}).get("name")
+    if name == "self_verdict":
+        return json_answer(
+            {"is_abnormal": True, "has_error_logs": False, "has_metric_anomaly": True,
+             "key_symptoms": ["slow " * 60] * 9, "hypothesis": "cpu", "score": 0.8}
+        )  # fmt: skip
+    if name == "branch_report":
+        text = msgs[1]["content"]
+        marker = '"root_cause_span":"'
+        i = text.find(marker)
+        target = text[i + len(marker) : text.index('"', i + len(marker))] if i >= 0 else span_id_in(request)
+        return json_answer(
+            {"root_cause_span": target, "fault_type": "cpu", "reason": "why " * 100, "confidence": 0.7}
+        )
+    if name == "final_ranking":
+        return json_answer({"ranking": []})
+    raise AssertionError(f"unexpected request {name}")

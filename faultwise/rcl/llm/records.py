@@ -83,4 +83,16 @@ def compact(value: Any, max_items: int = 5, max_str: int = 160) -> Any:
 def dumps_capped(value: Any, max_chars: int) -> str:
     """Compact JSON text of ``value``, cut at ``max_chars`` (marked) so no tool result can flood a prompt."""
     text = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
-    return text if len(text) <= max_chars else text[: max_chars - 14] + " ...[truncated]"
+    mark = " ...[truncated]"
+    return text if len(text) <= max_chars else text[: max_chars - len(mark)] + mark
+
+
+def dumps_fitting(items: list, max_chars: int) -> str:
+    """JSON of as many leading ``items`` as fit in ``max_chars`` (whole items, so the text stays valid
+    JSON); a single item too big on its own is cut as a last resort."""
+    items = list(items)
+    text = json.dumps(items, separators=(",", ":"), ensure_ascii=False)
+    while len(text) > max_chars and len(items) > 1:
+        items.pop()
+        text = json.dumps(items, separators=(",", ":"), ensure_ascii=False)
+    return dumps_capped(items, max_chars)

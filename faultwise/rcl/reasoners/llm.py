@@ -15,6 +15,7 @@ the format ladder and the repair retry), that agent's decision is the embedded r
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 from pydantic import BaseModel, Field
@@ -23,7 +24,7 @@ from faultwise.rcl.evidence import EvidenceGraph
 from faultwise.rcl.llm.client import LLMClient, Tool
 from faultwise.rcl.llm.errors import LLMError
 from faultwise.rcl.llm.prompts import load_prompt, render
-from faultwise.rcl.llm.records import compact, dumps_capped, pick_fields
+from faultwise.rcl.llm.records import compact, dumps_capped, dumps_fitting, pick_fields
 from faultwise.rcl.reasoners.embedded import EmbeddedReasoner
 from faultwise.rcl.records import AgentReport, Candidate, FaultType, SelfEvidence
 from faultwise.rcl.scoped import ScopedTools
@@ -161,11 +162,10 @@ class LLMReasoner:
             )
             for r in blamed[: c.max_children]
         ]
-        rest = len(children) - len(shown)
-        view: dict = {"blaming_reports": shown}
-        if rest:
-            view["other_children"] = f"{rest} more ({len(children) - len(blamed)} report no abnormal span)"
-        return dumps_capped(view, c.max_children_chars)
+        listed = dumps_fitting(shown, c.max_children_chars - 80)
+        rest = len(children) - len(json.loads(listed)) if listed.endswith("]") else len(children)
+        note = f"{rest} more children ({len(children) - len(blamed)} report no abnormal span)" if rest else ""
+        return listed + ("\n" + note if note else "")
 
     async def consolidate(self, span: Span, own: SelfEvidence, children: list[AgentReport]) -> AgentReport:
         blamed = {r.root_cause_span: r for r in children if r.root_cause_span}
@@ -259,7 +259,9 @@ class LLMReasoner:
             for x in ranked[: c.max_candidates]
         ]
         views = []
-        for g in sorted(graphs, key=lambda g: -g.trace_anomaly)[: c.max_graphs]:
+        chosen = sorted(graphs, key=lambda g: -g.trace_anomaly)[: c.max_graphs]
+        per_graph = c.max_synthesis_chars // 2 // max(1, len(chosen))
+        for g in chosen:
             p = g.pruned()
             nodes = sorted(p.nodes.values(), key=lambda n: -n.score)[: c.max_graph_nodes]
             keep = {n.span_id for n in nodes}
@@ -290,8 +292,15 @@ class LLMReasoner:
                     "calls": [[a, b] for a, b in p.edges if a in keep and b in keep][: 2 * c.max_graph_nodes],
                 }
             )
+            # whole spans only: drop the weakest until this graph fits its share
+            view = views[-1]
+            while (
+                len(json.dumps(view, separators=(",", ":"))) > per_graph and len(view["abnormal_spans"]) > 1
+            ):
+                gone = view["abnormal_spans"].pop()["span"]
+                view["calls"] = [e for e in view["calls"] if gone not in e]
         half = c.max_synthesis_chars // 2
-        return dumps_capped(cands, half), dumps_capped(views, half)
+        return dumps_fitting(cands, half), dumps_fitting(views, half)
 
     async def synthesize(self, ranked: list[Candidate], graphs: list[EvidenceGraph]) -> list[Candidate]:
         if not ranked:

@@ -1,0 +1,281 @@
+"""The LLM reasoner inside RCLAgent: fallback per agent, consolidation and synthesis decisions, bounded
+prompts, the concurrency bound, and cancellation."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+
+import pytest
+from llm_helpers import InProcessClient, blaming_script, client_for, json_answer, span_id_in
+from test_cli_support import small_incident
+
+from faultwise.errors import InputError
+from faultwise.rcl.analyzer import RCLAgent, RCLConfig
+from faultwise.rcl.coordinator import Coordinator
+from faultwise.rcl.llm.fakeserver import Answer, FakeChatServer, schema_answer
+from faultwise.rcl.llm.setup import check_answered
+from faultwise.rcl.reasoners.llm import LLMReasoner, LLMReasonerConfig, SynthesisDecision, rerank
+from faultwise.rcl.records import AgentReport, Candidate, SelfEvidence
+from faultwise.rcl.synth import generate_large_trace
+from faultwise.rcl.telemetry.schema import Span
+
+SMALL_RUN = RCLConfig(max_traces=3)
+
+
+def _diagnose(inc, reasoner, config=SMALL_RUN):
+    return RCLAgent(config, reasoner=reasoner).find_root_causes(
+        inc.incident, inc.normal, start_us=int(inc.truth.inject_ts_s * 1e6)
+    )
+
+
+@pytest.fixture(scope="module")
+def incident():
+    return small_incident("cpu", 0)
+
+
+def test_every_agent_falls_back_when_the_llm_is_down(incident):
+    embedded = _diagnose(incident, None)
+    with FakeChatServer(lambda req: Answer(status=500)) as srv:
+        reasoner = LLMReasoner(client_for(srv.base_url, max_retries=0, breaker_failures=3))
+        d = _diagnose(incident, reasoner)
+        # the breaker stops hammering a dead endpoint: only the requests already in flight when it opened
+        assert len(srv.requests) <= 3 + SMALL_RUN.concurrency < d.spans_analyzed
+    u = reasoner.usage
+    # each span's verification fell back; consolidations of abnormal branches and the synthesis did too
+    verify = [f for f in u.fallback_agents if f.stage == "verify"]
+    assert len(verify) == min(d.spans_analyzed, 50) and u.fallbacks >= d.spans_analyzed + 1
+    assert any(f.stage == "synthesize" for f in u.fallback_agents) or u.fallbacks > 50
+    # fallback decisions are the embedded reasoner's: same candidates in the same order
+    assert [(c.component, c.score) for c in d.candidates] == [
+        (c.component, c.score) for c in embedded.candidates
+    ]
+    with pytest.raises(InputError, match="never answered"):
+        check_answered(reasoner)
+
+
+def test_only_the_failing_agent_falls_back(incident):
+    bad: dict[str, str] = {}
+    lock = threading.Lock()
+    fine = schema_answer()
+
+    def script(req):
+        sid = span_id_in(req)
+        with lock:
+            if sid and not bad:
+                bad["span"] = sid
+        if sid == bad.get("span"):
+            return Answer(content="I think it is fine")  # never a record: repair fails too
+        return fine(req)
+
+    with FakeChatServer(script) as srv:
+        reasoner = LLMReasoner(client_for(srv.base_url))
+        d = _diagnose(incident, reasoner)
+    fell = {(f.span_id, f.stage) for f in reasoner.usage.fallback_agents}
+    assert fell == {(bad["span"], "verify")}
+    assert reasoner.usage.repairs >= 1 and d.candidates
+    check_answered(reasoner)  # the endpoint did answer
+
+
+def _span(sid: str, service: str = "orders", pod: str = "orders-0") -> Span:
+    return Span("t1", sid, "", service, pod, "node-1", "GET /x", "server", 0, 1000, False)
+
+
+def _own(sid: str, abnormal: bool) -> SelfEvidence:
+    return SelfEvidence(
+        span_id=sid, service="orders", pod="orders-0", node="node-1", operation="GET /x", is_abnormal=abnormal,
+        has_error=False, has_error_logs=False, has_metric_anomaly=False, score=0.5 if abnormal else 0.0,
+    )  # fmt: skip
+
+
+CHILD = AgentReport(
+    span_id="c1", root_cause_span="g1", component="db-0", service="db", node="node-2",
+    fault_type="exception", confidence=0.9, path=["c1", "g1"], reason="errors in db",
+)  # fmt: skip
+
+
+def test_consolidation_follows_the_model_to_a_childs_cause():
+    answer = {"root_cause_span": "g1", "fault_type": "error_return", "reason": "db failed", "confidence": 0.8}
+    with FakeChatServer(lambda req: json_answer(answer)) as srv:
+        reasoner = LLMReasoner(client_for(srv.base_url))
+        rep = asyncio.run(reasoner.consolidate(_span("p1"), _own("p1", True), [CHILD]))
+        prompt = srv.requests[0]["messages"][1]["content"]
+    assert rep.root_cause_span == "g1" and rep.component == "db-0" and rep.path == ["p1", "c1", "g1"]
+    assert (rep.fault_type, rep.confidence, rep.reason) == ("error_return", 0.8, "db failed")
+    assert '"root_cause_span":"g1"' in prompt and "errors in db" in prompt
+
+
+def test_consolidation_can_keep_the_blame_or_clear_it():
+    keep = {"root_cause_span": "p1", "fault_type": "cpu", "reason": "own time", "confidence": 1.7}
+    with FakeChatServer(lambda req: json_answer(keep)) as srv:
+        rep = asyncio.run(
+            LLMReasoner(client_for(srv.base_url)).consolidate(_span("p1"), _own("p1", True), [CHILD])
+        )
+    assert (rep.root_cause_span, rep.component, rep.path, rep.confidence) == ("p1", "orders-0", ["p1"], 1.0)
+    clear = {"root_cause_span": None, "fault_type": "unknown", "reason": "noise", "confidence": 0.0}
+    with FakeChatServer(lambda req: json_answer(clear)) as srv:
+        rep = asyncio.run(
+            LLMReasoner(client_for(srv.base_url)).consolidate(_span("p1"), _own("p1", True), [CHILD])
+        )
+    assert rep.root_cause_span is None and rep.component is None
+
+
+def test_an_invented_span_is_repaired_then_falls_back():
+    bogus = {"root_cause_span": "zz9", "fault_type": "cpu", "reason": "?", "confidence": 0.5}
+    with FakeChatServer(lambda req: json_answer(bogus)) as srv:
+        reasoner = LLMReasoner(client_for(srv.base_url))
+        rep = asyncio.run(reasoner.consolidate(_span("p1"), _own("p1", False), [CHILD]))
+        assert len(srv.requests) == 2 and "must be null" in srv.requests[1]["messages"][-1]["content"]
+    assert reasoner.usage.fallbacks == 1 and reasoner.usage.fallback_agents[0].stage == "consolidate"
+    assert rep.root_cause_span == "g1"  # the embedded rule: blame the abnormal descendant
+
+
+def test_normal_leaf_branches_need_no_call():
+    with FakeChatServer(lambda req: Answer(status=500)) as srv:
+        reasoner = LLMReasoner(client_for(srv.base_url))
+        normal = AgentReport(span_id="c2", confidence=0.0)
+        rep = asyncio.run(reasoner.consolidate(_span("p1"), _own("p1", False), [normal]))
+        assert srv.requests == [] and rep.root_cause_span is None
+    assert reasoner.usage.skipped_consolidations == 1
+
+
+def _cands():
+    return [
+        Candidate(component=c, level="pod", fault_type="latency", score=s, rationale="r", service=c[:-2])
+        for c, s in (("a-0", 3.0), ("b-0", 2.0), ("c-0", 1.0))
+    ]
+
+
+def test_synthesis_reranks_only_known_candidates_and_keeps_the_score_scale():
+    answer = {"ranking": [{"component": "c-0", "fault_type": "cpu", "rationale": "cpu saturated first"}]}
+    with FakeChatServer(lambda req: json_answer(answer)) as srv:
+        out = asyncio.run(LLMReasoner(client_for(srv.base_url)).synthesize(_cands(), []))
+        prompt = srv.requests[0]["messages"][1]["content"]
+    assert [c.component for c in out] == ["c-0", "a-0", "b-0"]
+    assert [c.score for c in out] == [3.0, 2.0, 1.0]
+    assert (out[0].fault_type, out[0].rationale) == ("cpu", "cpu saturated first")
+    assert '"component":"a-0"' in prompt
+
+
+def test_synthesis_that_invents_a_component_falls_back_to_the_statistical_ranking():
+    answer = {"ranking": [{"component": "mystery-svc", "fault_type": "cpu", "rationale": "?"}]}
+    with FakeChatServer(lambda req: json_answer(answer)) as srv:
+        reasoner = LLMReasoner(client_for(srv.base_url))
+        out = asyncio.run(reasoner.synthesize(_cands(), []))
+    assert out == _cands() and reasoner.usage.fallback_agents[0].stage == "synthesize"
+
+
+def test_rerank_with_duplicate_names_keeps_every_candidate():
+    cands = _cands() + [Candidate(component="a-0", level="service", score=0.5, rationale="")]
+    out = rerank(cands, SynthesisDecision(ranking=[{"component": "a-0"}, {"component": "a-0"}]))
+    assert len(out) == 4 and [c.level for c in out[:2]] == ["pod", "service"]
+
+
+# --- bounded context -------------------------------------------------------------------------------------
+
+PROMPT_BOUND_CHARS = 9_000  # the whole request (messages, tool and schema definitions) as JSON
+
+
+def test_largest_prompt_stays_bounded_as_the_trace_grows():
+    largest = {}
+    for n in (10, 100, 1000):
+        inc = generate_large_trace(n, seed=0)
+        client = InProcessClient(blaming_script)
+        reasoner = LLMReasoner(client)
+        d = _diagnose(inc, reasoner, RCLConfig(max_traces=1))
+        graph = d.trace_graphs[0]
+        assert len(graph) >= 0.9 * n and reasoner.usage.fallbacks == 0
+        if n == 1000:  # the child-report cap really is exercised: some span has many blaming children
+            assert max(len(c) for c in graph.children.values()) > LLMReasonerConfig().max_children
+        largest[n] = client.usage.max_prompt_chars
+        assert client.usage.calls >= 2 * len(graph)
+    assert max(largest.values()) < PROMPT_BOUND_CHARS, largest
+    assert largest[1000] < 1.5 * largest[10], largest
+
+
+def test_synthesis_prompt_is_capped(incident):
+    client = InProcessClient(blaming_script)
+    reasoner = LLMReasoner(client)
+    d = _diagnose(incident, reasoner, RCLConfig(max_traces=20))
+    cands, graphs = reasoner.synthesis_view(d.candidates * 5, d.graphs * 5)
+    cap = reasoner.config.max_synthesis_chars // 2
+    assert len(cands) <= cap and len(graphs) <= cap
+    assert json.loads(graphs)[0]["abnormal_spans"]  # the pruned graph's abnormal spans are there
+
+
+# --- concurrency and cancellation ------------------------------------------------------------------------
+
+
+def test_concurrent_requests_never_exceed_the_bound(incident):
+    state = {"now": 0, "peak": 0}
+    lock = threading.Lock()
+    inner = schema_answer(latency_s=0.02)
+
+    def script(req):
+        with lock:
+            state["now"] += 1
+            state["peak"] = max(state["peak"], state["now"])
+        try:
+            ans = inner(req)
+            import time
+
+            time.sleep(ans.delay_s)
+            return Answer(content=ans.content, tool_calls=ans.tool_calls)
+        finally:
+            with lock:
+                state["now"] -= 1
+
+    with FakeChatServer(script) as srv:
+        _diagnose(incident, LLMReasoner(client_for(srv.base_url)), RCLConfig(max_traces=2, concurrency=3))
+    assert 2 <= state["peak"] <= 3
+
+
+def _cancel_midway(incident):
+    """Start one trace's recursion against a slow server, cancel it once a request is in flight; returns
+    the reasoner and the tasks still pending after the cancellation settled."""
+    from faultwise.rcl.baseline import Baseline
+    from faultwise.rcl.graph import TraceGraph
+    from faultwise.rcl.tools import DataTools
+
+    started = threading.Event()
+
+    def slow(req):
+        started.set()
+        return Answer(content="{}", delay_s=3.0)
+
+    spans = incident.incident.spans
+    tools = DataTools(incident.incident, Baseline.fit(incident.normal.spans, incident.normal.logs))
+    tid = spans["trace_id"].iloc[0]
+    graph = TraceGraph.from_frame(spans[spans["trace_id"] == tid])
+
+    async def main(reasoner):
+        task = asyncio.ensure_future(Coordinator(reasoner, concurrency=4).run_traces([graph], tools))
+        while not started.is_set():
+            await asyncio.sleep(0.01)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        for _ in range(5):  # let cancelled tasks finish their cleanup
+            await asyncio.sleep(0.01)
+        return [t for t in asyncio.all_tasks() if t is not asyncio.current_task() and not t.done()]
+
+    with FakeChatServer(slow) as srv:
+        reasoner = LLMReasoner(client_for(srv.base_url, max_retries=0))
+        leftover = asyncio.run(main(reasoner))
+    return reasoner, leftover
+
+
+def test_cancellation_propagates_and_is_not_a_fallback(incident):
+    reasoner, _ = _cancel_midway(incident)
+    assert reasoner.usage.fallbacks == 0 and reasoner.usage.calls == 0 and reasoner.usage.failed_calls == 0
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="Coordinator._dependency does not cancel the verify tasks of inner spans when it is cancelled "
+    "(asyncio.run cancels them at exit, so Ctrl-C is clean); fix requested from the coordinator's owner",
+)
+def test_cancellation_leaves_no_agent_running(incident):
+    _, leftover = _cancel_midway(incident)
+    assert leftover == []
