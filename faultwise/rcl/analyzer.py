@@ -34,6 +34,7 @@ class RCLConfig:
     use_logs: bool = True
     use_metrics: bool = True
     use_graph_breadth: bool = True
+    discount_drift: bool = False  # subtract shifts already present before the start (off: no gain measured)
     baseline_fraction: float = 1 / 3  # with neither a baseline nor a start: the first third is normal
     reasoner: EmbeddedConfig = field(default_factory=EmbeddedConfig)
 
@@ -132,7 +133,19 @@ class RCLAgent:
         if not cfg.use_metrics:
             inc = Telemetry(inc.spans, inc.logs, None, inc.sources)
         metric_base = baseline.metrics if (baseline is not None and cfg.use_metrics) else None
-        tools = DataTools(inc, base, metric_baseline=metric_base, window_us=window)
+        drift = None
+        if (
+            baseline is not None
+            and start_us is not None
+            and cfg.discount_drift
+            and (spans["start_us"] < start_us).any()
+        ):
+            # how much each operation had already moved, just before the incident, against the far baseline
+            far = Baseline.fit(
+                baseline.spans, baseline.logs if logs_on and baseline.logs is not None else None
+            )
+            drift = DataTools(inc, far, window_us=(lo, start_us))
+        tools = DataTools(inc, base, metric_baseline=metric_base, window_us=window, drift=drift)
 
         chosen = select_traces(tools, start_us, cfg.max_traces, cfg.min_trace_score)
         warnings: list[str] = []

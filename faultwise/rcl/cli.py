@@ -130,9 +130,9 @@ def progress_bar(enabled: bool, label: str) -> Iterator[Callable[[int, int], Non
         yield update
 
 
-def diagnose_inputs(inputs: Inputs, config: RCLConfig, show_progress: bool) -> Diagnosis:
+def diagnose_inputs(inputs: Inputs, config: RCLConfig, show_progress: bool, reasoner=None) -> Diagnosis:
     with progress_bar(show_progress, "diagnosing traces") as update:
-        return RCLAgent(config).find_root_causes(
+        return RCLAgent(config, reasoner=reasoner).find_root_causes(
             inputs.incident, inputs.baseline, start_us=inputs.start_us, progress=update
         )
 
@@ -156,6 +156,29 @@ def _at_least_one(option: str, value: int) -> None:
 def _check_output(path: Path | None) -> None:
     if path is not None and path.is_dir():
         raise InputError(path, "is a directory, expected an output file name")
+
+
+# --- LLM reasoner options (diagnose and bench) -------------------------------------------------------------
+
+ReasonerOpt = Annotated[
+    str,
+    typer.Option("--reasoner", help="embedded (statistical, offline) or llm (OpenAI-compatible endpoint)."),
+]
+ConcurrencyOpt = Annotated[int, typer.Option("--concurrency", help="Agent steps (LLM calls) run at once.")]
+LLMBaseUrlOpt = Annotated[
+    str | None,
+    typer.Option("--llm-base-url", help="Endpoint, e.g. http://localhost:8000/v1 [FAULTWISE_LLM_BASE_URL]."),
+]
+LLMModelOpt = Annotated[str | None, typer.Option("--llm-model", help="Model name [FAULTWISE_LLM_MODEL].")]
+LLMConfigOpt = Annotated[
+    Path | None,
+    typer.Option("--llm-config", help="TOML or JSON file of LLM settings [FAULTWISE_LLM_CONFIG]."),
+]
+
+
+def llm_document(reasoner) -> dict | None:
+    """The ``"llm"`` block of the JSON output (None with the embedded reasoner)."""
+    return None if reasoner is None else reasoner.usage.summary()
 
 
 # --- faultwise rcl diagnose ------------------------------------------------------------------------------
@@ -199,24 +222,46 @@ def diagnose(
     max_traces: Annotated[
         int | None, typer.Option("--max-traces", help="Most anomalous traces to diagnose.")
     ] = None,
+    reasoner: ReasonerOpt = "embedded",
+    concurrency: ConcurrencyOpt = 16,
+    llm_base_url: LLMBaseUrlOpt = None,
+    llm_model: LLMModelOpt = None,
+    llm_config: LLMConfigOpt = None,
+    cache: Annotated[bool, typer.Option("--cache/--no-cache", help="Reuse cached LLM answers.")] = False,
 ) -> None:
     """Rank the likely root causes of an incident from its traces (and logs and metrics where given).
 
     Without --baseline or --start, the first third of the traces' time range is taken as normal.
     """
+    from faultwise.rcl.llm.setup import build_reasoner, check_answered
+
     _check_output(html)
     _at_least_one("--top", top)
+    _at_least_one("--concurrency", concurrency)
     if max_traces is not None:
         _at_least_one("--max-traces", max_traces)
+    agent_reasoner = build_reasoner(reasoner, llm_base_url, llm_model, None, llm_config, cache)
     inputs = load_inputs(traces, logs, metrics, baseline, baseline_logs, baseline_metrics, start, fmt)
-    config = RCLConfig() if max_traces is None else RCLConfig(max_traces=max_traces)
-    diagnosis = diagnose_inputs(inputs, config, show_progress=not json_out)
+    config = RCLConfig(concurrency=concurrency)
+    if max_traces is not None:
+        config = RCLConfig(concurrency=concurrency, max_traces=max_traces)
+    diagnosis = diagnose_inputs(inputs, config, show_progress=not json_out, reasoner=agent_reasoner)
+    if agent_reasoner is not None:
+        check_answered(agent_reasoner)
+        if agent_reasoner.usage.fallbacks:
+            diagnosis.warnings.append(
+                f"LLM failed for good on {agent_reasoner.usage.fallbacks} agent decision(s); "
+                "the embedded reasoner made those (see llm.fallback_agents in --json)"
+            )
     if html is not None:
         from faultwise.rcl.reports.html import write_html
 
         write_html(html, diagnosis, sources=inputs.incident.sources)
     if json_out:
-        typer.echo(json.dumps(diagnosis_document(diagnosis, inputs), indent=2))
+        doc = diagnosis_document(diagnosis, inputs)
+        if agent_reasoner is not None:
+            doc["llm"] = llm_document(agent_reasoner)
+        typer.echo(json.dumps(doc, indent=2))
         return
     from faultwise.rcl.reports.table import print_diagnosis
 
@@ -229,9 +274,13 @@ def diagnose(
 # --- faultwise rcl bench ---------------------------------------------------------------------------------
 
 
-def _print_bench(results, summary, level: str, json_out: bool) -> None:
+def _print_bench(results, summary, level: str, json_out: bool, reasoner=None) -> None:
     if json_out:
-        typer.echo(json.dumps(summary.model_dump(mode="json"), indent=2))
+        doc = summary.model_dump(mode="json")
+        if reasoner is not None:  # what the LLM cost, in total and per case
+            cases = [{"case_id": r.case_id, **(r.llm or {})} for r in results]
+            doc["llm"] = {**llm_document(reasoner), "cases": cases}
+        typer.echo(json.dumps(doc, indent=2))
         return
     from faultwise.rcl.reports.table import cases_table, summary_table
 
@@ -284,6 +333,18 @@ def _bench_methods(cases, n_cases: int, spec: str, level: str, json_out: bool, l
     console.print(fault_type_table(report))
 
 
+def _bench_setup(reasoner, concurrency, base_url, model, config_file, cache, max_traces):
+    """RCLConfig and reasoner of ``bench nezha|synthetic`` (the LLM options apply to the rcl method)."""
+    from faultwise.rcl.llm.setup import build_reasoner
+
+    _at_least_one("--concurrency", concurrency)
+    config = RCLConfig(concurrency=concurrency)
+    if max_traces is not None:
+        _at_least_one("--max-traces", max_traces)
+        config = RCLConfig(concurrency=concurrency, max_traces=max_traces)
+    return config, build_reasoner(reasoner, base_url, model, None, config_file, cache)
+
+
 @bench_app.command("nezha")
 def bench_nezha(
     root: Annotated[Path, typer.Argument(help="Folder with cases.csv beside rca_data/ and construct_data/.")],
@@ -295,11 +356,25 @@ def bench_nezha(
         str | None, typer.Option("--cases", help="Comma-separated case ids to run (cases.csv order).")
     ] = None,
     methods: MethodsOpt = None,
+    reasoner: ReasonerOpt = "embedded",
+    concurrency: ConcurrencyOpt = 16,
+    llm_base_url: LLMBaseUrlOpt = None,
+    llm_model: LLMModelOpt = None,
+    llm_config: LLMConfigOpt = None,
+    cache: Annotated[
+        bool, typer.Option("--cache/--no-cache", help="Reuse cached LLM answers (a re-run costs nothing).")
+    ] = True,
+    max_traces: Annotated[
+        int | None, typer.Option("--max-traces", help="Most anomalous traces to diagnose per case.")
+    ] = None,
 ) -> None:
     """Diagnose every case of a Nezha-layout folder; score AC@1/3/5, Avg@5 and MRR at service level."""
     from faultwise.rcl.bench.metrics import summarize
     from faultwise.rcl.bench.nezha import nezha_bench_cases, run_nezha, select_cases
 
+    config, agent_reasoner = _bench_setup(
+        reasoner, concurrency, llm_base_url, llm_model, llm_config, cache, max_traces
+    )
     ids = [c.strip() for c in cases.split(",") if c.strip()] if cases else None
     chosen = select_cases(root, ids, limit)
     if methods is not None:
@@ -315,8 +390,8 @@ def bench_nezha(
             finished.append(result)
             update(len(finished), len(chosen))
 
-        results = run_nezha(root, chosen, on_case=on_case)
-    _print_bench(results, summarize(results), "service", json_out)
+        results = run_nezha(root, chosen, config, on_case=on_case, reasoner=agent_reasoner)
+    _print_bench(results, summarize(results), "service", json_out, agent_reasoner)
 
 
 @bench_app.command("synthetic")
@@ -332,6 +407,17 @@ def bench_synthetic(
         float | None, typer.Option("--requests-per-s", help="Traffic of the generated system (default 20).")
     ] = None,
     methods: MethodsOpt = None,
+    reasoner: ReasonerOpt = "embedded",
+    concurrency: ConcurrencyOpt = 16,
+    llm_base_url: LLMBaseUrlOpt = None,
+    llm_model: LLMModelOpt = None,
+    llm_config: LLMConfigOpt = None,
+    cache: Annotated[
+        bool, typer.Option("--cache/--no-cache", help="Reuse cached LLM answers (a re-run costs nothing).")
+    ] = True,
+    max_traces: Annotated[
+        int | None, typer.Option("--max-traces", help="Most anomalous traces to diagnose per case.")
+    ] = None,
 ) -> None:
     """Generate incidents of every injectable fault type and score the method at the truth's level."""
     from faultwise.rcl.bench.metrics import summarize
@@ -339,6 +425,9 @@ def bench_synthetic(
     from faultwise.rcl.synth import INJECTABLE_FAULTS, SynthConfig
 
     _at_least_one("--seeds", seeds)
+    config, agent_reasoner = _bench_setup(
+        reasoner, concurrency, llm_base_url, llm_model, llm_config, cache, max_traces
+    )
     types = [t.strip() for t in fault_types.split(",") if t.strip()] if fault_types else None
     unknown = [t for t in types or [] if t not in INJECTABLE_FAULTS]
     if unknown:
@@ -360,8 +449,8 @@ def bench_synthetic(
             finished.append(result)
             update(len(finished), len(plan))
 
-        results = run_synthetic(plan, on_case=on_case)
-    _print_bench(results, summarize(results), "truth's", json_out)
+        results = run_synthetic(plan, config, on_case=on_case, reasoner=agent_reasoner)
+    _print_bench(results, summarize(results), "truth's", json_out, agent_reasoner)
 
 
 @bench_app.command("rcaeval")

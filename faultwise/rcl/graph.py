@@ -22,7 +22,7 @@ from faultwise.rcl.telemetry.schema import SPAN_COLUMNS, Span
 def add_timings(spans: pd.DataFrame) -> pd.DataFrame:
     """Vectorised derived timings for every span of a (multi-trace) span table.
 
-    Adds ``n_children``, ``exclusive_us``, ``client_like``, ``self_us`` and ``gap_us``.
+    Adds ``n_children``, ``exclusive_us``, ``client_like``, ``self_us``, ``gap_us`` and ``parent_pod``.
     """
     df = spans.reset_index(drop=True).copy()
     start = df["start_us"].to_numpy(np.int64)
@@ -73,6 +73,7 @@ def add_timings(spans: pd.DataFrame) -> pd.DataFrame:
     remote_parent = (parent_pod != df["pod"]).to_numpy() & parent_pod.notna().to_numpy()
     gap = key.map(excl_of).to_numpy(dtype=np.float64)
     df["gap_us"] = np.where(has_parent & parent_is_client & remote_parent, gap, np.nan)
+    df["parent_pod"] = parent_pod.fillna("").to_numpy()
     return df
 
 

@@ -22,7 +22,8 @@ def trace_anomaly_scores(tools: DataTools, start_us: int | None = None) -> pd.Se
     if not len(s):
         return pd.Series(dtype=float)
     self_s = np.where(s["self_exceeds"], _sat(s["op_self_shift_z"].to_numpy()), 0.0)
-    gap_s = np.where(s["gap_exceeds"], _sat(s["op_gap_shift_z"].to_numpy()), 0.0)
+    gap_s = np.where(s["gap_exceeds"] & ~s["gap_blames_caller"], _sat(s["op_gap_shift_z"].to_numpy()), 0.0)
+    self_s = np.maximum(self_s, _sat(s["caller_overhead_z"].to_numpy()))
     err_s = np.where(s["is_error"].to_numpy(), _sat(s["op_err_shift_z"].to_numpy()), 0.0)
     log_s = np.zeros(len(s))
     if tools._log_evidence:

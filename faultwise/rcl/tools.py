@@ -41,6 +41,13 @@ class TimingEvidence(BaseModel):
     op_self_shift_z: float = 0.0
     op_gap_shift_z: float = 0.0
     op_error_shift_z: float = 0.0
+    gap_blames_caller: bool = Field(
+        False,
+        description="the caller's calls into many callees slowed alike: the wait is the caller's, not the edge's",
+    )
+    caller_overhead_z: float = Field(
+        0.0, description="for a client span: how broadly its pod's outgoing calls slowed"
+    )
 
 
 class LogEvidence(BaseModel):
@@ -90,11 +97,14 @@ class DataTools:
     baseline: Baseline
     metric_baseline: pd.DataFrame | None = None
     window_us: tuple[int, int] | None = None
+    drift: DataTools | None = None  # the same tools over the period just before the incident, if known
+    drift_logs: bool = False
     spans: pd.DataFrame = field(init=False)
     _log_evidence: dict[str, LogEvidence] = field(init=False, default_factory=dict)
     _metric_stats: dict[str, list[MetricDeviation]] = field(init=False, default_factory=dict)
     _op_incident: pd.DataFrame = field(init=False)
     pod_node: dict[str, str] = field(init=False, default_factory=dict)
+    _template_z: dict[tuple[str, str, str], float] = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         spans = add_timings(self.telemetry.spans)
@@ -129,6 +139,8 @@ class DataTools:
                 "op_self_shift_z",
                 "op_gap_shift_z",
                 "op_err_shift_z",
+                "gap_blames_caller",
+                "caller_overhead_z",
             )
         }
 
@@ -152,7 +164,11 @@ class DataTools:
             spans[f"{name}_exceeds"] = exceed & has
             k = pd.Series(np.where(in_window, exceed & has, False)).groupby(grp).transform("sum").to_numpy()
             n = pd.Series(np.where(in_window, has, False)).groupby(grp).transform("sum").to_numpy()
-            spans[f"op_{name}_shift_z"] = np.where(in_window, binomial_z(k, n, 0.05), 0.0)
+            z = binomial_z(k, n, 0.05)
+            spans[f"op_{name}_shift_z"] = np.where(
+                in_window, self._minus_drift(spans, f"op_{name}_shift_z", z), 0.0
+            )
+        self._attribute_gaps(spans, in_window)
         base_err = st["err_rate"].to_numpy(dtype=float)
         k = (
             pd.Series(np.where(in_window, spans["is_error"].to_numpy(), False))
@@ -161,13 +177,54 @@ class DataTools:
             .to_numpy()
         )
         n = pd.Series(in_window).groupby(grp).transform("sum").to_numpy()
-        spans["op_err_shift_z"] = np.where(in_window, binomial_z(k, n, np.nan_to_num(base_err, nan=0.0)), 0.0)
+        z = binomial_z(k, n, np.nan_to_num(base_err, nan=0.0))
+        spans["op_err_shift_z"] = np.where(in_window, self._minus_drift(spans, "op_err_shift_z", z), 0.0)
         return spans
 
+    def _minus_drift(self, spans: pd.DataFrame, col: str, z: np.ndarray) -> np.ndarray:
+        """A shift the operation already had *before* the incident (slow drift, a table growing all day) is
+        not the incident's: subtract the pre-incident shift of the same operation on the same pod."""
+        if self.drift is None:
+            return z
+        pre = self.drift.spans.groupby(["pod", "operation"])[col].max()
+        key = pd.MultiIndex.from_frame(spans[["pod", "operation"]])
+        before = np.clip(np.nan_to_num(pre.reindex(key).to_numpy(dtype=float)), 0.0, None)
+        return z - before
+
+    @staticmethod
+    def _attribute_gaps(spans: pd.DataFrame, in_window: np.ndarray) -> None:
+        """Decide whose a longer client->server wait is. Waits that grew on the calls from one pod into
+        *many* callees point at the caller (its own CPU, threads or client stack); waits that grew only on
+        calls into one callee point at that callee (its network or queue)."""
+        has_gap = spans["gap_us"].notna().to_numpy() & in_window
+        e = pd.DataFrame(
+            {
+                "caller": spans["parent_pod"].to_numpy()[has_gap],
+                "callee": spans["pod"].to_numpy()[has_gap],
+                "x": spans["gap_exceeds"].to_numpy()[has_gap],
+            }
+        )
+        broad: dict[str, float] = {}
+        if len(e):
+            g = e.groupby(["caller", "callee"])["x"].agg(["sum", "size"])
+            g["z"] = binomial_z(g["sum"].to_numpy(), g["size"].to_numpy(), 0.05)
+            g = g[g["size"] >= 3]
+            for caller, grp in g.groupby(level=0):
+                shifted = int((grp["z"] >= 3).sum())
+                if shifted >= 2 and shifted >= 0.5 * len(grp):
+                    broad[str(caller)] = float(grp["z"].median())
+        caller = spans["parent_pod"].astype(str)
+        spans["gap_blames_caller"] = caller.map(lambda c: c in broad).to_numpy() & has_gap
+        spans["caller_overhead_z"] = np.where(
+            spans["client_like"].to_numpy() & in_window,
+            spans["pod"].astype(str).map(broad).fillna(0.0).to_numpy(),
+            0.0,
+        )
+
     def _in_window(self, spans: pd.DataFrame) -> np.ndarray:
-        lo = self.window_us[0]
+        lo, hi = self.window_us
         first = spans.groupby("trace_id")["start_us"].transform("min")
-        return (first >= lo).to_numpy()
+        return ((first >= lo) & (first <= hi)).to_numpy()
 
     def _build_log_evidence(self, logs: pd.DataFrame) -> None:
         """Templates whose share among an operation's spans shifted significantly against the baseline:
@@ -191,7 +248,7 @@ class DataTools:
             rows.append((svc, op, tmpl, r["k"], bool(r["err"])))
         # templates expected of the operation but absent from the window entirely
         for svc, op in op_n.index:
-            for tmpl in self.baseline.expected_templates((str(svc), str(op))):
+            for tmpl in self.baseline.op_templates.get((str(svc), str(op)), {}):
                 if (svc, op, tmpl) not in k.index:
                     rows.append((svc, op, tmpl, 0, False))
         tab = pd.DataFrame(rows, columns=["service", "operation", "template", "k", "err"])
@@ -210,6 +267,14 @@ class DataTools:
         )
         p0 = (pb * nb + 0.5) / (nb + 1.0)
         tab["z"] = binomial_z(tab["k"].to_numpy(), tab["n"].to_numpy(), p0)
+        self._template_z = {
+            (str(a), str(b), str(t)): float(z)
+            for a, b, t, z in zip(tab["service"], tab["operation"], tab["template"], tab["z"], strict=True)
+        }
+        if self.drift is not None and self.drift_logs:  # discount pattern shifts already there before
+            pre = np.array([self.drift._template_z.get(key, 0.0) for key in self._template_z])
+            z = tab["z"].to_numpy()
+            tab["z"] = np.where(z > 0, z - np.clip(pre, 0, None), z - np.clip(pre, None, 0))
         tab = tab[(nb >= MIN_PATTERN_SPANS) & (tab["z"].abs() >= 3.0)]
         errorish = tab["err"].to_numpy() | tab["template"].str.contains(_ERROR_WORDS, regex=True).to_numpy()
         over = {
@@ -306,6 +371,8 @@ class DataTools:
             op_self_shift_z=float(c["op_self_shift_z"][i]),
             op_gap_shift_z=float(c["op_gap_shift_z"][i]),
             op_error_shift_z=float(c["op_err_shift_z"][i]),
+            gap_blames_caller=bool(c["gap_blames_caller"][i]),
+            caller_overhead_z=float(c["caller_overhead_z"][i]),
         )
 
     def span_logs(self, span_id: str) -> LogEvidence:

@@ -69,10 +69,18 @@ class EmbeddedReasoner:
         t = tools.timing()
         # a span is abnormal in time only if it is slow itself AND its operation is slow as a whole
         s_self = saturate(t.op_self_shift_z, c.z0, c.z_scale) if t.self_exceeds_p95 else 0.0
-        s_gap = saturate(t.op_gap_shift_z, c.z0, c.z_scale) if t.gap_exceeds_p95 else 0.0
+        s_gap = (
+            saturate(t.op_gap_shift_z, c.z0, c.z_scale)
+            if t.gap_exceeds_p95 and not t.gap_blames_caller
+            else 0.0
+        )
+        # a client span of a pod whose outgoing calls all slowed: the pod's own (client-side) processing
+        s_self = max(s_self, saturate(t.caller_overhead_z, c.z0, c.z_scale))
         s_err = saturate(t.op_error_shift_z, c.z0, c.z_scale) if span.is_error else 0.0
         symptoms: list[str] = []
-        if s_self:
+        if t.caller_overhead_z and s_self:
+            symptoms.append(f"its calls into several services all wait longer (z={t.caller_overhead_z:.1f})")
+        elif s_self:
             symptoms.append(
                 f"own processing {t.self_us:.0f}us vs normal {t.baseline_self_us or 0:.0f}us "
                 f"(operation shift z={t.op_self_shift_z:.1f})"
