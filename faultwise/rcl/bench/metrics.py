@@ -26,6 +26,7 @@ class CaseResult(BaseModel):
     ranked: list[str] = Field(description="answers at that level, best first (top 10 kept)")
     rank: int | None = Field(description="1-based rank of the truth in the full list; None = miss")
     seconds: float = Field(description="wall time of loading plus diagnosis")
+    llm: dict | None = Field(None, description="LLM calls, tokens, cache hits, fallbacks of this case")
 
 
 class FaultTypeScore(BaseModel):

@@ -13,6 +13,8 @@ from collections.abc import Callable, Iterator, Sequence
 from faultwise.rcl.analyzer import RCLAgent, RCLConfig
 from faultwise.rcl.bench.methods import BenchCase
 from faultwise.rcl.bench.metrics import CaseResult, rank_of, ranked_at_level
+from faultwise.rcl.llm.usage import usage_since
+from faultwise.rcl.reasoners.base import Reasoner
 from faultwise.rcl.synth import INJECTABLE_FAULTS, SynthConfig, generate_incident
 
 
@@ -51,11 +53,16 @@ def run_synthetic(
     plan: Sequence[SynthConfig],
     config: RCLConfig | None = None,
     on_case: Callable[[CaseResult], None] | None = None,
+    reasoner: Reasoner | None = None,
 ) -> list[CaseResult]:
-    agent = RCLAgent(config or RCLConfig())
+    agent = RCLAgent(config or RCLConfig(), reasoner=reasoner)
+    usage = getattr(agent.reasoner, "usage", None)  # the LLM reasoner's counters, per case below
     results = []
     for cfg in plan:
+        before = usage.model_copy() if usage is not None else None
         result = run_synthetic_case(cfg, agent)
+        if usage is not None:
+            result.llm = usage_since(before, usage)
         results.append(result)
         if on_case:
             on_case(result)
