@@ -30,7 +30,7 @@ def fit(
     save_model(model, out)
     n_norm = sum(not r.is_faulty for r in runs)
     typer.echo(
-        f"fitted on {n_norm} normal + {len(runs) - n_norm} faulty runs; threshold {model.profile.threshold:.3f}; "
+        f"fitted on {n_norm} normal + {len(runs) - n_norm} faulty runs; thresholds {model.profile.threshold:.2f} (instant) {model.profile.trend_threshold:.2f} (trend); "
         f"diagnoser classes {len(model.diagnoser.classes) if model.diagnoser else 0}; wrote {out}"
     )
 

@@ -48,7 +48,7 @@ def test_mid_run_fault_is_caught_fast_with_its_evidence(profile, fault, signal, 
         if fault == "kl_explosion"
         else v.evidence[0].signal == signal
     )
-    assert v.score > profile.threshold
+    assert v.score > 1.0 and v.evidence[0].normalised > min(profile.threshold, profile.trend_threshold)
 
 
 def test_hard_fault_from_step_one_is_caught(profile):

@@ -13,9 +13,11 @@ from collections.abc import Sequence
 from pydantic import BaseModel, Field
 
 from faultwise.rft.detect.profile import (
+    JOINT_K,
     NormalProfile,
     RunState,
     SignalState,
+    joint_trend_score,
     raw_components,
     tail_score,
     z_scores,
@@ -80,10 +82,18 @@ class Monitor:
             tq, tn = prof.tails.get(name, {}), prof.tail_n.get(name, {})
             for comp, z in zc.items():
                 if comp in tq:
-                    ranked.append((tail_score(tq[comp], tn[comp], abs(z)), name, comp, z))
+                    ts = tail_score(tq[comp], tn[comp], abs(z))
+                    thr = prof.trend_threshold if comp == "trend" else prof.threshold
+                    ranked.append((ts / thr, ts, name, comp, z))
         ranked.sort(key=lambda r: -r[0])
+        joint = joint_trend_score(prof.tails, prof.tail_n, zs) / prof.joint_threshold
+        if ranked and joint > ranked[0][0]:  # the joint channel decides: its evidence is the drifting trends
+            trends = sorted((r for r in ranked if r[3] == "trend"), key=lambda r: -r[1])
+            ranked = [(joint, *r[1:]) for r in trends[:JOINT_K]] + [
+                r for r in ranked if r not in trends[:JOINT_K]
+            ]
         evidence = []
-        for n, name, comp, z in ranked[:5]:
+        for _, n, name, comp, z in ranked[:5]:
             raw = "level" if comp == "trend" else comp
             st = prof.stats[name].get(raw)
             evidence.append(
@@ -96,7 +106,7 @@ class Monitor:
                     normalised=n,
                 )
             )
-        score = evidence[0].normalised if evidence else 0.0
+        score = ranked[0][0] if ranked else 0.0  # tail score over its channel's threshold: alarm above 1
         rule = None
         if bad:
             rule = "non_finite:" + ",".join(bad)
@@ -104,7 +114,7 @@ class Monitor:
         elif prof.grad_norm_limit is not None and signals.get("grad_norm", 0.0) > prof.grad_norm_limit:
             rule = "exploding_grad_norm"
             score = math.inf
-        alarm = score > prof.threshold
+        alarm = score > 1.0
         invariant = None
         if rule:
             invariant = "numerical_health" if rule.startswith("non_finite") else INVARIANT_OF["grad_norm"]

@@ -9,8 +9,8 @@ Per signal and per progress bin we keep the median and a robust scale of three r
 and one smoothed component, ``trend`` — an exponential average of the level z-score (catches subtle but
 persistent deviations). Each |z| is turned into the -log10 of its tail probability among held-out normal steps
 (so a signal that is zero 99 % of the time and occasionally blips does not dominate), the step score is the
-largest of them, and the alarm threshold is the run-level maximum score of held-out normal runs at the target
-false-alarm rate. Nothing here is a hand-set threshold on
+largest of them per channel (instant: level/diff/shift; trend), and each channel's alarm threshold is the
+run-level maximum score of held-out normal runs at half the target false-alarm rate. Nothing here is a hand-set threshold on
 a raw value: every number comes from the healthy runs.
 """
 
@@ -48,7 +48,9 @@ class NormalProfile(BaseModel):
         description="per signal/component: |z| quantiles of held-out normal steps at log-spaced tail probabilities"
     )
     tail_n: dict[str, dict[str, int]]
-    threshold: float
+    threshold: float = Field(description="instant channel: tail score (-log10 p) that raises an alarm")
+    trend_threshold: float = Field(description="trend channel: same, for the smoothed level")
+    joint_threshold: float = Field(description="joint channel: mean of the 3 largest signal trend scores")
     target_false_alarm_rate: float
     grad_norm_limit: float | None = None
     n_normal_runs: int = 0
@@ -229,14 +231,32 @@ def tail_score(q: Sequence[float], n: int, az: float) -> float:
     return (i - 1 + frac) / TAIL_POINTS * decades
 
 
-def normalised_score(prof_tails, tail_n, zs: dict[str, dict[str, float]]) -> float:
+def normalised_score(prof_tails, tail_n, zs: dict[str, dict[str, float]], trend: bool | None = None) -> float:
+    """Largest tail score of a step; ``trend=True`` only the trend channel, ``False`` only the others."""
     best = 0.0
     for name, zc in zs.items():
         tq, tn = prof_tails.get(name, {}), tail_n.get(name, {})
         for comp, z in zc.items():
-            if comp in tq:
+            if comp in tq and (trend is None or (comp == "trend") == trend):
                 best = max(best, tail_score(tq[comp], tn[comp], abs(z)))
     return best
+
+
+JOINT_K = 3
+
+
+def joint_trend_score(prof_tails, tail_n, zs: dict[str, dict[str, float]]) -> float:
+    """Mean of the three largest per-signal trend tail scores: several signals drifting together at once is
+    rarer in healthy runs than any one of them drifting."""
+    per = []
+    for name, zc in zs.items():
+        tq, tn = prof_tails.get(name, {}), tail_n.get(name, {})
+        if "trend" in zc and "trend" in tq:
+            per.append(tail_score(tq["trend"], tn["trend"], abs(zc["trend"])))
+    if len(per) < JOINT_K:
+        return 0.0
+    per.sort(reverse=True)
+    return sum(per[:JOINT_K]) / JOINT_K
 
 
 def gumbel_quantile(maxima: Sequence[float], level: float) -> float:
@@ -293,11 +313,21 @@ def fit_profile(
     else:
         tails, tail_n = _tails(held_z)
         calib = held_z
-    maxima = [max((normalised_score(tails, tail_n, zs) for zs in run), default=0.0) for run in calib]
-    q = max(
-        float(np.quantile(maxima, 1 - target_false_alarm_rate, method="higher")),
-        gumbel_quantile(maxima, 1 - target_false_alarm_rate),
+    # Three channels share the false-alarm budget: instant (level/diff/shift: abrupt or large faults), trend
+    # (smoothed level: subtle but persistent ones, whose own normal maxima are much lower) and joint (several
+    # signals drifting together).
+    level = 1 - target_false_alarm_rate / 3
+    thresholds = []
+    channels = (
+        lambda zs: normalised_score(tails, tail_n, zs, False),
+        lambda zs: normalised_score(tails, tail_n, zs, True),
+        lambda zs: joint_trend_score(tails, tail_n, zs),
     )
+    for channel in channels:
+        maxima = [max((channel(zs) for zs in run), default=0.0) for run in calib]
+        thresholds.append(
+            max(float(np.quantile(maxima, level, method="higher")), gumbel_quantile(maxima, level)) + margin
+        )
     grads = [
         sig["grad_norm"]
         for run in normal_runs
@@ -310,7 +340,9 @@ def fit_profile(
         stats=_fit_stats(table, edges, signals),
         tails=tails,
         tail_n=tail_n,
-        threshold=max(q + margin, 1.0),
+        threshold=max(thresholds[0], 1.0),
+        trend_threshold=max(thresholds[1], 1.0),
+        joint_threshold=max(thresholds[2], 1.0),
         target_false_alarm_rate=target_false_alarm_rate,
         grad_norm_limit=10.0 * float(np.quantile(grads, 0.999)) if grads else None,
         n_normal_runs=len(normal_runs),
