@@ -63,28 +63,7 @@ class InProcessClient(LLMClient):
 
 
 def blaming_script(request: dict):
-    """Every agent calls all tools, finds its span abnormal and blames the strongest child's cause (or
-    itself): the answers that make consolidation prompts as big as they get."""
-    from faultwise.rcl.llm.fakeserver import Answer
+    """See :func:`faultwise.rcl.llm.fakeserver.blaming_answer`."""
+    from faultwise.rcl.llm.fakeserver import blaming_answer
 
-    msgs = request["messages"]
-    if request.get("tools") and not any(m["role"] == "tool" for m in msgs):
-        return Answer(tool_calls=[(t["function"]["name"], "{}") for t in request["tools"]])
-    fmt = request.get("response_format") or {}
-    name = (fmt.get("json_schema") or {}).get("name")
-    if name == "self_verdict":
-        return json_answer(
-            {"is_abnormal": True, "has_error_logs": False, "has_metric_anomaly": True,
-             "key_symptoms": ["slow " * 60] * 9, "hypothesis": "cpu", "score": 0.8}
-        )  # fmt: skip
-    if name == "branch_report":
-        text = msgs[1]["content"]
-        marker = '"root_cause_span":"'
-        i = text.find(marker)
-        target = text[i + len(marker) : text.index('"', i + len(marker))] if i >= 0 else span_id_in(request)
-        return json_answer(
-            {"root_cause_span": target, "fault_type": "cpu", "reason": "why " * 100, "confidence": 0.7}
-        )
-    if name == "final_ranking":
-        return json_answer({"ranking": []})
-    raise AssertionError(f"unexpected request {name}")
+    return blaming_answer()(request)

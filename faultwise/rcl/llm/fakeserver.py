@@ -194,3 +194,40 @@ def schema_answer(latency_s: float = 0.0) -> Script:
         return Answer(content=json.dumps(body), delay_s=latency_s)
 
     return script
+
+
+def _first_value(text: str, key: str) -> str | None:
+    """The string value of the first ``"key":"..."`` in compact JSON text (fake-server routing only)."""
+    marker = f'"{key}":"'
+    i = text.find(marker)
+    return text[i + len(marker) : text.index('"', i + len(marker))] if i >= 0 else None
+
+
+def blaming_answer(latency_s: float = 0.0) -> Script:
+    """Worst case for prompt sizes and call counts: every agent calls every tool, finds its span abnormal
+    with long symptoms, and blames the first child's cause it is shown (or its own span)."""
+
+    def script(request: dict) -> Answer:
+        msgs = request.get("messages", [])
+        if request.get("tools") and not any(m.get("role") == "tool" for m in msgs):
+            return Answer(
+                tool_calls=[(t["function"]["name"], "{}") for t in request["tools"]], delay_s=latency_s
+            )
+        name = ((request.get("response_format") or {}).get("json_schema") or {}).get("name")
+        first = next((m["content"] for m in msgs if m.get("role") == "user"), "")
+        if name == "self_verdict":
+            body = {
+                "is_abnormal": True, "has_error_logs": True, "has_metric_anomaly": True,
+                "key_symptoms": ["slow " * 60] * 9, "hypothesis": "cpu", "score": 0.8,
+            }  # fmt: skip
+        elif name == "branch_report":
+            target = _first_value(first, "root_cause_span") or _first_value(first, "span_id")
+            body = {"root_cause_span": target, "fault_type": "cpu", "reason": "why " * 100, "confidence": 0.7}
+        elif name == "final_ranking":
+            body = {"ranking": []}
+        else:
+            schema = ((request.get("response_format") or {}).get("json_schema") or {}).get("schema")
+            body = example_of(schema) if schema else {}
+        return Answer(content=json.dumps(body), delay_s=latency_s)
+
+    return script
