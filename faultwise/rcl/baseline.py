@@ -32,6 +32,42 @@ def robust_z(x: np.ndarray, med: np.ndarray, mad: np.ndarray, floor_us: float = 
     return (x - med) / scale
 
 
+def callee_pods(timed: pd.DataFrame) -> dict[OpKey, dict[str, int]]:
+    """For each client-like operation, the pods (on other pods than the caller) that answered its calls."""
+    key = timed["trace_id"].astype(str) + "\x1f" + timed["span_id"].astype(str)
+    client = timed[timed["client_like"].to_numpy()]
+    if not len(client):
+        return {}
+    ckey = client["trace_id"].astype(str) + "\x1f" + client["span_id"].astype(str)
+    who = pd.DataFrame(
+        {"service": client["service"].to_numpy(), "operation": client["operation"].to_numpy()},
+        index=ckey.to_numpy(),
+    )
+    who = who[~who.index.duplicated()]
+    pkey = timed["trace_id"].astype(str) + "\x1f" + timed["parent_id"].astype(str)
+    answered = timed.assign(pkey=pkey.to_numpy())[
+        pkey.isin(who.index).to_numpy() & (timed["parent_pod"] != timed["pod"]).to_numpy()
+    ]
+    if not len(answered):
+        return {}
+    callers = who.loc[answered["pkey"].to_numpy()]
+    counts = (
+        pd.DataFrame(
+            {
+                "service": callers["service"].to_numpy(),
+                "operation": callers["operation"].to_numpy(),
+                "pod": answered["pod"].to_numpy(),
+            }
+        )
+        .groupby(["service", "operation", "pod"])
+        .size()
+    )
+    out: dict[OpKey, dict[str, int]] = {}
+    for (svc, op, pod), n in counts.items():
+        out.setdefault((str(svc), str(op)), {})[str(pod)] = int(n)
+    return out
+
+
 def binomial_z(k: np.ndarray, n: np.ndarray, p0: np.ndarray) -> np.ndarray:
     """How far ``k`` successes of ``n`` lie above the rate ``p0`` expected from the baseline, in standard
     units; ``p0`` is kept inside (0.5 %, 99.5 %) so that never-seen events still need several occurrences."""
@@ -60,6 +96,9 @@ class Baseline:
     op_logged_spans: dict[OpKey, int] = field(default_factory=dict)
     service_template_rate: dict[tuple[str, str], float] = field(default_factory=dict)
     service_spans: dict[str, int] = field(default_factory=dict)
+    callee_pods: dict[OpKey, dict[str, int]] = field(
+        default_factory=dict
+    )  # client op -> pods that answered it
     window_us: tuple[int, int] = (0, 0)
 
     @classmethod
@@ -81,6 +120,7 @@ class Baseline:
         end = int((timed["start_us"] + timed["duration_us"]).max()) if len(timed) else 0
         base = cls(op_stats=op_stats, window_us=(start, end))
         base.service_spans = timed.groupby("service").size().astype(int).to_dict()
+        base.callee_pods = callee_pods(timed)
         if logs is not None and len(logs):
             base._fit_logs(timed, logs if "template" in logs.columns else with_templates(logs))
         return base

@@ -95,7 +95,14 @@ class Coordinator:
 
         for sid in graph.post_order():  # children are scheduled before their parents
             consolidated[sid] = asyncio.ensure_future(consolidate(sid))
-        await asyncio.gather(*consolidated.values())
+        try:
+            await asyncio.gather(*consolidated.values())
+        except BaseException:
+            # one agent failed (or we were cancelled): stop the rest instead of leaving them running
+            for f in [*verify.values(), *consolidated.values()]:
+                f.cancel()
+            await asyncio.gather(*verify.values(), *consolidated.values(), return_exceptions=True)
+            raise
         return {sid: f.result() for sid, f in consolidated.items()}
 
     async def _levels(self, graph, agents, sem) -> dict[str, AgentReport]:

@@ -46,6 +46,9 @@ class SelfEvidence(BaseModel):
     log_score: float = Field(0.0, description="strength of new error/warning log templates")
     key_symptoms: list[str] = Field(default_factory=list)
     hypothesis: FaultType = "unknown"
+    down_pods: list[str] = Field(
+        default_factory=list, description="callee pods that stopped answering its calls"
+    )
     score: float = Field(0.0, description="how strongly this span is itself a cause, 0..1")
 
 

@@ -36,7 +36,13 @@ def trace_anomaly_scores(tools: DataTools, start_us: int | None = None) -> pd.Se
                 for sid in s["span_id"].astype(str)
             ]
         )
-    span_score = np.maximum.reduce([self_s, gap_s, err_s, np.clip(log_s, 0, 1)])
+    absent = tools._absent
+    down_s = (
+        np.array([0.9 if sid in absent else 0.0 for sid in s["span_id"].astype(str)])
+        if absent
+        else np.zeros(len(s))
+    )
+    span_score = np.maximum.reduce([self_s, gap_s, err_s, np.clip(log_s, 0, 1), down_s])
     per_trace = pd.Series(span_score, index=s["trace_id"].to_numpy()).groupby(level=0).max()
     return per_trace.sort_values(ascending=False)
 

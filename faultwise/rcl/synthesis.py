@@ -78,7 +78,7 @@ def synthesize(
     participation = _participation(tools)
     pods = set(votes) | {p for p, b in breadth.items() if b > 0}
     score = {
-        p: votes.get(p, 0.0) / (participation.get(p, 0) + cfg.smoothing_traces)
+        p: votes.get(p, 0.0) / (max(participation.get(p, 0), blamed_in[p]) + cfg.smoothing_traces)
         + cfg.breadth_weight * breadth.get(p, 0.0)
         for p in pods
     }

@@ -48,6 +48,13 @@ class TimingEvidence(BaseModel):
     caller_overhead_z: float = Field(
         0.0, description="for a client span: how broadly its pod's outgoing calls slowed"
     )
+    unanswered_call: bool = Field(
+        False, description="a client call no server span answered, though one normally does"
+    )
+    absent_callees: list[str] = Field(
+        default_factory=list,
+        description="pods that normally answer this call and sent no span in the incident window",
+    )
 
 
 class LogEvidence(BaseModel):
@@ -141,6 +148,7 @@ class DataTools:
                 "op_err_shift_z",
                 "gap_blames_caller",
                 "caller_overhead_z",
+                "unanswered",
             )
         }
 
@@ -169,6 +177,7 @@ class DataTools:
                 in_window, self._minus_drift(spans, f"op_{name}_shift_z", z), 0.0
             )
         self._attribute_gaps(spans, in_window)
+        self._find_unanswered_calls(spans, in_window)
         base_err = st["err_rate"].to_numpy(dtype=float)
         k = (
             pd.Series(np.where(in_window, spans["is_error"].to_numpy(), False))
@@ -220,6 +229,30 @@ class DataTools:
             spans["pod"].astype(str).map(broad).fillna(0.0).to_numpy(),
             0.0,
         )
+
+    def _find_unanswered_calls(self, spans: pd.DataFrame, in_window: np.ndarray) -> None:
+        """Client calls left without an answering server span, where the baseline always saw one: the
+        callee is unreachable. Pods that used to answer and sent nothing in the window are named."""
+        active = set(spans.loc[in_window, "pod"].astype(str))
+        cand = in_window & spans["client_like"].to_numpy() & (spans["n_children"].to_numpy() == 0)
+        cand |= (
+            in_window
+            & (spans["kind"].astype(str).str.lower() == "client").to_numpy()
+            & (spans["n_children"].to_numpy() == 0)
+        )
+        self._absent: dict[str, list[str]] = {}
+        unanswered = np.zeros(len(spans), dtype=bool)
+        for i in np.flatnonzero(cand):
+            known = self.baseline.callee_pods.get(
+                (str(spans["service"].iat[i]), str(spans["operation"].iat[i]))
+            )
+            if not known:
+                continue
+            unanswered[i] = True
+            gone = sorted(p for p in known if p not in active)
+            if gone:
+                self._absent[str(spans["span_id"].iat[i])] = gone
+        spans["unanswered"] = unanswered
 
     def _in_window(self, spans: pd.DataFrame) -> np.ndarray:
         lo, hi = self.window_us
@@ -373,6 +406,8 @@ class DataTools:
             op_error_shift_z=float(c["op_err_shift_z"][i]),
             gap_blames_caller=bool(c["gap_blames_caller"][i]),
             caller_overhead_z=float(c["caller_overhead_z"][i]),
+            unanswered_call=bool(c["unanswered"][i]),
+            absent_callees=self._absent.get(span_id, [])[:MAX_ITEMS],
         )
 
     def span_logs(self, span_id: str) -> LogEvidence:

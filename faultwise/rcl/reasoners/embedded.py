@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from faultwise.rcl.records import AgentReport, Candidate, FaultType, SelfEvidence
 from faultwise.rcl.scoped import ScopedTools
-from faultwise.rcl.telemetry.schema import Span
+from faultwise.rcl.telemetry.schema import Span, service_of_pod
 
 _CPU_WORDS = ("cpu", "load", "throttl")
 _MEM_WORDS = ("mem", "heap", "gc", "oom", "rss")
@@ -50,7 +50,8 @@ class EmbeddedConfig:
     metric_support: float = 0.3
     use_logs: bool = True
     use_metrics: bool = True
-    keep_self_ratio: float = 1.5  # own local evidence must beat the child's confidence by this factor
+    keep_self_ratio: float = 1.5
+    callee_down: float = 0.9  # own local evidence must beat the child's confidence by this factor
 
 
 class EmbeddedReasoner:
@@ -125,10 +126,19 @@ class EmbeddedReasoner:
                     f"{d.entity} {d.metric} {d.baseline_mean:.3g} -> {d.incident_mean:.3g} (z={d.z:.1f})"
                 )
 
-        score = noisy_or(s_self, s_gap, s_err, s_log)
+        # a call nobody answered, into pods that went silent: the callee is down
+        s_down = 0.0
+        if t.unanswered_call and t.absent_callees:
+            s_down = c.callee_down
+            symptoms.insert(
+                0, f"call unanswered; {', '.join(t.absent_callees[:3])} sent no span in the window"
+            )
+        score = noisy_or(s_self, s_gap, s_err, s_log, s_down)
         if score > 0:
             score = noisy_or(score, c.metric_support * s_metric)
         hypothesis = self._hypothesis(s_self, s_gap, s_err, s_log, exc_like, top_metric)
+        if s_down:  # the failed, unanswered call is explained by the silent callee
+            hypothesis = "pod_failure"
         return SelfEvidence(
             span_id=span.span_id,
             service=span.service,
@@ -147,6 +157,7 @@ class EmbeddedReasoner:
             key_symptoms=symptoms[:5],
             hypothesis=hypothesis,
             score=round(score, 4),
+            down_pods=t.absent_callees if s_down else [],
         )
 
     @staticmethod
@@ -190,6 +201,18 @@ class EmbeddedReasoner:
                     if own_score == 0
                     else f"{best.reason}; upstream {span.service} shows it too",
                 }
+            )
+        if own.is_abnormal and own.hypothesis == "pod_failure" and own.down_pods:
+            down = own.down_pods[0]
+            return AgentReport(
+                span_id=span.span_id,
+                root_cause_span=span.span_id,
+                component=down,
+                service=service_of_pod(down),
+                fault_type="pod_failure",
+                confidence=own.score,
+                path=[span.span_id],
+                reason="; ".join(own.key_symptoms[:3]),
             )
         if own.is_abnormal:
             return AgentReport(
