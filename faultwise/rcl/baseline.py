@@ -34,7 +34,6 @@ def robust_z(x: np.ndarray, med: np.ndarray, mad: np.ndarray, floor_us: float = 
 
 def callee_pods(timed: pd.DataFrame) -> dict[OpKey, dict[str, int]]:
     """For each client-like operation, the pods (on other pods than the caller) that answered its calls."""
-    key = timed["trace_id"].astype(str) + "\x1f" + timed["span_id"].astype(str)
     client = timed[timed["client_like"].to_numpy()]
     if not len(client):
         return {}
