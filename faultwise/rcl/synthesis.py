@@ -17,6 +17,9 @@ from faultwise.rcl.records import Candidate
 from faultwise.rcl.tools import DataTools
 
 
+_HOST_SYMPTOMS = {"cpu", "memory", "latency", "network_delay"}
+
+
 @dataclass(frozen=True)
 class SynthesisConfig:
     use_graph_breadth: bool = True
@@ -62,6 +65,7 @@ def synthesize(
                         symptoms[rep.component].append(s)
 
     breadth: dict[str, float] = defaultdict(float)
+    breadth_kind: dict[str, str] = {}
     if cfg.use_graph_breadth:
         seen: dict[str, int] = defaultdict(int)
         for g in graphs:
@@ -71,7 +75,14 @@ def synthesize(
                 node_of.setdefault(ev.pod, ev.node)
                 # own evidence only: processing time, network gap, own log pattern (not propagated latency)
                 local = max(ev.self_time_score, ev.gap_score, ev.log_score)
-                breadth[ev.pod] = max(breadth[ev.pod], local)
+                if local > breadth[ev.pod]:
+                    breadth[ev.pod] = local
+                    kinds = {
+                        "latency": ev.self_time_score,
+                        "network_delay": ev.gap_score,
+                        "error_return": ev.log_score,
+                    }
+                    breadth_kind[ev.pod] = max(kinds, key=kinds.get)
 
     # precision of blame: votes relative to how many incident traces the pod takes part in, so that busy
     # pods do not win on the sporadic outliers every pod has
@@ -95,11 +106,20 @@ def synthesize(
             by_node[node_of[p]].append(p)
     top = max(score.values())
     for node, members in by_node.items():
-        strong = [p for p in members if score[p] >= 0.2 * top]
+        # a saturated host slows its pods' own work; pods blamed for errors or for being down are not its symptoms
+        strong = [
+            p
+            for p in members
+            if score[p] >= 0.2 * top
+            and (types[p].most_common(1)[0][0] if types[p] else breadth_kind.get(p, "")) in _HOST_SYMPTOMS
+        ]
         services = {service_of.get(p, p) for p in strong}
         nm = tools.metric_deviations(node)
         if len(services) >= 2 and nm.max_abs_z >= cfg.node_metric_z:
-            s = sum(score[p] for p in strong)
+            ranked = sorted((score[p] for p in strong), reverse=True)
+            s = ranked[0] + 0.25 * sum(
+                ranked[1:]
+            )  # above each member pod, not a sum that grows with pod count
             cands.append(
                 Candidate(
                     component=node,
@@ -123,7 +143,7 @@ def synthesize(
     for svc, members in pods_of_service.items():
         blamed = [p for p in members if score.get(p, 0) >= 0.3 * top]
         if len(members) >= 2 and len(blamed) == len(members):
-            s = sum(score[p] for p in blamed)
+            s = max(score[p] for p in blamed)
             ft = sum((types[p] for p in blamed), Counter())
             cands.append(
                 Candidate(
