@@ -16,7 +16,6 @@ from faultwise.rcl.evidence import EvidenceGraph
 from faultwise.rcl.records import Candidate
 from faultwise.rcl.tools import DataTools
 
-
 _HOST_SYMPTOMS = {"cpu", "memory", "latency", "network_delay"}
 
 

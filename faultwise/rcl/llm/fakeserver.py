@@ -28,6 +28,7 @@ class Answer:
     error: str = "scripted error"
     delay_s: float = 0.0
     headers: dict[str, str] = field(default_factory=dict)
+    usage: tuple[int, int] | None = None  # (prompt, completion) tokens when the script counts them itself
 
 
 Script = Callable[[dict], Answer]
@@ -47,7 +48,7 @@ def _completion(request: dict, ans: Answer) -> dict:
         ]
     prompt = json.dumps(request.get("messages", []))
     completion = (ans.content or "") + json.dumps(ans.tool_calls)
-    pt, ct = approx_tokens(prompt), approx_tokens(completion)
+    pt, ct = ans.usage or (approx_tokens(prompt), approx_tokens(completion))
     return {
         "id": "chatcmpl-fake",
         "object": "chat.completion",
