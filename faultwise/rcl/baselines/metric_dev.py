@@ -3,7 +3,7 @@ of their metrics between the normal reference and the abnormal window.
 
 Each (entity, metric) series is scaled robustly on the reference (median and inter-quartile range, as BARO
 does; the standard deviation where the IQR is zero; for a series flat in the reference, 5 % of its level or
-of the metric's typical level across components, so that it does not score infinitely) and the component scores its
+of the metric's typical non-zero level across components, so that it does not score infinitely) and the component scores its
 largest absolute scaled value in the window. Pod metrics score pods, node metrics nodes, service metrics
 services.
 """
@@ -30,14 +30,16 @@ def metric_scores(reference: pd.DataFrame | None, window: pd.DataFrame | None) -
         {"med": g.median(), "iqr": g.quantile(0.75) - g.quantile(0.25), "std": g.std(), "n": g.size()}
     )
     stats = stats[stats["n"] >= 2]
-    # a series flat in the reference (IQR and std 0) would turn any wiggle into an infinite score: scale
-    # it by 5 % of its own level or of the metric's typical level over all components
-    typical = ref["value"].abs().groupby(ref["metric"]).median()
-    floor = 0.05 * np.maximum(
-        stats["med"].abs(), typical.reindex(stats.index.get_level_values("metric")).to_numpy()
-    )
-    scale = stats["iqr"].where(stats["iqr"] > 0, stats["std"]).fillna(0.0)
-    stats["scale"] = np.where(scale > 0, scale, floor) + 1e-9
+    # a series flat in the reference (IQR and std zero, up to float noise) would turn any wiggle into an
+    # infinite score: scale it by 5 % of its level, or of the metric's typical non-zero level over all
+    # components (1 where the metric is zero everywhere)
+    nonzero = ref.loc[ref["value"] != 0, "value"].abs()
+    typical = nonzero.groupby(ref.loc[nonzero.index, "metric"]).median()
+    level = typical.reindex(stats.index.get_level_values("metric")).fillna(1.0).to_numpy()
+    basis = np.maximum(stats["med"].abs().to_numpy(), level)
+    tiny = 1e-6 * basis
+    iqr, std = stats["iqr"].fillna(0.0).to_numpy(), stats["std"].fillna(0.0).to_numpy()
+    stats["scale"] = np.where(iqr > tiny, iqr, np.where(std > tiny, std, 0.05 * basis))
     w = window.dropna(subset=["value"]).join(stats[["med", "scale"]], on=["entity", "metric"], how="inner")
     if not len(w):
         return pd.DataFrame(columns=["entity", "entity_kind", "score"])
