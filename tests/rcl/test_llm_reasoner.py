@@ -271,11 +271,6 @@ def test_cancellation_propagates_and_is_not_a_fallback(incident):
     assert reasoner.usage.fallbacks == 0 and reasoner.usage.calls == 0 and reasoner.usage.failed_calls == 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Coordinator._dependency does not cancel the verify tasks of inner spans when it is cancelled "
-    "(asyncio.run cancels them at exit, so Ctrl-C is clean); fix requested from the coordinator's owner",
-)
 def test_cancellation_leaves_no_agent_running(incident):
     _, leftover = _cancel_midway(incident)
     assert leftover == []
