@@ -52,10 +52,11 @@ class Coordinator:
         """Synchronous entry point."""
         return asyncio.run(self.run_traces(graphs, tools))
 
-    async def _step(self, sem: asyncio.Semaphore, kind: str, sid: str, coro):
+    async def _step(self, sem: asyncio.Semaphore, kind: str, sid: str, make):
+        """Run one agent step under the bound; ``make`` creates the coroutine only once a slot is free."""
         async with sem:
             t0 = time.perf_counter()
-            out = await coro
+            out = await make()
             if self.record_events:
                 self.events.append(StepEvent(kind, sid, t0, time.perf_counter()))
             return out
@@ -82,8 +83,7 @@ class Coordinator:
 
     async def _dependency(self, graph, agents, sem) -> dict[str, AgentReport]:
         verify = {
-            sid: asyncio.ensure_future(self._step(sem, "verify", sid, a.verify()))
-            for sid, a in agents.items()
+            sid: asyncio.ensure_future(self._step(sem, "verify", sid, a.verify)) for sid, a in agents.items()
         }
         consolidated: dict[str, asyncio.Future] = {}
 
@@ -91,7 +91,7 @@ class Coordinator:
             kids = graph.children[sid]
             child_reports = list(await asyncio.gather(*(consolidated[c] for c in kids)))
             await verify[sid]
-            return await self._step(sem, "consolidate", sid, agents[sid].consolidate(child_reports))
+            return await self._step(sem, "consolidate", sid, lambda: agents[sid].consolidate(child_reports))
 
         for sid in graph.post_order():  # children are scheduled before their parents
             consolidated[sid] = asyncio.ensure_future(consolidate(sid))
@@ -106,7 +106,7 @@ class Coordinator:
         return {sid: f.result() for sid, f in consolidated.items()}
 
     async def _levels(self, graph, agents, sem) -> dict[str, AgentReport]:
-        await asyncio.gather(*(self._step(sem, "verify", sid, a.verify()) for sid, a in agents.items()))
+        await asyncio.gather(*(self._step(sem, "verify", sid, a.verify) for sid, a in agents.items()))
         depth = graph.depth()
         reports: dict[str, AgentReport] = {}
         for level in sorted(set(depth.values()), reverse=True):
@@ -114,7 +114,10 @@ class Coordinator:
             outs = await asyncio.gather(
                 *(
                     self._step(
-                        sem, "consolidate", s, agents[s].consolidate([reports[c] for c in graph.children[s]])
+                        sem,
+                        "consolidate",
+                        s,
+                        lambda s=s: agents[s].consolidate([reports[c] for c in graph.children[s]]),
                     )
                     for s in sids
                 )

@@ -168,11 +168,6 @@ def test_ctrl_c_leaves_no_half_written_report(interrupted):
     assert "Traceback" not in err and "report:" not in out
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="faultwise.cli.main drops the exit code typer returns for Ctrl-C (typer turns KeyboardInterrupt "
-    "into Exit(130) and returns it with standalone_mode=False); fix requested from the CLI's owner",
-)
 def test_ctrl_c_exits_130(interrupted):
     rc, _, err, _ = interrupted
     assert rc == 130, err
