@@ -105,3 +105,12 @@ def test_model_roundtrip_and_bad_model_files(profile, tmp_path):
 def test_fit_needs_normal_runs():
     with pytest.raises(ValueError):
         fit_profile([])
+
+
+def test_vanished_update_is_a_hard_rule(profile):
+    mon = Monitor(profile)
+    run = make_run(8)
+    for s in run[:5]:
+        assert not mon.update(s).rule
+    v = mon.update(run[5].model_copy(update={"grad_norm": 0.0}))
+    assert v.alarm and v.rule == "vanished_update" and v.invariant == "kl_dynamics"

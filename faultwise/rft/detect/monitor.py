@@ -114,6 +114,9 @@ class Monitor:
         elif prof.grad_norm_limit is not None and signals.get("grad_norm", 0.0) > prof.grad_norm_limit:
             rule = "exploding_grad_norm"
             score = math.inf
+        elif prof.grad_norm_floor is not None and signals.get("grad_norm", math.inf) < prof.grad_norm_floor:
+            rule = "vanished_update"  # a zero gradient: the step changed nothing (normal runs never do this)
+            score = math.inf
         alarm = score > 1.0
         invariant = None
         if rule:

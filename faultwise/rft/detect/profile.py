@@ -53,6 +53,10 @@ class NormalProfile(BaseModel):
     joint_threshold: float = Field(description="joint channel: mean of the 3 largest signal trend scores")
     target_false_alarm_rate: float
     grad_norm_limit: float | None = None
+    grad_norm_floor: float | None = Field(
+        None,
+        description="below 1/1000 of the smallest normal grad norm the update vanished (None: normal runs hit 0)",
+    )
     n_normal_runs: int = 0
 
     def bin_of(self, step: int) -> int:
@@ -345,5 +349,6 @@ def fit_profile(
         joint_threshold=max(thresholds[2], 1.0),
         target_false_alarm_rate=target_false_alarm_rate,
         grad_norm_limit=10.0 * float(np.quantile(grads, 0.999)) if grads else None,
+        grad_norm_floor=1e-3 * min(grads) if grads and min(grads) > 0 else None,
         n_normal_runs=len(normal_runs),
     )
