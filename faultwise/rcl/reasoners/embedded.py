@@ -43,9 +43,7 @@ class EmbeddedConfig:
     z0: float = 3.0
     z_scale: float = 10.0
     abnormal_at: float = 0.1
-    error_status: float = 0.8
-    new_error_log: float = 0.7
-    missing_log: float = 0.5
+    missing_log: float = 1.0  # weight of a usual line that vanished, against a new error line (1.0)
     new_log: float = 0.5
     metric_support: float = 0.3
     use_logs: bool = True
@@ -100,7 +98,7 @@ class EmbeddedReasoner:
             has_error_logs = lg.error_lines > 0
             parts = [
                 saturate(lg.new_error_z, c.z0, c.z_scale),
-                saturate(lg.missing_z, c.z0, c.z_scale),
+                c.missing_log * saturate(lg.missing_z, c.z0, c.z_scale),
                 c.new_log * saturate(lg.new_z, c.z0, c.z_scale),
             ]
             if lg.new_error_templates:
