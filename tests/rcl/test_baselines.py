@@ -177,3 +177,15 @@ def test_method_names_groups_and_errors():
         method_names("random,nope")
     with pytest.raises(InputError, match="no method"):
         method_names(" , ")
+
+
+def test_ablations_switch_exactly_one_flag():
+    from faultwise.rcl.analyzer import RCLConfig
+
+    default = RCLConfig()
+    got = {m.name: m.config for m in make_methods("ablations")}
+    assert got["rcl"] == default
+    assert got["rcl-no-logs"] == RCLConfig(use_logs=False)
+    assert got["rcl-no-metrics"] == RCLConfig(use_metrics=False)
+    assert got["rcl-no-graph"] == RCLConfig(use_graph_breadth=False)
+    assert got["rcl-levels"] == RCLConfig(schedule="levels") and default.schedule == "dependency"
