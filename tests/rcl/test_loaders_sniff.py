@@ -71,6 +71,11 @@ CASES = {
     "nezha-logs": _text(NEZHA_LOG),
     "nezha-metrics": _text(NEZHA_METRIC),
     "aiops2022-traces": _text(AIOPS),
+    "rcaeval-traces": _text(
+        "traceID,spanID,parentSpanID,serviceName,methodName,operationName,startTime,duration,statusCode\n"
+        "t1,s1,,frontend,GET,/home,1700000000000000,1200,200\n"
+    ),
+    "rcaeval-logs": _text("timestamp,container_name,message\n1700000000000000000,cart-1,\"INFO added item\"\n"),
 }
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pandas as pd
 
 from faultwise.errors import InputError
-from faultwise.rcl.telemetry import aiops2022, canonical, jaeger, nezha, otlp, zipkin
+from faultwise.rcl.telemetry import aiops2022, canonical, jaeger, nezha, otlp, rcaeval, zipkin
 from faultwise.rcl.telemetry._common import PathLike, as_paths, read_head
 from faultwise.rcl.telemetry.enrich import dedupe_spans, fill_nodes
 from faultwise.rcl.telemetry.schema import Telemetry
@@ -27,16 +27,18 @@ TRACE_LOADERS: dict[str, Callable[[Path], pd.DataFrame]] = {
     "zipkin": zipkin.load_zipkin,
     "nezha-traces": nezha.load_nezha_traces,
     "aiops2022-traces": aiops2022.load_aiops2022_traces,
+    "rcaeval-traces": rcaeval.load_rcaeval_traces,
     "canonical-spans": canonical.load_canonical_spans,
 }
 LOG_LOADERS: dict[str, Callable[[Path], pd.DataFrame]] = {
     "otlp-logs": otlp.load_otlp_logs,
     "nezha-logs": nezha.load_nezha_logs,
+    "rcaeval-logs": rcaeval.load_rcaeval_logs,
     "canonical-logs": canonical.load_canonical_logs,
 }
 METRIC_FORMATS = ("otlp-metrics", "nezha-metrics", "canonical-metrics")
 FORMATS = tuple(TRACE_LOADERS) + tuple(LOG_LOADERS) + METRIC_FORMATS
-FAMILIES = ("otlp", "jaeger", "zipkin", "nezha", "aiops2022", "canonical")
+FAMILIES = ("otlp", "jaeger", "zipkin", "nezha", "aiops2022", "rcaeval", "canonical")
 
 
 def _csv_header(head: str) -> set[str]:
@@ -57,6 +59,10 @@ def _sniff_csv(cols: set[str]) -> str | None:
         return "nezha-metrics"
     if {"timestamp", "cmdb_id", "span_id", "trace_id", "duration", "parent_span"} <= cols:
         return "aiops2022-traces"
+    if set(rcaeval.TRACE_COLUMNS) <= cols:
+        return "rcaeval-traces"
+    if set(rcaeval.LOG_COLUMNS_REQUIRED) <= cols:
+        return "rcaeval-logs"
     if set(canonical.SPAN_REQUIRED) <= cols:
         return "canonical-spans"
     if set(canonical.METRIC_REQUIRED) <= cols and ({"ts_s", "timestamp"} & cols):
@@ -100,7 +106,7 @@ def sniff_format(path: PathLike) -> str:
         kind = "JSON" if stripped[0] in "{[" else "text/CSV"
         raise InputError(
             path,
-            f"unknown format ({kind} that is not OTLP, Jaeger, Zipkin, Nezha, AIOps-2022 or canonical CSV)",
+            f"unknown format ({kind} that is not OTLP, Jaeger, Zipkin, Nezha, AIOps-2022, RCAEval or canonical CSV)",
         )
     return fmt
 
