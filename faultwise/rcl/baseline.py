@@ -7,6 +7,7 @@ template). Per service: template rates per span, for logs that carry no span id.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -67,6 +68,26 @@ def callee_pods(timed: pd.DataFrame) -> dict[OpKey, dict[str, int]]:
     return out
 
 
+_ERROR_TEXT = re.compile(r"error|exception|fail", re.IGNORECASE)
+
+
+def error_lines_per_pod(logs: pd.DataFrame) -> pd.Series:
+    """Error lines per pod: ERROR/FATAL level, or text that names an error (many services log failures at
+    INFO or WARN)."""
+    msg = logs["message"].astype(str)
+    hit = {m: bool(_ERROR_TEXT.search(m[:400])) for m in pd.unique(msg)}
+    level = logs["level"].astype(str).str.upper()
+    is_err = level.isin(["ERROR", "FATAL", "CRITICAL"]).to_numpy() | msg.map(hit).to_numpy(dtype=bool)
+    return logs.loc[is_err].groupby("pod").size().astype(float)
+
+
+def _covered_seconds(ts_us: pd.Series) -> float:
+    """Seconds a (possibly gappy, e.g. baseline + pre-window) series of timestamps covers, minute by minute."""
+    if not len(ts_us):
+        return 0.0
+    return float(pd.unique(ts_us.to_numpy() // 60_000_000).size * 60)
+
+
 def binomial_z(k: np.ndarray, n: np.ndarray, p0: np.ndarray) -> np.ndarray:
     """How far ``k`` successes of ``n`` lie above the rate ``p0`` expected from the baseline, in standard
     units; ``p0`` is kept inside (0.5 %, 99.5 %) so that never-seen events still need several occurrences."""
@@ -95,9 +116,9 @@ class Baseline:
     op_logged_spans: dict[OpKey, int] = field(default_factory=dict)
     service_template_rate: dict[tuple[str, str], float] = field(default_factory=dict)
     service_spans: dict[str, int] = field(default_factory=dict)
-    callee_pods: dict[OpKey, dict[str, int]] = field(
-        default_factory=dict
-    )  # client op -> pods that answered it
+    callee_pods: dict[OpKey, dict[str, int]] = field(default_factory=dict)  # client op -> pods answering it
+    pod_error_lines_per_s: dict[str, float] = field(default_factory=dict)
+    log_seconds: float = 0.0  # length of the period the log rates were measured over
     window_us: tuple[int, int] = (0, 0)
 
     @classmethod
@@ -144,6 +165,9 @@ class Baseline:
         return out
 
     def _fit_logs(self, spans: pd.DataFrame, logs: pd.DataFrame) -> None:
+        self.log_seconds = max(_covered_seconds(logs["ts_us"]), 1.0)
+        for pod, n in error_lines_per_pod(logs).items():
+            self.pod_error_lines_per_s[str(pod)] = n / self.log_seconds
         per_service = logs.groupby(["service", "template"]).size()
         for (svc, tmpl), n in per_service.items():
             self.service_template_rate[(str(svc), str(tmpl))] = n / max(

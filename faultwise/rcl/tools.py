@@ -14,7 +14,14 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, Field
 
-from faultwise.rcl.baseline import MIN_PATTERN_SPANS, Baseline, binomial_z, robust_z, with_templates
+from faultwise.rcl.baseline import (
+    MIN_PATTERN_SPANS,
+    Baseline,
+    binomial_z,
+    error_lines_per_pod,
+    robust_z,
+    with_templates,
+)
 from faultwise.rcl.graph import add_timings
 from faultwise.rcl.telemetry.schema import Telemetry
 
@@ -68,6 +75,9 @@ class LogEvidence(BaseModel):
     )
     new_z: float = Field(0.0, description="strongest over-representation of another template it carries")
     missing_z: float = Field(0.0, description="strongest under-representation of a template it lacks")
+    pod_error_rate_z: float = Field(
+        0.0, description="how far its pod's rate of error lines rose above normal"
+    )
     pattern_known: bool = False
 
 
@@ -119,8 +129,10 @@ class DataTools:
             self.window_us = self.telemetry.time_range_us()
         self.spans = self._score_timings(spans)
         self.pod_node = self.telemetry.pod_nodes()
+        self._pod_error_z: dict[str, float] = {}
         if self.telemetry.logs is not None and len(self.telemetry.logs):
             self._build_log_evidence(with_templates(self.telemetry.logs))
+            self._build_pod_error_rates(self.telemetry.logs)
         if self.telemetry.metrics is not None and len(self.telemetry.metrics):
             self._build_metric_stats(self.telemetry.metrics)
         g = self.spans.groupby(["service", "operation"], sort=False)
@@ -129,6 +141,9 @@ class DataTools:
         )
         self._row = pd.Series(np.arange(len(self.spans)), index=self.spans["span_id"].to_numpy())
         self._row = self._row[~self._row.index.duplicated()].to_dict()
+        self._pod_of = dict(
+            zip(self.spans["span_id"].astype(str), self.spans["pod"].astype(str), strict=True)
+        )
         self._cols = {
             c: self.spans[c].to_numpy(dtype=float)
             for c in (
@@ -349,6 +364,20 @@ class DataTools:
             if str(sid) in self._log_evidence:
                 self._log_evidence[str(sid)].error_lines = int(cnt)
 
+    def _build_pod_error_rates(self, logs: pd.DataFrame) -> None:
+        """Poisson z of each pod's error lines in the window against its normal rate (expectation floored
+        at one line, so a pod needs several new errors to stand out)."""
+        if not self.baseline.log_seconds:
+            return
+        lo, hi = self.window_us
+        win = logs[(logs["ts_us"] >= lo) & (logs["ts_us"] <= hi)]
+        if not len(win):
+            return
+        seconds = max((hi - lo) / 1e6, 1.0)
+        for pod, k in error_lines_per_pod(win).items():
+            expected = max(self.baseline.pod_error_lines_per_s.get(str(pod), 0.0) * seconds, 1.0)
+            self._pod_error_z[str(pod)] = float((k - expected) / np.sqrt(expected))
+
     def _build_metric_stats(self, metrics: pd.DataFrame) -> None:
         lo, hi = self.window_us
         m = metrics.dropna(subset=["value"])
@@ -412,10 +441,12 @@ class DataTools:
 
     def span_logs(self, span_id: str) -> LogEvidence:
         ev = self._log_evidence.get(span_id)
+        pod_z = self._pod_error_z.get(self._pod_of.get(span_id, ""), 0.0)
         if ev is None:
-            return LogEvidence()
+            return LogEvidence(pod_error_rate_z=pod_z)
         return ev.model_copy(
             update={
+                "pod_error_rate_z": pod_z,
                 "new_error_templates": ev.new_error_templates[:MAX_ITEMS],
                 "new_templates": ev.new_templates[:MAX_ITEMS],
                 "missing_templates": ev.missing_templates[:MAX_ITEMS],

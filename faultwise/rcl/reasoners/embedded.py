@@ -49,7 +49,8 @@ class EmbeddedConfig:
     use_logs: bool = True
     use_metrics: bool = True
     keep_self_ratio: float = 1.5
-    callee_down: float = 0.9  # own local evidence must beat the child's confidence by this factor
+    callee_down: float = 0.9
+    pod_error_rate: float = 1.0  # weight of the pod-level error-line rate against span-level log shifts  # own local evidence must beat the child's confidence by this factor
 
 
 class EmbeddedReasoner:
@@ -100,7 +101,10 @@ class EmbeddedReasoner:
                 saturate(lg.new_error_z, c.z0, c.z_scale),
                 c.missing_log * saturate(lg.missing_z, c.z0, c.z_scale),
                 c.new_log * saturate(lg.new_z, c.z0, c.z_scale),
+                c.pod_error_rate * saturate(lg.pod_error_rate_z, c.z0, c.z_scale),
             ]
+            if saturate(lg.pod_error_rate_z, c.z0, c.z_scale):
+                symptoms.append(f"its pod logs errors above its normal rate (z={lg.pod_error_rate_z:.1f})")
             if lg.new_error_templates:
                 symptoms.append(
                     f"error log over-represented (z={lg.new_error_z:.1f}): {lg.new_error_templates[0]}"
