@@ -14,8 +14,22 @@ def _tree() -> TraceGraph:
     # a -> b -> c -> d (deep branch), a -> e (shallow branch)
     rows = []
     for sid, parent in [("a", ""), ("b", "a"), ("c", "b"), ("d", "c"), ("e", "a")]:
-        rows.append(dict(trace_id="t", span_id=sid, parent_id=parent, service=sid, pod=f"{sid}-1", node="",
-                         operation="op", kind="server", start_us=0, duration_us=10, is_error=False, status_code=""))
+        rows.append(
+            dict(
+                trace_id="t",
+                span_id=sid,
+                parent_id=parent,
+                service=sid,
+                pod=f"{sid}-1",
+                node="",
+                operation="op",
+                kind="server",
+                start_us=0,
+                duration_us=10,
+                is_error=False,
+                status_code="",
+            )
+        )
     return TraceGraph.from_frame(pd.DataFrame(rows))
 
 
@@ -36,18 +50,34 @@ class SlowReasoner:
 
     async def verify(self, span, tools):
         await self._work(0.2 if span.span_id == "d" else 0.01)
-        return SelfEvidence(span_id=span.span_id, service=span.service, pod=span.pod, operation=span.operation,
-                            is_abnormal=span.span_id == "d", has_error=False, has_error_logs=False,
-                            has_metric_anomaly=False, score=0.9 if span.span_id == "d" else 0.0)
+        return SelfEvidence(
+            span_id=span.span_id,
+            service=span.service,
+            pod=span.pod,
+            operation=span.operation,
+            is_abnormal=span.span_id == "d",
+            has_error=False,
+            has_error_logs=False,
+            has_metric_anomaly=False,
+            score=0.9 if span.span_id == "d" else 0.0,
+        )
 
     async def consolidate(self, span, own, children):
         await self._work(0.01)
         blamed = [c for c in children if c.root_cause_span]
         if blamed:
-            return blamed[0].model_copy(update={"span_id": span.span_id, "path": [span.span_id, *blamed[0].path]})
+            return blamed[0].model_copy(
+                update={"span_id": span.span_id, "path": [span.span_id, *blamed[0].path]}
+            )
         if own.is_abnormal:
-            return AgentReport(span_id=span.span_id, root_cause_span=span.span_id, component=span.pod,
-                               service=span.service, confidence=own.score, path=[span.span_id])
+            return AgentReport(
+                span_id=span.span_id,
+                root_cause_span=span.span_id,
+                component=span.pod,
+                service=span.service,
+                confidence=own.score,
+                path=[span.span_id],
+            )
         return AgentReport(span_id=span.span_id)
 
     async def synthesize(self, ranked, graphs):

@@ -7,28 +7,42 @@ from faultwise.rcl.graph import TraceGraph, add_timings
 
 def _span(sid, parent, pod, start, dur, kind="server", trace="t"):
     return dict(
-        trace_id=trace, span_id=sid, parent_id=parent, service=pod.split("-")[0], pod=pod, node="",
-        operation=f"op-{sid}", kind=kind, start_us=start, duration_us=dur, is_error=False, status_code="",
+        trace_id=trace,
+        span_id=sid,
+        parent_id=parent,
+        service=pod.split("-")[0],
+        pod=pod,
+        node="",
+        operation=f"op-{sid}",
+        kind=kind,
+        start_us=start,
+        duration_us=dur,
+        is_error=False,
+        status_code="",
     )
 
 
 def test_exclusive_time_uses_union_of_overlapping_children():
-    df = pd.DataFrame([
-        _span("a", "", "gw-1", 0, 1000),
-        _span("b", "a", "gw-1", 100, 500, kind="internal"),
-        _span("c", "a", "gw-1", 300, 500, kind="internal"),  # overlaps b: union is 100..800
-    ])
+    df = pd.DataFrame(
+        [
+            _span("a", "", "gw-1", 0, 1000),
+            _span("b", "a", "gw-1", 100, 500, kind="internal"),
+            _span("c", "a", "gw-1", 300, 500, kind="internal"),  # overlaps b: union is 100..800
+        ]
+    )
     t = add_timings(df).set_index("span_id")
     assert t.loc["a", "exclusive_us"] == 1000 - 700
     assert t.loc["a", "n_children"] == 2
 
 
 def test_client_wait_becomes_gap_of_remote_server_span():
-    df = pd.DataFrame([
-        _span("a", "", "gw-1", 0, 1000),
-        _span("b", "a", "gw-1", 100, 800, kind="client"),
-        _span("c", "b", "db-1", 250, 500),
-    ])
+    df = pd.DataFrame(
+        [
+            _span("a", "", "gw-1", 0, 1000),
+            _span("b", "a", "gw-1", 100, 800, kind="client"),
+            _span("c", "b", "db-1", 250, 500),
+        ]
+    )
     t = add_timings(df).set_index("span_id")
     assert bool(t.loc["b", "client_like"]) and pd.isna(t.loc["b", "self_us"])
     assert t.loc["c", "gap_us"] == 300  # 800 - 500 spent on the wire / in queues
@@ -37,22 +51,26 @@ def test_client_wait_becomes_gap_of_remote_server_span():
 
 
 def test_single_remote_child_without_kind_is_client_like():
-    df = pd.DataFrame([
-        _span("a", "", "gw-1", 0, 1000, kind=""),
-        _span("b", "a", "db-1", 100, 600, kind=""),
-    ])
+    df = pd.DataFrame(
+        [
+            _span("a", "", "gw-1", 0, 1000, kind=""),
+            _span("b", "a", "db-1", 100, 600, kind=""),
+        ]
+    )
     t = add_timings(df).set_index("span_id")
     assert bool(t.loc["a", "client_like"])
     assert t.loc["b", "gap_us"] == 400
 
 
 def test_orphans_become_roots_and_cycles_are_broken_and_reported():
-    df = pd.DataFrame([
-        _span("r", "", "gw-1", 0, 100),
-        _span("o", "missing", "a-1", 0, 10),
-        _span("x", "y", "b-1", 0, 10),
-        _span("y", "x", "b-1", 0, 10),
-    ])
+    df = pd.DataFrame(
+        [
+            _span("r", "", "gw-1", 0, 100),
+            _span("o", "missing", "a-1", 0, 10),
+            _span("x", "y", "b-1", 0, 10),
+            _span("y", "x", "b-1", 0, 10),
+        ]
+    )
     g = TraceGraph.from_frame(df)
     assert "o" in g.orphans and "o" in g.roots
     assert len(g.broken_cycles) == 1
@@ -61,12 +79,14 @@ def test_orphans_become_roots_and_cycles_are_broken_and_reported():
 
 
 def test_post_order_visits_children_before_parents():
-    df = pd.DataFrame([
-        _span("a", "", "gw-1", 0, 100),
-        _span("b", "a", "x-1", 1, 50),
-        _span("c", "b", "y-1", 2, 20),
-        _span("d", "a", "z-1", 60, 20),
-    ])
+    df = pd.DataFrame(
+        [
+            _span("a", "", "gw-1", 0, 100),
+            _span("b", "a", "x-1", 1, 50),
+            _span("c", "b", "y-1", 2, 20),
+            _span("d", "a", "z-1", 60, 20),
+        ]
+    )
     g = TraceGraph.from_frame(df)
     order = list(g.post_order())
     for child, parent in g.parent.items():

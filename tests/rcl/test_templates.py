@@ -2,8 +2,12 @@ from faultwise.rcl.templates import template_of
 
 
 def test_variables_are_masked_and_lines_of_one_statement_share_a_template():
-    a = template_of("12:00:01.123 ERROR OrderService#42 order 1234 failed for user=alice id=3fa85f64-5717-4562-b3fc-2c963f66afa6")
-    b = template_of("12:00:09.999 ERROR OrderService#42 order 98 failed for user=bob id=00000000-0000-0000-0000-000000000001")
+    a = template_of(
+        "12:00:01.123 ERROR OrderService#42 order 1234 failed for user=alice id=3fa85f64-5717-4562-b3fc-2c963f66afa6"
+    )
+    b = template_of(
+        "12:00:09.999 ERROR OrderService#42 order 98 failed for user=bob id=00000000-0000-0000-0000-000000000001"
+    )
     assert a == b
     assert "1234" not in a and "alice" not in a
 
