@@ -75,7 +75,7 @@ CASES = {
         "traceID,spanID,parentSpanID,serviceName,methodName,operationName,startTime,duration,statusCode\n"
         "t1,s1,,frontend,GET,/home,1700000000000000,1200,200\n"
     ),
-    "rcaeval-logs": _text("timestamp,container_name,message\n1700000000000000000,cart-1,\"INFO added item\"\n"),
+    "rcaeval-logs": _text('timestamp,container_name,message\n1700000000000000000,cart-1,"INFO added item"\n'),
 }
 
 
