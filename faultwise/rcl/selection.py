@@ -25,17 +25,7 @@ def trace_anomaly_scores(tools: DataTools, start_us: int | None = None) -> pd.Se
     gap_s = np.where(s["gap_exceeds"] & ~s["gap_blames_caller"], _sat(s["op_gap_shift_z"].to_numpy()), 0.0)
     self_s = np.maximum(self_s, _sat(s["caller_overhead_z"].to_numpy()))
     err_s = np.where(s["is_error"].to_numpy(), _sat(s["op_err_shift_z"].to_numpy()), 0.0)
-    log_s = np.zeros(len(s))
-    if tools._log_evidence:
-        ev = tools._log_evidence
-        log_s = np.array(
-            [
-                0.0
-                if (e := ev.get(sid)) is None
-                else float(_sat(np.array([max(e.new_error_z, e.missing_z, 0.5 * e.new_z)]))[0])
-                for sid in s["span_id"].astype(str)
-            ]
-        )
+    log_s = _sat(tools.log_strengths(s["span_id"].astype(str).tolist()))
     absent = tools._absent
     down_s = (
         np.array([0.9 if sid in absent else 0.0 for sid in s["span_id"].astype(str)])

@@ -117,13 +117,20 @@ class DataTools:
     drift: DataTools | None = None  # the same tools over the period just before the incident, if known
     drift_logs: bool = False
     spans: pd.DataFrame = field(init=False)
-    _log_evidence: dict[str, LogEvidence] = field(init=False, default_factory=dict)
+    _log_evidence: dict[str, LogEvidence | None] = field(
+        init=False, default_factory=dict
+    )  # assembled on demand
     _metric_stats: dict[str, list[MetricDeviation]] = field(init=False, default_factory=dict)
     _op_incident: pd.DataFrame = field(init=False)
     pod_node: dict[str, str] = field(init=False, default_factory=dict)
     _template_z: dict[tuple[str, str, str], float] = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
+        self._carried: dict[str, set[str]] = {}
+        self._over: dict[tuple[str, str, str], tuple[bool, float]] = {}
+        self._under: dict[tuple[str, str], list[tuple[str, float]]] = {}
+        self._log_op: dict[str, tuple[str, str]] = {}
+        self._error_lines: dict[str, int] = {}
         spans = add_timings(self.telemetry.spans)
         if self.window_us is None:
             self.window_us = self.telemetry.time_range_us()
@@ -333,36 +340,72 @@ class DataTools:
         under: dict[tuple[str, str], list[tuple[str, float]]] = {}
         for r in tab[tab["z"] < 0].itertuples():
             under.setdefault((r.service, r.operation), []).append((r.template, float(r.z)))
-        carried = pairs.groupby("span_id")["template"].apply(set).to_dict()
-        for sid, svc, op in win[["span_id", "service", "operation"]].itertuples(index=False, name=None):
-            has = carried.get(sid, set())
-            new_err = [
-                (over[(svc, op, t)][1], t) for t in has if (svc, op, t) in over and over[(svc, op, t)][0]
-            ]
-            new = [
-                (over[(svc, op, t)][1], t) for t in has if (svc, op, t) in over and not over[(svc, op, t)][0]
-            ]
-            missing = [(-z, t) for t, z in under.get((svc, op), []) if t not in has]
-            if new_err or new or missing or has:
-                new_err.sort(reverse=True)
-                new.sort(reverse=True)
-                missing.sort(reverse=True)
-                self._log_evidence[str(sid)] = LogEvidence(
-                    lines=len(has),
-                    new_error_templates=[t for _, t in new_err],
-                    new_templates=[t for _, t in new],
-                    missing_templates=[t for _, t in missing],
-                    new_error_z=new_err[0][0] if new_err else 0.0,
-                    new_z=new[0][0] if new else 0.0,
-                    missing_z=missing[0][0] if missing else 0.0,
-                    pattern_known=self.baseline.op_logged_spans.get((svc, op), 0) >= MIN_PATTERN_SPANS,
-                )
-        err_lines = (
-            linked[linked["level"].astype(str).str.upper().isin(ERROR_LEVELS)].groupby("span_id").size()
+        # keep the raw pieces; a span's LogEvidence is assembled only when an agent asks (see span_logs)
+        carried: dict[str, set[str]] = {}
+        for sid, tmpl in zip(pairs["span_id"].tolist(), pairs["template"].tolist(), strict=True):
+            carried.setdefault(str(sid), set()).add(str(tmpl))
+        self._carried, self._over, self._under = carried, over, under
+        self._log_op = dict(
+            zip(
+                win["span_id"].astype(str).tolist(),
+                zip(win["service"].tolist(), win["operation"].tolist(), strict=True),
+                strict=True,
+            )
         )
-        for sid, cnt in err_lines.items():
-            if str(sid) in self._log_evidence:
-                self._log_evidence[str(sid)].error_lines = int(cnt)
+        err = linked[linked["level"].astype(str).str.upper().isin(ERROR_LEVELS)].groupby("span_id").size()
+        self._error_lines = {str(k): int(v) for k, v in err.items()}
+
+    def _assemble_log_evidence(self, sid: str) -> LogEvidence | None:
+        key = self._log_op.get(sid)
+        if key is None:
+            return None
+        svc, op = key
+        has = self._carried.get(sid, set())
+        over = self._over
+        new_err = sorted(
+            ((over[(svc, op, t)][1], t) for t in has if (svc, op, t) in over and over[(svc, op, t)][0]),
+            reverse=True,
+        )
+        new = sorted(
+            ((over[(svc, op, t)][1], t) for t in has if (svc, op, t) in over and not over[(svc, op, t)][0]),
+            reverse=True,
+        )
+        missing = sorted(((-z, t) for t, z in self._under.get((svc, op), []) if t not in has), reverse=True)
+        if not (new_err or new or missing or has):
+            return None
+        return LogEvidence(
+            lines=len(has),
+            error_lines=self._error_lines.get(sid, 0),
+            new_error_templates=[t for _, t in new_err],
+            new_templates=[t for _, t in new],
+            missing_templates=[t for _, t in missing],
+            new_error_z=new_err[0][0] if new_err else 0.0,
+            new_z=new[0][0] if new else 0.0,
+            missing_z=missing[0][0] if missing else 0.0,
+            pattern_known=self.baseline.op_logged_spans.get((svc, op), 0) >= MIN_PATTERN_SPANS,
+        )
+
+    def log_strengths(self, span_ids: list[str]) -> np.ndarray:
+        """Per span, the strongest log-pattern shift (z) it shows, without assembling records: for selection."""
+        out = np.zeros(len(span_ids))
+        if not self._log_op:
+            return out
+        for i, sid in enumerate(span_ids):
+            key = self._log_op.get(sid)
+            if key is None:
+                continue
+            svc, op = key
+            has = self._carried.get(sid, ())
+            best = 0.0
+            for t in has:
+                hit = self._over.get((svc, op, t))
+                if hit is not None:
+                    best = max(best, hit[1] if hit[0] else 0.5 * hit[1])
+            for t, z in self._under.get((svc, op), ()):
+                if t not in has:
+                    best = max(best, -z)
+            out[i] = best
+        return out
 
     def _build_pod_error_rates(self, logs: pd.DataFrame) -> None:
         """Poisson z of each pod's error lines in the window against its normal rate (expectation floored
@@ -441,6 +484,8 @@ class DataTools:
 
     def span_logs(self, span_id: str) -> LogEvidence:
         ev = self._log_evidence.get(span_id)
+        if ev is None and span_id not in self._log_evidence:
+            ev = self._log_evidence[span_id] = self._assemble_log_evidence(span_id)
         pod_z = self._pod_error_z.get(self._pod_of.get(span_id, ""), 0.0)
         if ev is None:
             return LogEvidence(pod_error_rate_z=pod_z)
