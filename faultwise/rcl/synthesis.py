@@ -167,7 +167,7 @@ def synthesize(
             else "abnormal own evidence across traces"
         )
         if breadth.get(p):
-            rationale += f"; own evidence abnormal in {breadth[p]:.0%} (mean strength) of its spans"
+            rationale += f"; strongest own evidence across its spans {breadth[p]:.2f} (0..1)"
         pm = tools.metric_deviations(p)
         ev = list(symptoms[p])
         if pm.deviations and abs(pm.deviations[0].z) >= 3:
