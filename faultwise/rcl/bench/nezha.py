@@ -12,9 +12,9 @@ from pathlib import Path
 
 from faultwise.errors import InputError
 from faultwise.rcl.analyzer import RCLAgent, RCLConfig
+from faultwise.rcl.bench.loop import run_cases
 from faultwise.rcl.bench.methods import BenchCase
 from faultwise.rcl.bench.metrics import CaseResult, rank_of, ranked_at_level
-from faultwise.rcl.llm.usage import usage_since
 from faultwise.rcl.reasoners.base import Reasoner
 from faultwise.rcl.telemetry import NezhaCase, load_nezha_case, read_nezha_cases
 
@@ -67,17 +67,7 @@ def run_nezha(
 ) -> list[CaseResult]:
     """Diagnose ``cases`` one after another (each case already runs its agents in parallel)."""
     agent = RCLAgent(config or RCLConfig(), reasoner=reasoner)
-    usage = getattr(agent.reasoner, "usage", None)  # the LLM reasoner's counters, per case below
-    results = []
-    for case in cases:
-        before = usage.model_copy() if usage is not None else None
-        result = run_case(root, case, agent)
-        if usage is not None:
-            result.llm = usage_since(before, usage)
-        results.append(result)
-        if on_case:
-            on_case(result)
-    return results
+    return run_cases(cases, lambda case, a: run_case(root, case, a), agent, on_case)
 
 
 def nezha_bench_cases(root: str | Path, cases: Sequence[NezhaCase]) -> Iterator[BenchCase]:

@@ -11,9 +11,9 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 
 from faultwise.rcl.analyzer import RCLAgent, RCLConfig
+from faultwise.rcl.bench.loop import run_cases
 from faultwise.rcl.bench.methods import BenchCase
 from faultwise.rcl.bench.metrics import CaseResult, rank_of, ranked_at_level
-from faultwise.rcl.llm.usage import usage_since
 from faultwise.rcl.reasoners.base import Reasoner
 from faultwise.rcl.synth import INJECTABLE_FAULTS, SynthConfig, generate_incident
 
@@ -56,17 +56,7 @@ def run_synthetic(
     reasoner: Reasoner | None = None,
 ) -> list[CaseResult]:
     agent = RCLAgent(config or RCLConfig(), reasoner=reasoner)
-    usage = getattr(agent.reasoner, "usage", None)  # the LLM reasoner's counters, per case below
-    results = []
-    for cfg in plan:
-        before = usage.model_copy() if usage is not None else None
-        result = run_synthetic_case(cfg, agent)
-        if usage is not None:
-            result.llm = usage_since(before, usage)
-        results.append(result)
-        if on_case:
-            on_case(result)
-    return results
+    return run_cases(plan, run_synthetic_case, agent, on_case)
 
 
 def synthetic_bench_cases(plan: Sequence[SynthConfig]) -> Iterator[BenchCase]:
