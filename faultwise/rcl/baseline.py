@@ -118,6 +118,7 @@ class Baseline:
     service_spans: dict[str, int] = field(default_factory=dict)
     callee_pods: dict[OpKey, dict[str, int]] = field(default_factory=dict)  # client op -> pods answering it
     pod_error_lines_per_s: dict[str, float] = field(default_factory=dict)
+    unanswered_share: dict[OpKey, float] = field(default_factory=dict)  # client op -> share left unanswered
     log_seconds: float = 0.0  # length of the period the log rates were measured over
     window_us: tuple[int, int] = (0, 0)
 
@@ -141,6 +142,10 @@ class Baseline:
         base = cls(op_stats=op_stats, window_us=(start, end))
         base.service_spans = timed.groupby("service").size().astype(int).to_dict()
         base.callee_pods = callee_pods(timed)
+        client = timed[(timed["kind"].astype(str).str.lower() == "client").to_numpy()]
+        if len(client):
+            share = (client["n_children"] == 0).groupby([client["service"], client["operation"]]).mean()
+            base.unanswered_share = {(str(a), str(b)): float(v) for (a, b), v in share.items()}
         if logs is not None and len(logs):
             base._fit_logs(timed, logs if "template" in logs.columns else with_templates(logs))
         return base

@@ -27,11 +27,9 @@ def trace_anomaly_scores(tools: DataTools, start_us: int | None = None) -> pd.Se
     err_s = np.where(s["is_error"].to_numpy(), _sat(s["op_err_shift_z"].to_numpy()), 0.0)
     log_s = _sat(tools.log_strengths(s["span_id"].astype(str).tolist()))
     absent = tools._absent
-    down_s = (
-        np.array([0.9 if sid in absent else 0.0 for sid in s["span_id"].astype(str)])
-        if absent
-        else np.zeros(len(s))
-    )
+    down_s = _sat(s["unanswered_z"].to_numpy()) * s["unanswered"].to_numpy()
+    if absent:
+        down_s = np.maximum(down_s, [0.9 if sid in absent else 0.0 for sid in s["span_id"].astype(str)])
     span_score = np.maximum.reduce([self_s, gap_s, err_s, np.clip(log_s, 0, 1), down_s])
     per_trace = pd.Series(span_score, index=s["trace_id"].to_numpy()).groupby(level=0).max()
     return per_trace.sort_values(ascending=False)

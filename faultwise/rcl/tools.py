@@ -62,6 +62,12 @@ class TimingEvidence(BaseModel):
         default_factory=list,
         description="pods that normally answer this call and sent no span in the incident window",
     )
+    unanswered_z: float = Field(
+        0.0, description="how much more often than normal its operation's calls go unanswered"
+    )
+    suspect_callees: list[str] = Field(
+        default_factory=list, description="usual callees whose share of answers fell most"
+    )
 
 
 class LogEvidence(BaseModel):
@@ -171,6 +177,7 @@ class DataTools:
                 "gap_blames_caller",
                 "caller_overhead_z",
                 "unanswered",
+                "unanswered_z",
             )
         }
 
@@ -253,28 +260,83 @@ class DataTools:
         )
 
     def _find_unanswered_calls(self, spans: pd.DataFrame, in_window: np.ndarray) -> None:
-        """Client calls left without an answering server span, where the baseline always saw one: the
-        callee is unreachable. Pods that used to answer and sent nothing in the window are named."""
+        """Client calls left without an answering server span, more often than normal: the callee is
+        unreachable. Pods that used to answer and sent nothing in the window are *absent* (down); otherwise
+        the suspects are the usual callee pods whose share of the answered calls dropped most (lossy)."""
         active = set(spans.loc[in_window, "pod"].astype(str))
-        cand = in_window & spans["client_like"].to_numpy() & (spans["n_children"].to_numpy() == 0)
-        cand |= (
-            in_window
-            & (spans["kind"].astype(str).str.lower() == "client").to_numpy()
-            & (spans["n_children"].to_numpy() == 0)
-        )
+        client = in_window & (spans["kind"].astype(str).str.lower() == "client").to_numpy()
+        cand = client & (spans["n_children"].to_numpy() == 0)
         self._absent: dict[str, list[str]] = {}
+        self._suspects: dict[str, list[str]] = {}
         unanswered = np.zeros(len(spans), dtype=bool)
-        for i in np.flatnonzero(cand):
-            known = self.baseline.callee_pods.get(
-                (str(spans["service"].iat[i]), str(spans["operation"].iat[i]))
-            )
-            if not known:
-                continue
-            unanswered[i] = True
-            gone = sorted(p for p in known if p not in active)
-            if gone:
-                self._absent[str(spans["span_id"].iat[i])] = gone
+        unanswered_z = np.zeros(len(spans))
+        if cand.any():
+            keys = list(zip(spans["service"].astype(str), spans["operation"].astype(str), strict=True))
+            calls = pd.Series(client).groupby([spans["service"], spans["operation"]]).sum()
+            missed = pd.Series(cand).groupby([spans["service"], spans["operation"]]).sum()
+            answered = self._answered_by_pod(spans, client)
+            op_z: dict[tuple[str, str], float] = {}
+            op_suspects: dict[tuple[str, str], list[str]] = {}
+            for i in np.flatnonzero(cand):
+                key = keys[i]
+                known = self.baseline.callee_pods.get(key)
+                if not known:
+                    continue
+                unanswered[i] = True
+                if key not in op_z:
+                    base = self.baseline.unanswered_share.get(key, 0.0)
+                    op_z[key] = float(
+                        binomial_z(
+                            np.array([missed.get(key, 0)]), np.array([calls.get(key, 0)]), np.array([base])
+                        )[0]
+                    )
+                    total = sum(known.values())
+                    now = answered.get(key, {})
+                    now_total = max(sum(now.values()), 1)
+                    drop = {p: known[p] / total - now.get(p, 0) / now_total for p in known}
+                    op_suspects[key] = sorted(known, key=lambda p: -drop[p])
+                unanswered_z[i] = op_z[key]
+                sid = str(spans["span_id"].iat[i])
+                gone = sorted(p for p in known if p not in active)
+                if gone:
+                    self._absent[sid] = gone
+                self._suspects[sid] = op_suspects[key]
         spans["unanswered"] = unanswered
+        spans["unanswered_z"] = unanswered_z
+
+    @staticmethod
+    def _answered_by_pod(spans: pd.DataFrame, client: np.ndarray) -> dict[tuple[str, str], dict[str, int]]:
+        """In the window: for each client operation, how many of its calls each callee pod answered."""
+        key = spans["trace_id"].astype(str) + "\x1f" + spans["span_id"].astype(str)
+        caller = pd.DataFrame(
+            {
+                "service": spans["service"].to_numpy()[client],
+                "operation": spans["operation"].to_numpy()[client],
+            },
+            index=key.to_numpy()[client],
+        )
+        caller = caller[~caller.index.duplicated()]
+        pkey = (spans["trace_id"].astype(str) + "\x1f" + spans["parent_id"].astype(str)).to_numpy()
+        hit = pd.Index(caller.index).get_indexer(pkey)
+        ok = hit >= 0
+        if not ok.any():
+            return {}
+        rows = caller.iloc[hit[ok]]
+        counts = (
+            pd.DataFrame(
+                {
+                    "service": rows["service"].to_numpy(),
+                    "operation": rows["operation"].to_numpy(),
+                    "pod": spans["pod"].to_numpy()[ok],
+                }
+            )
+            .groupby(["service", "operation", "pod"])
+            .size()
+        )
+        out: dict[tuple[str, str], dict[str, int]] = {}
+        for (a, b, pod), n in counts.items():
+            out.setdefault((str(a), str(b)), {})[str(pod)] = int(n)
+        return out
 
     def _in_window(self, spans: pd.DataFrame) -> np.ndarray:
         lo, hi = self.window_us
@@ -480,6 +542,8 @@ class DataTools:
             caller_overhead_z=float(c["caller_overhead_z"][i]),
             unanswered_call=bool(c["unanswered"][i]),
             absent_callees=self._absent.get(span_id, [])[:MAX_ITEMS],
+            unanswered_z=float(c["unanswered_z"][i]),
+            suspect_callees=self._suspects.get(span_id, [])[:MAX_ITEMS],
         )
 
     def span_logs(self, span_id: str) -> LogEvidence:

@@ -129,18 +129,21 @@ class EmbeddedReasoner:
                 )
 
         # a call nobody answered, into pods that went silent: the callee is down
-        s_down = 0.0
-        if t.unanswered_call and t.absent_callees:
-            s_down = c.callee_down
+        s_down, down = 0.0, []
+        if t.unanswered_call and t.absent_callees:  # a call nobody answered, into pods that went silent
+            s_down, down = c.callee_down, t.absent_callees
+            symptoms.insert(0, f"call unanswered; {', '.join(down[:3])} sent no span in the window")
+        elif t.unanswered_call and saturate(t.unanswered_z, c.z0, c.z_scale) and t.suspect_callees:
+            s_down, down = saturate(t.unanswered_z, c.z0, c.z_scale), t.suspect_callees[:1]
             symptoms.insert(
-                0, f"call unanswered; {', '.join(t.absent_callees[:3])} sent no span in the window"
+                0, f"calls go unanswered more than normal (z={t.unanswered_z:.1f}); suspect {down[0]}"
             )
         score = noisy_or(s_self, s_gap, s_err, s_log, s_down)
         if score > 0:
             score = noisy_or(score, c.metric_support * s_metric)
         hypothesis = self._hypothesis(s_self, s_gap, s_err, s_log, exc_like, top_metric)
-        if s_down:  # the failed, unanswered call is explained by the silent callee
-            hypothesis = "pod_failure"
+        if s_down:  # the failed, unanswered call is explained by the callee
+            hypothesis = "pod_failure" if t.absent_callees else "network_loss"
         return SelfEvidence(
             span_id=span.span_id,
             service=span.service,
@@ -159,7 +162,7 @@ class EmbeddedReasoner:
             key_symptoms=symptoms[:5],
             hypothesis=hypothesis,
             score=round(score, 4),
-            down_pods=t.absent_callees if s_down else [],
+            down_pods=down,
         )
 
     @staticmethod
@@ -204,14 +207,14 @@ class EmbeddedReasoner:
                     else f"{best.reason}; upstream {span.service} shows it too",
                 }
             )
-        if own.is_abnormal and own.hypothesis == "pod_failure" and own.down_pods:
+        if own.is_abnormal and own.hypothesis in ("pod_failure", "network_loss") and own.down_pods:
             down = own.down_pods[0]
             return AgentReport(
                 span_id=span.span_id,
                 root_cause_span=span.span_id,
                 component=down,
                 service=service_of_pod(down),
-                fault_type="pod_failure",
+                fault_type=own.hypothesis,
                 confidence=own.score,
                 path=[span.span_id],
                 reason="; ".join(own.key_symptoms[:3]),
