@@ -89,3 +89,9 @@ def test_empty_incident_is_an_input_error():
     with pytest.raises(InputError, match="no spans"):
         RCLAgent().find_root_causes(Telemetry(spans=empty_frame(SPAN_COLUMNS)))
     assert isinstance(empty_frame(SPAN_COLUMNS), pd.DataFrame)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_network_loss_names_the_callee_whose_calls_go_unanswered(seed):
+    truth, d = _diagnose("network_loss", seed=seed)
+    assert truth.component in [c.component for c in d.candidates[:3]]
