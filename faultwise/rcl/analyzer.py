@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -34,7 +35,6 @@ class RCLConfig:
     use_logs: bool = True
     use_metrics: bool = True
     use_graph_breadth: bool = True
-    discount_drift: bool = False  # subtract shifts already present before the start (off: no gain measured)
     baseline_fraction: float = 1 / 3  # with neither a baseline nor a start: the first third is normal
     reasoner: EmbeddedConfig = field(default_factory=EmbeddedConfig)
 
@@ -133,19 +133,7 @@ class RCLAgent:
         if not cfg.use_metrics:
             inc = Telemetry(inc.spans, inc.logs, None, inc.sources)
         metric_base = baseline.metrics if (baseline is not None and cfg.use_metrics) else None
-        drift = None
-        if (
-            baseline is not None
-            and start_us is not None
-            and cfg.discount_drift
-            and (spans["start_us"] < start_us).any()
-        ):
-            # how much each operation had already moved, just before the incident, against the far baseline
-            far = Baseline.fit(
-                baseline.spans, baseline.logs if logs_on and baseline.logs is not None else None
-            )
-            drift = DataTools(inc, far, window_us=(lo, start_us))
-        tools = DataTools(inc, base, metric_baseline=metric_base, window_us=window, drift=drift)
+        tools = DataTools(inc, base, metric_baseline=metric_base, window_us=window)
 
         chosen = select_traces(tools, start_us, cfg.max_traces, cfg.min_trace_score)
         warnings: list[str] = []
@@ -176,7 +164,6 @@ class RCLAgent:
         )
         gegs = coord.run(graphs, tools)
         ranked = synthesize(gegs, tools, SynthesisConfig(use_graph_breadth=cfg.use_graph_breadth))
-        import asyncio
 
         ranked = asyncio.run(self.reasoner.synthesize(ranked, [g.pruned() for g in gegs]))
         all_traces = spans["trace_id"].nunique()

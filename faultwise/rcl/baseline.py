@@ -2,7 +2,8 @@
 
 Per operation (service, operation): robust location/scale (median, MAD) of duration, own processing time
 and client->server gap, and the log pattern its spans normally emit (share of spans carrying each
-template). Per service: template rates per span, for logs that carry no span id.
+template). Per client operation: which pods answer it and how often it goes unanswered. Per pod: its rate of
+error lines.
 """
 
 from __future__ import annotations
@@ -18,10 +19,6 @@ from faultwise.rcl.templates import template_of
 
 OpKey = tuple[str, str]
 
-#: A template carried by at least this share of an operation's spans is *expected* of it.
-EXPECTED_SHARE = 0.95
-#: A template carried by at most this share of an operation's spans is *new* for it.
-NEW_SHARE = 0.02
 #: Fewest baseline spans of an operation before its log pattern is trusted.
 MIN_PATTERN_SPANS = 10
 
@@ -114,8 +111,6 @@ class Baseline:
     op_stats: pd.DataFrame  # index (service, operation); n, *_med, *_mad for duration/self/gap
     op_templates: dict[OpKey, dict[str, float]] = field(default_factory=dict)
     op_logged_spans: dict[OpKey, int] = field(default_factory=dict)
-    service_template_rate: dict[tuple[str, str], float] = field(default_factory=dict)
-    service_spans: dict[str, int] = field(default_factory=dict)
     callee_pods: dict[OpKey, dict[str, int]] = field(default_factory=dict)  # client op -> pods answering it
     pod_error_lines_per_s: dict[str, float] = field(default_factory=dict)
     unanswered_share: dict[OpKey, float] = field(default_factory=dict)  # client op -> share left unanswered
@@ -140,7 +135,6 @@ class Baseline:
         start = int(timed["start_us"].min()) if len(timed) else 0
         end = int((timed["start_us"] + timed["duration_us"]).max()) if len(timed) else 0
         base = cls(op_stats=op_stats, window_us=(start, end))
-        base.service_spans = timed.groupby("service").size().astype(int).to_dict()
         base.callee_pods = callee_pods(timed)
         client = timed[(timed["kind"].astype(str).str.lower() == "client").to_numpy()]
         if len(client):
@@ -150,34 +144,10 @@ class Baseline:
             base._fit_logs(timed, logs if "template" in logs.columns else with_templates(logs))
         return base
 
-    @classmethod
-    def layered(cls, near: Baseline, far: Baseline, min_spans: int = 20) -> Baseline:
-        """Prefer the *near* baseline (the minutes just before the incident: same workload, same state)
-        for every operation it has seen often enough; fall back to the *far* one (a fault-free file,
-        possibly hours away) for the rest."""
-        use_near = near.op_stats.index[near.op_stats["n"] >= min_spans]
-        rest = far.op_stats.index.difference(use_near)
-        op_stats = pd.concat([near.op_stats.loc[use_near], far.op_stats.loc[rest]])
-        near_keys = {(str(a), str(b)) for a, b in use_near}
-        out = cls(op_stats=op_stats, window_us=near.window_us)
-        for src, keys in ((far, None), (near, near_keys)):
-            for key, n in src.op_logged_spans.items():
-                if keys is None or key in keys:
-                    out.op_logged_spans[key] = n
-                    out.op_templates[key] = src.op_templates.get(key, {})
-        out.service_spans = {**far.service_spans, **near.service_spans}
-        out.service_template_rate = {**far.service_template_rate, **near.service_template_rate}
-        return out
-
     def _fit_logs(self, spans: pd.DataFrame, logs: pd.DataFrame) -> None:
         self.log_seconds = max(_covered_seconds(logs["ts_us"]), 1.0)
         for pod, n in error_lines_per_pod(logs).items():
             self.pod_error_lines_per_s[str(pod)] = n / self.log_seconds
-        per_service = logs.groupby(["service", "template"]).size()
-        for (svc, tmpl), n in per_service.items():
-            self.service_template_rate[(str(svc), str(tmpl))] = n / max(
-                self.service_spans.get(str(svc), 0), 1
-            )
         linked = logs[logs["span_id"] != ""].merge(
             spans[["span_id", "service", "operation"]].drop_duplicates("span_id"),
             on="span_id",
@@ -196,14 +166,3 @@ class Baseline:
         for key, n in op_n.items():
             if str(key[0]) in logging_services:
                 self.op_logged_spans[(str(key[0]), str(key[1]))] = int(n)
-
-    def expected_templates(self, key: OpKey) -> set[str]:
-        if self.op_logged_spans.get(key, 0) < MIN_PATTERN_SPANS:
-            return set()
-        return {t for t, p in self.op_templates.get(key, {}).items() if p >= EXPECTED_SHARE}
-
-    def template_share(self, key: OpKey, template: str) -> float | None:
-        """Share of the operation's baseline spans that carried ``template``; None if the op's pattern is unknown."""
-        if self.op_logged_spans.get(key, 0) < MIN_PATTERN_SPANS:
-            return None
-        return self.op_templates.get(key, {}).get(template, 0.0)

@@ -289,6 +289,12 @@ def _print_bench(results, summary, level: str, json_out: bool, reasoner=None) ->
     console.print(summary_table(summary, level))
 
 
+BenchCacheOpt = Annotated[
+    bool, typer.Option("--cache/--no-cache", help="Reuse cached LLM answers (a re-run costs nothing).")
+]
+BenchMaxTracesOpt = Annotated[
+    int | None, typer.Option("--max-traces", help="Most anomalous traces to diagnose per case.")
+]
 MethodsOpt = Annotated[
     str | None,
     typer.Option(
@@ -361,12 +367,8 @@ def bench_nezha(
     llm_base_url: LLMBaseUrlOpt = None,
     llm_model: LLMModelOpt = None,
     llm_config: LLMConfigOpt = None,
-    cache: Annotated[
-        bool, typer.Option("--cache/--no-cache", help="Reuse cached LLM answers (a re-run costs nothing).")
-    ] = True,
-    max_traces: Annotated[
-        int | None, typer.Option("--max-traces", help="Most anomalous traces to diagnose per case.")
-    ] = None,
+    cache: BenchCacheOpt = True,
+    max_traces: BenchMaxTracesOpt = None,
 ) -> None:
     """Diagnose every case of a Nezha-layout folder; score AC@1/3/5, Avg@5 and MRR at service level."""
     from faultwise.rcl.bench.metrics import summarize
@@ -412,12 +414,8 @@ def bench_synthetic(
     llm_base_url: LLMBaseUrlOpt = None,
     llm_model: LLMModelOpt = None,
     llm_config: LLMConfigOpt = None,
-    cache: Annotated[
-        bool, typer.Option("--cache/--no-cache", help="Reuse cached LLM answers (a re-run costs nothing).")
-    ] = True,
-    max_traces: Annotated[
-        int | None, typer.Option("--max-traces", help="Most anomalous traces to diagnose per case.")
-    ] = None,
+    cache: BenchCacheOpt = True,
+    max_traces: BenchMaxTracesOpt = None,
 ) -> None:
     """Generate incidents of every injectable fault type and score the method at the truth's level."""
     from faultwise.rcl.bench.metrics import summarize

@@ -120,8 +120,6 @@ class DataTools:
     baseline: Baseline
     metric_baseline: pd.DataFrame | None = None
     window_us: tuple[int, int] | None = None
-    drift: DataTools | None = None  # the same tools over the period just before the incident, if known
-    drift_logs: bool = False
     spans: pd.DataFrame = field(init=False)
     _log_evidence: dict[str, LogEvidence | None] = field(
         init=False, default_factory=dict
@@ -129,7 +127,6 @@ class DataTools:
     _metric_stats: dict[str, list[MetricDeviation]] = field(init=False, default_factory=dict)
     _op_incident: pd.DataFrame = field(init=False)
     pod_node: dict[str, str] = field(init=False, default_factory=dict)
-    _template_z: dict[tuple[str, str, str], float] = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         self._carried: dict[str, set[str]] = {}
@@ -202,9 +199,7 @@ class DataTools:
             k = pd.Series(np.where(in_window, exceed & has, False)).groupby(grp).transform("sum").to_numpy()
             n = pd.Series(np.where(in_window, has, False)).groupby(grp).transform("sum").to_numpy()
             z = binomial_z(k, n, 0.05)
-            spans[f"op_{name}_shift_z"] = np.where(
-                in_window, self._minus_drift(spans, f"op_{name}_shift_z", z), 0.0
-            )
+            spans[f"op_{name}_shift_z"] = np.where(in_window, z, 0.0)
         self._attribute_gaps(spans, in_window)
         self._find_unanswered_calls(spans, in_window)
         base_err = st["err_rate"].to_numpy(dtype=float)
@@ -216,18 +211,8 @@ class DataTools:
         )
         n = pd.Series(in_window).groupby(grp).transform("sum").to_numpy()
         z = binomial_z(k, n, np.nan_to_num(base_err, nan=0.0))
-        spans["op_err_shift_z"] = np.where(in_window, self._minus_drift(spans, "op_err_shift_z", z), 0.0)
+        spans["op_err_shift_z"] = np.where(in_window, z, 0.0)
         return spans
-
-    def _minus_drift(self, spans: pd.DataFrame, col: str, z: np.ndarray) -> np.ndarray:
-        """A shift the operation already had *before* the incident (slow drift, a table growing all day) is
-        not the incident's: subtract the pre-incident shift of the same operation on the same pod."""
-        if self.drift is None:
-            return z
-        pre = self.drift.spans.groupby(["pod", "operation"])[col].max()
-        key = pd.MultiIndex.from_frame(spans[["pod", "operation"]])
-        before = np.clip(np.nan_to_num(pre.reindex(key).to_numpy(dtype=float)), 0.0, None)
-        return z - before
 
     @staticmethod
     def _attribute_gaps(spans: pd.DataFrame, in_window: np.ndarray) -> None:
@@ -384,14 +369,6 @@ class DataTools:
         )
         p0 = (pb * nb + 0.5) / (nb + 1.0)
         tab["z"] = binomial_z(tab["k"].to_numpy(), tab["n"].to_numpy(), p0)
-        self._template_z = {
-            (str(a), str(b), str(t)): float(z)
-            for a, b, t, z in zip(tab["service"], tab["operation"], tab["template"], tab["z"], strict=True)
-        }
-        if self.drift is not None and self.drift_logs:  # discount pattern shifts already there before
-            pre = np.array([self.drift._template_z.get(key, 0.0) for key in self._template_z])
-            z = tab["z"].to_numpy()
-            tab["z"] = np.where(z > 0, z - np.clip(pre, 0, None), z - np.clip(pre, None, 0))
         tab = tab[(nb >= MIN_PATTERN_SPANS) & (tab["z"].abs() >= 3.0)]
         errorish = tab["err"].to_numpy() | tab["template"].str.contains(_ERROR_WORDS, regex=True).to_numpy()
         over = {
