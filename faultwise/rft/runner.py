@@ -530,7 +530,9 @@ def run(
     trainer.remove_callback(ProgressCallback)
     trainer.bench = controller
     controller.trainer = trainer
-    with warnings.catch_warnings():  # transformers' deprecation notes, triggered inside TRL, drown the progress bar
+    with (
+        warnings.catch_warnings()
+    ):  # transformers' deprecation notes, triggered inside TRL, drown the progress bar
         warnings.filterwarnings("ignore", category=FutureWarning, module=r"transformers(\..*)?")
         trainer.train(resume_from_checkpoint=str(resume_from) if resume_from is not None else None)
     return RunOutput(cfg.run_info(), controller.steps, controller.trajectories, time.perf_counter() - t0)
