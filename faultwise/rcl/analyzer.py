@@ -123,7 +123,9 @@ class RCLAgent:
             )
         base = Baseline.fit(
             pd.concat(base_spans, ignore_index=True),
-            pd.concat(base_logs, ignore_index=True) if base_logs else None,
+            pd.concat([lg.assign(segment=i) for i, lg in enumerate(base_logs)], ignore_index=True)
+            if base_logs
+            else None,
         )
 
         window = (start_us if start_us is not None else lo, hi)

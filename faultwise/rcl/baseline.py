@@ -21,6 +21,10 @@ OpKey = tuple[str, str]
 
 #: Fewest baseline spans of an operation before its log pattern is trusted.
 MIN_PATTERN_SPANS = 10
+#: A log line "follows" another when a span that logs the first almost always logs the second too; fewest
+#: spans with the first line, and least share, before that is taken as a rule of the code path.
+MIN_FOLLOW_SPANS = 5
+MIN_FOLLOW_SHARE = 0.9
 
 
 def robust_z(x: np.ndarray, med: np.ndarray, mad: np.ndarray, floor_us: float = 100.0) -> np.ndarray:
@@ -78,6 +82,70 @@ def error_lines_per_pod(logs: pd.DataFrame) -> pd.Series:
     return logs.loc[is_err].groupby("pod").size().astype(float)
 
 
+def follow_counts(pairs: pd.DataFrame) -> pd.DataFrame:
+    """For spans of one operation: how many carry template ``a`` (``n_a``) and how many of those also carry
+    ``b`` (``k_ab``). ``pairs`` holds one row per (span_id, service, operation, template)."""
+    cols = ["span_id", "service", "operation", "template"]
+    if not len(pairs):
+        return pd.DataFrame(columns=["service", "operation", "a", "b", "k_ab", "n_a"])
+    p = pairs[cols]
+    both = p.merge(p[["span_id", "template"]], on="span_id", suffixes=("_a", "_b"))
+    both = both[both["template_a"] != both["template_b"]]
+    k = both.groupby(["service", "operation", "template_a", "template_b"]).size().rename("k_ab")
+    n = p.groupby(["service", "operation", "template"]).size().rename("n_a")
+    out = k.reset_index().merge(
+        n.reset_index().rename(columns={"template": "template_a"}), on=["service", "operation", "template_a"]
+    )
+    return out.rename(columns={"template_a": "a", "template_b": "b"})
+
+
+def follow_rules(pairs: pd.DataFrame) -> dict[OpKey, dict[tuple[str, str], float]]:
+    """Pairs of log lines where the second reliably accompanies the first within a span of an operation:
+    the steps of one code path. Smoothed share ``(k + 0.5) / (n + 1)``."""
+    c = follow_counts(pairs)
+    c = c[c["n_a"] >= MIN_FOLLOW_SPANS]
+    share = (c["k_ab"] + 0.5) / (c["n_a"] + 1.0)
+    c = c[share >= MIN_FOLLOW_SHARE].assign(p=share[share >= MIN_FOLLOW_SHARE])
+    out: dict[OpKey, dict[tuple[str, str], float]] = {}
+    for r in c.itertuples(index=False):
+        out.setdefault((str(r.service), str(r.operation)), {})[(str(r.a), str(r.b))] = float(r.p)
+    return out
+
+
+def linked_templates(spans: pd.DataFrame, logs: pd.DataFrame) -> pd.DataFrame:
+    """One row per (span, template) for log lines that name a span of ``spans``."""
+    linked = logs[logs["span_id"] != ""].merge(
+        spans[["span_id", "service", "operation"]].drop_duplicates("span_id"),
+        on="span_id",
+        suffixes=("_log", ""),
+    )
+    return linked.drop_duplicates(["span_id", "template"])
+
+
+def _rules_in_every_segment(pairs: pd.DataFrame) -> dict[OpKey, dict[tuple[str, str], float]]:
+    """Code-path rules that hold in every normal period where they could be observed: a rule that one period
+    breaks is workload drift (a cache warming up, another request mix), not a property of the code."""
+    pooled = follow_rules(pairs)
+    if "segment" not in pairs.columns or pairs["segment"].nunique() < 2 or not pooled:
+        return pooled
+    keys = ["service", "operation", "a", "b"]
+    rules = pd.DataFrame([(svc, op, a, b) for (svc, op), rs in pooled.items() for (a, b) in rs], columns=keys)
+    broken = np.zeros(len(rules), dtype=bool)
+    for _, seg in pairs.groupby("segment"):
+        k = follow_counts(seg)[keys + ["k_ab"]]
+        n = seg.groupby(["service", "operation", "template"]).size().rename("n_a").reset_index()
+        t = rules.merge(k, on=keys, how="left").merge(
+            n.rename(columns={"template": "a"}), on=["service", "operation", "a"], how="left"
+        )
+        k_ab, n_a = t["k_ab"].fillna(0).to_numpy(), t["n_a"].fillna(0).to_numpy()
+        broken |= (n_a >= MIN_FOLLOW_SPANS) & ((k_ab + 0.5) / (n_a + 1.0) < MIN_FOLLOW_SHARE)
+    out: dict[OpKey, dict[tuple[str, str], float]] = {}
+    for r in rules[~broken].itertuples(index=False):
+        key = (str(r.service), str(r.operation))
+        out.setdefault(key, {})[(str(r.a), str(r.b))] = pooled[key][(str(r.a), str(r.b))]
+    return out
+
+
 def _covered_seconds(ts_us: pd.Series) -> float:
     """Seconds a (possibly gappy, e.g. baseline + pre-window) series of timestamps covers, minute by minute."""
     if not len(ts_us):
@@ -114,11 +182,14 @@ class Baseline:
     callee_pods: dict[OpKey, dict[str, int]] = field(default_factory=dict)  # client op -> pods answering it
     pod_error_lines_per_s: dict[str, float] = field(default_factory=dict)
     unanswered_share: dict[OpKey, float] = field(default_factory=dict)  # client op -> share left unanswered
+    op_follow: dict[OpKey, dict[tuple[str, str], float]] = field(default_factory=dict)  # see follow_rules
     log_seconds: float = 0.0  # length of the period the log rates were measured over
     window_us: tuple[int, int] = (0, 0)
 
     @classmethod
     def fit(cls, spans: pd.DataFrame, logs: pd.DataFrame | None = None) -> Baseline:
+        """``logs`` may hold several normal periods, told apart by a ``segment`` column (e.g. a reference
+        window and the minutes before the incident); see :func:`_rules_in_every_segment`."""
         timed = spans if "self_us" in spans.columns else add_timings(spans)
         g = timed.groupby(["service", "operation"], sort=False)
         stats = {"n": g.size(), "err_rate": g["is_error"].mean()}
@@ -148,14 +219,10 @@ class Baseline:
         self.log_seconds = max(_covered_seconds(logs["ts_us"]), 1.0)
         for pod, n in error_lines_per_pod(logs).items():
             self.pod_error_lines_per_s[str(pod)] = n / self.log_seconds
-        linked = logs[logs["span_id"] != ""].merge(
-            spans[["span_id", "service", "operation"]].drop_duplicates("span_id"),
-            on="span_id",
-            suffixes=("_log", ""),
-        )
-        if not len(linked):
+        pairs = linked_templates(spans, logs)
+        if not len(pairs):
             return
-        pairs = linked.drop_duplicates(["span_id", "template"])
+        self.op_follow = _rules_in_every_segment(pairs)
         # denominators: all spans of an operation whose service logs at all (a span may log nothing)
         op_n = spans.groupby(["service", "operation"]).size()
         counts = pairs.groupby(["service", "operation", "template"]).size()

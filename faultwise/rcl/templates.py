@@ -2,7 +2,9 @@
 
 A light Drain-style masking: variable tokens (numbers, hex ids, UUIDs, IPs, quoted and bracketed payloads
 that carry variables) become ``<*>``, timestamps and trace/span ids are dropped, and only the first
-``max_tokens`` tokens are kept, because the tail of a log line is where payload dumps live.
+``max_tokens`` tokens are kept, because the tail of a log line is where payload dumps live. Source locations
+(``pkg.Class#120``, ``Main.java:88``, ``views.py:42``) are kept whole: two statements of one method often log
+the same text, and telling them apart is what shows a code path cut short (the later line goes quiet).
 """
 
 from __future__ import annotations
@@ -27,13 +29,13 @@ _QUOTED = re.compile(r"\"[^\"]*\"|'[^']*'")
 _BRACKET_VAR = re.compile(r"[\[({][^\[\](){}]*<\*>[^\[\](){}]*[\])}]")
 _KEY_VALUE = re.compile(r"(?<==)[^,;\s)\]}]+")
 _SPACES = re.compile(r"\s+")
+_CODE_LOCATION = re.compile(
+    r"((?<![\w$.])(?:[A-Za-z_$][\w$]*\.)+[A-Za-z_$][\w$]*#\d+\b"  # logback %logger#%line
+    r"|(?<![\w$.])[\w$-]+\.(?:java|kt|scala|groovy|py|go|rs|js|ts|rb|cs|cpp|cc|c|h|php):\d+\b)"  # file:line
+)
 
 
-@lru_cache(maxsize=65536)
-def template_of(message: str, max_tokens: int = 10) -> str:
-    """Stable template key of one log message."""
-    text = _LEADING_TIME.sub("", message[:400].strip())  # the key lives in the head of a line
-    text = _TRACE_IDS.sub("", text)
+def _mask(text: str) -> str:
     text = _QUOTED.sub("<*>", text)
     text = _KEY_VALUE.sub("<*>", text)
     text = _VAR.sub("<*>", text)
@@ -42,5 +44,15 @@ def template_of(message: str, max_tokens: int = 10) -> str:
         if new == text:
             break
         text = new
+    return text
+
+
+@lru_cache(maxsize=65536)
+def template_of(message: str, max_tokens: int = 10) -> str:
+    """Stable template key of one log message."""
+    text = _LEADING_TIME.sub("", message[:400].strip())  # the key lives in the head of a line
+    text = _TRACE_IDS.sub("", text)
+    parts = _CODE_LOCATION.split(text)  # odd items are locations, kept verbatim
+    text = "".join(part if i % 2 else _mask(part) for i, part in enumerate(parts))
     tokens = _SPACES.split(text.strip())[:max_tokens]
     return " ".join(tokens)

@@ -19,6 +19,7 @@ from faultwise.rcl.baseline import (
     Baseline,
     binomial_z,
     error_lines_per_pod,
+    follow_counts,
     robust_z,
     with_templates,
 )
@@ -132,6 +133,7 @@ class DataTools:
         self._carried: dict[str, set[str]] = {}
         self._over: dict[tuple[str, str, str], tuple[bool, float]] = {}
         self._under: dict[tuple[str, str], list[tuple[str, float]]] = {}
+        self._cut: dict[tuple[str, str], dict[str, list[tuple[str, float]]]] = {}  # op -> a -> [(b, z)]
         self._log_op: dict[str, tuple[str, str]] = {}
         self._error_lines: dict[str, int] = {}
         spans = add_timings(self.telemetry.spans)
@@ -384,6 +386,7 @@ class DataTools:
         for sid, tmpl in zip(pairs["span_id"].tolist(), pairs["template"].tolist(), strict=True):
             carried.setdefault(str(sid), set()).add(str(tmpl))
         self._carried, self._over, self._under = carried, over, under
+        self._cut = self._cut_paths(pairs)
         self._log_op = dict(
             zip(
                 win["span_id"].astype(str).tolist(),
@@ -393,6 +396,51 @@ class DataTools:
         )
         err = linked[linked["level"].astype(str).str.upper().isin(ERROR_LEVELS)].groupby("span_id").size()
         self._error_lines = {str(k): int(v) for k, v in err.items()}
+
+    def _cut_paths(self, pairs: pd.DataFrame) -> dict[tuple[str, str], dict[str, list[tuple[str, float]]]]:
+        """Code paths cut short: a line that reliably followed another within a span of the operation now
+        often fails to (the request left the path between the two statements, e.g. on an exception)."""
+        if not self.baseline.op_follow or not len(pairs):
+            return {}
+        c = follow_counts(pairs)
+        p0 = np.array(
+            [
+                self.baseline.op_follow.get((str(s), str(o)), {}).get((str(a), str(b)), np.nan)
+                for s, o, a, b in zip(c["service"], c["operation"], c["a"], c["b"], strict=True)
+            ]
+        )
+        # rules whose second line never showed up in the window have no row yet: add them with k_ab = 0
+        n_a = pairs.groupby(["service", "operation", "template"]).size()
+        seen = set(zip(c["service"], c["operation"], c["a"], c["b"], strict=True))
+        extra = [
+            (svc, op, a, b, 0, int(n_a[(svc, op, a)]), p)
+            for (svc, op), rules in self.baseline.op_follow.items()
+            for (a, b), p in rules.items()
+            if (svc, op, a) in n_a.index and (svc, op, a, b) not in seen
+        ]
+        tab = pd.concat(
+            [
+                c.assign(p0=p0)[~np.isnan(p0)],
+                pd.DataFrame(extra, columns=["service", "operation", "a", "b", "k_ab", "n_a", "p0"]),
+            ],
+            ignore_index=True,
+        )
+        if not len(tab):
+            return {}
+        tab["z"] = binomial_z(tab["k_ab"].to_numpy(), tab["n_a"].to_numpy(), tab["p0"].to_numpy())
+        out: dict[tuple[str, str], dict[str, list[tuple[str, float]]]] = {}
+        for r in tab[tab["z"] <= -3.0].itertuples(index=False):
+            out.setdefault((str(r.service), str(r.operation)), {}).setdefault(str(r.a), []).append(
+                (str(r.b), float(r.z))
+            )
+        return out
+
+    def _cut_missing(self, svc: str, op: str, has: set[str] | tuple) -> list[tuple[float, str]]:
+        """(strength, template) of lines this span lacks although a line it carries normally brings them."""
+        rules = self._cut.get((svc, op))
+        if not rules:
+            return []
+        return [(-z, b) for a in has for b, z in rules.get(a, ()) if b not in has]
 
     def _assemble_log_evidence(self, sid: str) -> LogEvidence | None:
         key = self._log_op.get(sid)
@@ -409,7 +457,11 @@ class DataTools:
             ((over[(svc, op, t)][1], t) for t in has if (svc, op, t) in over and not over[(svc, op, t)][0]),
             reverse=True,
         )
-        missing = sorted(((-z, t) for t, z in self._under.get((svc, op), []) if t not in has), reverse=True)
+        missing = sorted(
+            [(-z, t) for t, z in self._under.get((svc, op), []) if t not in has]
+            + self._cut_missing(svc, op, has),
+            reverse=True,
+        )
         if not (new_err or new or missing or has):
             return None
         return LogEvidence(
@@ -443,6 +495,8 @@ class DataTools:
             for t, z in self._under.get((svc, op), ()):
                 if t not in has:
                     best = max(best, -z)
+            for strength, _ in self._cut_missing(svc, op, has):
+                best = max(best, strength)
             out[i] = best
         return out
 
