@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field
 
 from faultwise.rft.detect.profile import (
     JOINT_K,
+    LIGHT_TAILED,
     NormalProfile,
     RunState,
     SignalState,
@@ -82,8 +83,10 @@ class Monitor:
             tq, tn = prof.tails.get(name, {}), prof.tail_n.get(name, {})
             for comp, z in zc.items():
                 if comp in tq:
-                    ts = tail_score(tq[comp], tn[comp], abs(z))
-                    thr = prof.trend_threshold if comp == "trend" else prof.threshold
+                    ts = tail_score(tq[comp], tn[comp], abs(z), comp in LIGHT_TAILED)
+                    thr = prof.channel_threshold(comp)
+                    if thr is None:
+                        continue
                     ranked.append((ts / thr, ts, name, comp, z))
         ranked.sort(key=lambda r: -r[0])
         joint = joint_trend_score(prof.tails, prof.tail_n, zs) / prof.joint_threshold
@@ -94,7 +97,7 @@ class Monitor:
             ]
         evidence = []
         for _, n, name, comp, z in ranked[:5]:
-            raw = "level" if comp == "trend" else comp
+            raw = "level" if comp in ("trend", "cusum") else comp
             st = prof.stats[name].get(raw)
             evidence.append(
                 Evidence(

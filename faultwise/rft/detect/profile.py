@@ -6,12 +6,14 @@ Per signal and per progress bin we keep the median and a robust scale of three r
 * ``diff``   — the step-to-step change (catches abrupt mid-run faults),
 * ``shift``  — the value minus the run's own slow moving average (catches gradual mid-run drifts);
 
-and one smoothed component, ``trend`` — an exponential average of the level z-score (catches subtle but
-persistent deviations). Each |z| is turned into the -log10 of its tail probability among held-out normal steps
-(so a signal that is zero 99 % of the time and occasionally blips does not dominate), the step score is the
-largest of them per channel (instant: level/diff/shift; trend), and each channel's alarm threshold is the
-run-level maximum score of held-out normal runs at half the target false-alarm rate. Nothing here is a hand-set threshold on
-a raw value: every number comes from the healthy runs.
+and two accumulated ones: ``trend`` — an exponential average of the level z-score (subtle but persistent
+deviations) — and ``cusum`` — a two-sided CUSUM of the clipped level z (small offsets that persist for many
+steps add up; noise does not). Each |z| is turned into the -log10 of its tail probability among held-out normal
+steps (so a signal that is zero 99 % of the time and occasionally blips does not dominate); the step score is
+the largest of them per channel (instant: level/diff/shift; trend; joint: several trends at once; slow:
+CUSUM), and each channel's alarm threshold is the run-level maximum score of held-out normal runs (scored with
+tails that left them out) at its share of the target false-alarm rate. Nothing here is a hand-set threshold
+on a raw value: every number comes from the healthy runs.
 """
 
 from __future__ import annotations
@@ -25,10 +27,23 @@ import numpy as np
 from pydantic import BaseModel, Field
 
 RAW_COMPONENTS: tuple[str, ...] = ("level", "diff", "shift")
-COMPONENTS: tuple[str, ...] = RAW_COMPONENTS + ("trend",)
+COMPONENTS: tuple[str, ...] = RAW_COMPONENTS + ("trend", "cusum")
+# Which alarm channel scores each component (each channel has its own threshold; see fit_profile).
+CHANNEL_OF: dict[str, str] = {
+    "level": "instant",
+    "diff": "instant",
+    "shift": "instant",
+    "trend": "trend",
+    "cusum": "slow",
+}
 SHIFT_ALPHA = 0.15
 TREND_ALPHA = 0.3
+CUSUM_K = 0.5  # CUSUM reference (in z units): offsets smaller than this per step never accumulate
+Z_CLIP = 3.0  # CUSUM input clip: one wild step adds at most this, so the statistic's tail is light
 MIN_BIN_SAMPLES = 12
+# Components with bounded increments (the clipped CUSUM): their tail beyond the rarest normal value is
+# extrapolated as exponential; the others' (possibly heavy) tails only logarithmically.
+LIGHT_TAILED: frozenset[str] = frozenset({"cusum"})
 
 
 class SignalStats(BaseModel):
@@ -49,6 +64,9 @@ class NormalProfile(BaseModel):
     )
     tail_n: dict[str, dict[str, int]]
     threshold: float = Field(description="instant channel: tail score (-log10 p) that raises an alarm")
+    slow_threshold: float | None = Field(
+        None, description="slow channel (drift from the run's start, CUSUM of the level): same; None = off"
+    )
     trend_threshold: float = Field(description="trend channel: same, for the smoothed level")
     joint_threshold: float = Field(description="joint channel: mean of the 3 largest signal trend scores")
     target_false_alarm_rate: float
@@ -58,6 +76,15 @@ class NormalProfile(BaseModel):
         description="below 1/1000 of the smallest normal grad norm the update vanished (None: normal runs hit 0)",
     )
     n_normal_runs: int = 0
+
+    def channel_threshold(self, comp: str) -> float | None:
+        """The alarm threshold of the channel that scores ``comp`` (None: that channel is off)."""
+        ch = CHANNEL_OF.get(comp)
+        if ch == "trend":
+            return self.trend_threshold
+        if ch == "slow":
+            return self.slow_threshold
+        return self.threshold if ch == "instant" else None
 
     def bin_of(self, step: int) -> int:
         b = 0
@@ -74,6 +101,8 @@ class SignalState:
     prev: float | None = None
     base: float | None = None
     trend: float | None = None
+    cpos: float = 0.0
+    cneg: float = 0.0
 
 
 @dataclass
@@ -198,6 +227,11 @@ def z_scores(
             ss = state.signals.setdefault(name, SignalState())
             ss.trend = (1 - TREND_ALPHA) * (ss.trend or 0.0) + TREND_ALPHA * zs["level"]  # starts from 0
             zs["trend"] = ss.trend
+            # two-sided CUSUM of the clipped level z: a small offset that persists accumulates, noise does not
+            zc = max(-Z_CLIP, min(Z_CLIP, zs["level"]))
+            ss.cpos = max(0.0, ss.cpos + zc - CUSUM_K)
+            ss.cneg = max(0.0, ss.cneg - zc - CUSUM_K)
+            zs["cusum"] = ss.cpos if ss.cpos >= ss.cneg else -ss.cneg
         out[name] = zs
     return out
 
@@ -218,7 +252,7 @@ def tail_sketch(values: Sequence[float]) -> list[float]:
     return [float(q) for q in np.quantile(v, probs)]
 
 
-def tail_score(q: Sequence[float], n: int, az: float) -> float:
+def tail_score(q: Sequence[float], n: int, az: float, light: bool = False) -> float:
     """-log10 of the tail probability of ``|z| = az`` among normal steps; beyond the largest normal value it
     keeps growing (two decades per tenfold distance, in units of the tail's spread), so a blow-up always
     outranks the rarest normal blip."""
@@ -228,6 +262,10 @@ def tail_score(q: Sequence[float], n: int, az: float) -> float:
     top = q[-1]
     if az > top:  # beyond the rarest normal value: distance in units of the tail's own spread
         spread = max(top - q[len(q) // 2], 1e-9 + 1e-3 * top)
+        if (
+            light
+        ):  # a bounded-increment statistic: exponential tail, the last half-decades per spread, continued
+            return decades + 0.5 * decades * (az - top) / spread
         return decades + 2.0 * math.log10(1.0 + (az - top) / spread)
     i = bisect_left(q, az)  # q[i-1] < az <= q[i]
     lo, hi = q[i - 1], q[i]
@@ -235,14 +273,16 @@ def tail_score(q: Sequence[float], n: int, az: float) -> float:
     return (i - 1 + frac) / TAIL_POINTS * decades
 
 
-def normalised_score(prof_tails, tail_n, zs: dict[str, dict[str, float]], trend: bool | None = None) -> float:
-    """Largest tail score of a step; ``trend=True`` only the trend channel, ``False`` only the others."""
+def normalised_score(
+    prof_tails, tail_n, zs: dict[str, dict[str, float]], channel: str | None = None
+) -> float:
+    """Largest tail score of a step, over the components of one channel (``None``: all)."""
     best = 0.0
     for name, zc in zs.items():
         tq, tn = prof_tails.get(name, {}), tail_n.get(name, {})
         for comp, z in zc.items():
-            if comp in tq and (trend is None or (comp == "trend") == trend):
-                best = max(best, tail_score(tq[comp], tn[comp], abs(z)))
+            if comp in tq and (channel is None or CHANNEL_OF.get(comp) == channel):
+                best = max(best, tail_score(tq[comp], tn[comp], abs(z), comp in LIGHT_TAILED))
     return best
 
 
@@ -256,11 +296,20 @@ def joint_trend_score(prof_tails, tail_n, zs: dict[str, dict[str, float]]) -> fl
     for name, zc in zs.items():
         tq, tn = prof_tails.get(name, {}), tail_n.get(name, {})
         if "trend" in zc and "trend" in tq:
-            per.append(tail_score(tq["trend"], tn["trend"], abs(zc["trend"])))
+            per.append(tail_score(tq["trend"], tn["trend"], abs(zc["trend"]), "trend" in LIGHT_TAILED))
     if len(per) < JOINT_K:
         return 0.0
     per.sort(reverse=True)
     return sum(per[:JOINT_K]) / JOINT_K
+
+
+CHANNELS: tuple[str, ...] = ("instant", "trend", "joint", "slow")
+
+
+def channel_score(prof_tails, tail_n, zs: dict[str, dict[str, float]], channel: str) -> float:
+    if channel == "joint":
+        return joint_trend_score(prof_tails, tail_n, zs)
+    return normalised_score(prof_tails, tail_n, zs, channel)
 
 
 def gumbel_quantile(maxima: Sequence[float], level: float) -> float:
@@ -308,30 +357,25 @@ def fit_profile(
         test = [rows for i, rows in enumerate(table) if i % k == f]
         st = _fit_stats(train, edges, signals)
         held_z.extend(_run_z(st, edges, rows) for rows in test)
-    # The tails come from one half of the held-out runs and the threshold from the other half, scored with
-    # those same tails: exactly what a new run meets, so the threshold is not biased low by runs that shaped
-    # the tails (with every run in both, each run's own extremes would define the top of the tails).
-    if len(held_z) >= 4:
-        tails, tail_n = _tails([r for i, r in enumerate(held_z) if i % 2 == 0])
-        calib = [r for i, r in enumerate(held_z) if i % 2 == 1]
-    else:
-        tails, tail_n = _tails(held_z)
-        calib = held_z
-    # Three channels share the false-alarm budget: instant (level/diff/shift: abrupt or large faults), trend
-    # (smoothed level: subtle but persistent ones, whose own normal maxima are much lower) and joint (several
-    # signals drifting together).
-    level = 1 - target_false_alarm_rate / 3
-    thresholds = []
-    channels = (
-        lambda zs: normalised_score(tails, tail_n, zs, False),
-        lambda zs: normalised_score(tails, tail_n, zs, True),
-        lambda zs: joint_trend_score(tails, tail_n, zs),
-    )
-    for channel in channels:
-        maxima = [max((channel(zs) for zs in run), default=0.0) for run in calib]
-        thresholds.append(
-            max(float(np.quantile(maxima, level, method="higher")), gumbel_quantile(maxima, level)) + margin
+    # Each held-out run is scored with tails built from the *other* held-out runs (leave one run out): what a
+    # new run meets, so a threshold is not biased low by a run whose own extremes shaped the tails, and every
+    # normal run serves both the tails and the calibration. The profile keeps the tails of all of them.
+    tails, tail_n = _tails(held_z)
+    channel_maxima: list[list[float]] = [[] for _ in CHANNELS]
+    for i, run in enumerate(held_z):
+        t_i, n_i = (
+            _tails([r for j, r in enumerate(held_z) if j != i]) if len(held_z) >= 4 else (tails, tail_n)
         )
+        for c, ch in enumerate(CHANNELS):
+            channel_maxima[c].append(max((channel_score(t_i, n_i, zs, ch) for zs in run), default=0.0))
+    # The channels share the false-alarm budget: instant (level/diff/shift: abrupt or large faults), trend
+    # (smoothed level: subtle but persistent ones), joint (several signals drifting together) and slow (CUSUM
+    # of the level: small offsets that persist for many steps).
+    level = 1 - target_false_alarm_rate / len(CHANNELS)
+    thresholds = [
+        max(float(np.quantile(m, level, method="higher")), gumbel_quantile(m, level)) + margin
+        for m in channel_maxima
+    ]
     grads = [
         sig["grad_norm"]
         for run in normal_runs
@@ -347,6 +391,7 @@ def fit_profile(
         threshold=max(thresholds[0], 1.0),
         trend_threshold=max(thresholds[1], 1.0),
         joint_threshold=max(thresholds[2], 1.0),
+        slow_threshold=max(thresholds[3], 1.0),
         target_false_alarm_rate=target_false_alarm_rate,
         grad_norm_limit=10.0 * float(np.quantile(grads, 0.999)) if grads else None,
         grad_norm_floor=1e-3 * min(grads) if grads and min(grads) > 0 else None,
