@@ -1,8 +1,9 @@
 """Diagnosis: fingerprint of the anomalous window -> family and fault type, with confidence and evidence.
 
 A multinomial logistic regression over the window features (fitted on a bench) is stored as plain numbers in
-JSON and applied with numpy, so a fitted model needs no pickle. Its per-feature contributions are the deciding
-signals. It answers "unknown" when its confidence is low and the interpretable fingerprints do not agree
+JSON and applied with numpy, so a fitted model needs no pickle; the interpretable fingerprints (``rules.py``)
+enter as a prior (each type's logit gains ``rule_weight`` times its fingerprint agreement), which separates
+look-alikes the few fitting windows cannot. Its per-feature contributions are the deciding signals. It answers "unknown" when its confidence is low and the interpretable fingerprints do not agree
 either, or when the window lies far from every fault it was fitted on (overall, or on a feature that no
 fitted fault ever moved that far).
 """
@@ -50,10 +51,18 @@ class DiagnoserModel(BaseModel):
     span: list[float] = Field(
         description="largest |standardised value| of each feature in the fitting windows"
     )
+    rule_weight: float = Field(
+        0.0,
+        description="weight of the interpretable fingerprints as a prior: logit += weight * agreement in [-1, 1]",
+    )
 
 
 def fit_diagnoser(
-    X: np.ndarray, y: Sequence[str], c: float = 0.5, min_confidence: float = 0.35
+    X: np.ndarray,
+    y: Sequence[str],
+    c: float = 0.1,
+    min_confidence: float = 0.35,
+    rule_weight: float = 2.0,
 ) -> DiagnoserModel:
     from sklearn.linear_model import LogisticRegression
 
@@ -84,6 +93,7 @@ def fit_diagnoser(
         max_distance=float(np.quantile(own, 0.99) * 2.0),
         centroids=centroids.tolist(),
         span=np.abs(Xs).max(axis=0).tolist(),
+        rule_weight=rule_weight,
     )
 
 
@@ -120,6 +130,9 @@ def diagnose(window: Window, model: DiagnoserModel | None = None) -> Diagnosis:
     xs = (x - np.asarray(model.mean)) / np.asarray(model.scale)
     coef = np.asarray(model.coef)
     logits = coef @ xs + np.asarray(model.intercept)
+    if model.rule_weight:  # the fingerprints as a prior: a type whose signals moved its way gains
+        rules = rule_scores(summary)
+        logits = logits + model.rule_weight * np.array([rules.get(k, (0.0,))[0] for k in model.classes])
     p = np.exp(logits - logits.max())
     p /= p.sum()
     k = int(p.argmax())

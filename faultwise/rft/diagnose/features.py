@@ -13,7 +13,7 @@ import numpy as np
 
 from faultwise.rft.detect.signals import ALL_SIGNALS
 
-SUMMARIES: tuple[str, ...] = ("level_mean", "trend_last", "diff_extreme", "shift_mean")
+SUMMARIES: tuple[str, ...] = ("level_mean", "trend_last", "diff_extreme", "shift_mean", "cusum_last")
 FEATURE_NAMES: tuple[str, ...] = tuple(f"{s}.{k}" for s in ALL_SIGNALS for k in SUMMARIES)
 
 Window = Sequence[dict[str, dict[str, float]]]  # per step: signal -> component -> z
@@ -24,7 +24,8 @@ def _squash(z: float) -> float:
 
 
 def window_summary(window: Window) -> dict[str, dict[str, float]]:
-    """Per signal: mean level z, last trend z, the most extreme diff z, mean shift z."""
+    """Per signal: mean level z, last trend z, the most extreme diff z, mean shift z, last CUSUM (how far the
+    level has drifted, accumulated since the run began)."""
     out: dict[str, dict[str, float]] = {}
     for name in ALL_SIGNALS:
         levels = [zs[name]["level"] for zs in window if name in zs and "level" in zs[name]]
@@ -33,11 +34,13 @@ def window_summary(window: Window) -> dict[str, dict[str, float]]:
         trends = [zs[name]["trend"] for zs in window if name in zs and "trend" in zs[name]]
         diffs = [zs[name]["diff"] for zs in window if name in zs and "diff" in zs[name]]
         shifts = [zs[name]["shift"] for zs in window if name in zs and "shift" in zs[name]]
+        cusums = [zs[name]["cusum"] for zs in window if name in zs and "cusum" in zs[name]]
         out[name] = {
             "level_mean": sum(levels) / len(levels),
             "trend_last": trends[-1] if trends else 0.0,
             "diff_extreme": max(diffs, key=abs) if diffs else 0.0,
             "shift_mean": sum(shifts) / len(shifts) if shifts else 0.0,
+            "cusum_last": cusums[-1] if cusums else 0.0,
         }
     return out
 
