@@ -114,3 +114,27 @@ def test_vanished_update_is_a_hard_rule(profile):
         assert not mon.update(s).rule
     v = mon.update(run[5].model_copy(update={"grad_norm": 0.0}))
     assert v.alarm and v.rule == "vanished_update" and v.invariant == "kl_dynamics"
+
+
+def test_slow_drift_accumulates_in_the_cusum_channel(profile):
+    """A small offset that persists adds up in the CUSUM; each step alone stays inside the normal range."""
+    mon = Monitor(profile)
+    cusum = []
+    for s in make_run(2002, "entropy_collapse", "hard", onset=5):
+        mon.update(s)
+        cusum.append(mon.window[-1][1]["entropy"]["cusum"])
+    assert cusum[-1] < 0 and abs(cusum[-1]) > 3 * max(abs(c) for c in cusum[:5])
+    assert profile.slow_threshold is not None and profile.slow_threshold >= 1.0
+
+
+def test_alarm_dates_the_onset_from_where_its_signals_started_to_drift(profile):
+    mon = Monitor(profile)
+    for s in make_run(2003, "entropy_collapse", "easy", onset=12):
+        v = mon.update(s)
+        if v.alarm:
+            assert v.onset_estimate is not None and 10 <= v.onset_estimate <= v.step
+            break
+    else:
+        pytest.fail("no alarm")
+    quiet = Monitor(profile).update(make_run(1)[0])
+    assert quiet.onset_estimate is None  # no alarm, no onset

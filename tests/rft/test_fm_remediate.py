@@ -144,3 +144,30 @@ def test_summary_document_shape():
         "success_rate": 0.6667,
         "by_family": {"OD": {"runs": 2, "success_rate": 0.5}, "TE": {"runs": 1, "success_rate": 1.0}},
     }
+
+
+def test_compensating_actions_name_the_signals_verification_must_tolerate():
+    s = RunConfig().model_dump()
+    rc = plan_action("reward_collapse", s, 1)
+    assert "reward_mean" in rc.tolerate and "task_accuracy" not in rc.tolerate
+    uf = plan_action("update_freeze", s, 1)
+    assert "grad_norm" in uf.tolerate and "kl" not in uf.tolerate
+    assert (
+        plan_action("kl_explosion", s, 1).tolerate == []
+    )  # its guard removes the cause: nothing to tolerate
+
+
+def test_tolerated_grad_norm_silences_the_vanished_update_rule():
+    from test_fm_synth import make_run
+
+    from faultwise.rft.detect.monitor import Monitor
+    from faultwise.rft.detect.profile import fit_profile
+    from faultwise.rft.detect.signals import extract_signals
+
+    prof = fit_profile([[(r.step, extract_signals(r)) for r in make_run(seed)] for seed in range(12)])
+    sig = extract_signals(make_run(99)[3])
+    frozen = {**sig, "grad_norm": 0.0, "clip_ratio": 0.0, "policy_loss": 0.0}
+    assert Monitor(prof).update_signals(3, frozen).rule == "vanished_update"
+    mon = Monitor(prof)
+    mon.ignore = set(plan_action("update_freeze", RunConfig().model_dump(), 1).tolerate)
+    assert mon.update_signals(3, frozen).rule is None

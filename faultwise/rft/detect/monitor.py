@@ -27,6 +27,7 @@ from faultwise.rft.detect.signals import INVARIANT_OF, extract_signals
 from faultwise.rft.records import StepRecord, TrajectoryRecord
 
 WINDOW_STEPS = 8
+ONSET_SIGNALS = 3  # the alarm's top signals whose CUSUM change-points date the onset
 
 
 class Evidence(BaseModel):
@@ -49,6 +50,10 @@ class StepVerdict(BaseModel):
     invariant: str | None = None
     rule: str | None = None
     evidence: list[Evidence] = Field(default_factory=list)
+    onset_estimate: int | None = Field(
+        None,
+        description="on an alarm: the earliest step its top signals started to drift (CUSUM change-point)",
+    )
 
 
 class Monitor:
@@ -76,7 +81,7 @@ class Monitor:
             if math.isfinite(x):
                 comps[name] = raw_components(self._raw.signals.setdefault(name, SignalState()), x)
         b = prof.bin_of(step)
-        zs = z_scores(prof.stats, b, comps, self._trend)
+        zs = z_scores(prof.stats, b, comps, self._trend, step)
         self.window.append((step, zs))
         ranked: list[tuple[float, str, str, float]] = []
         for name, zc in zs.items():
@@ -126,6 +131,21 @@ class Monitor:
             invariant = "numerical_health" if rule.startswith("non_finite") else INVARIANT_OF["grad_norm"]
         elif alarm and evidence:
             invariant = INVARIANT_OF.get(evidence[0].signal, "other")
+        onset = None
+        if alarm:
+            starts = [step]
+            for e in evidence[:ONSET_SIGNALS]:
+                ss = self._trend.signals.get(e.signal)
+                start = ss.excursion_start() if ss is not None else None
+                if start is not None:
+                    starts.append(start)
+            onset = min(starts)
         return StepVerdict(
-            step=step, score=score, alarm=alarm, invariant=invariant, rule=rule, evidence=evidence
+            step=step,
+            score=score,
+            alarm=alarm,
+            invariant=invariant,
+            rule=rule,
+            evidence=evidence,
+            onset_estimate=onset,
         )

@@ -103,6 +103,14 @@ class SignalState:
     trend: float | None = None
     cpos: float = 0.0
     cneg: float = 0.0
+    pos_start: int | None = None  # step the current upward CUSUM excursion began (its change-point estimate)
+    neg_start: int | None = None
+
+    def excursion_start(self) -> int | None:
+        """Where the level started to drift, by CUSUM: the step the current excursion left zero."""
+        if self.cpos <= 0 and self.cneg <= 0:
+            return None
+        return self.pos_start if self.cpos >= self.cneg else self.neg_start
 
 
 @dataclass
@@ -210,8 +218,10 @@ def z_scores(
     bin_index: int,
     comps: dict[str, dict[str, float]],
     state: RunState,
+    step: int | None = None,
 ) -> dict[str, dict[str, float]]:
-    """z-scores of the raw components, plus the smoothed ``trend`` of the level z (advances ``state``)."""
+    """z-scores of the raw components, plus the smoothed ``trend`` and the ``cusum`` of the level z (advances
+    ``state``; ``step`` dates each CUSUM excursion)."""
     out: dict[str, dict[str, float]] = {}
     for name, cv in comps.items():
         st = stats.get(name)
@@ -229,6 +239,10 @@ def z_scores(
             zs["trend"] = ss.trend
             # two-sided CUSUM of the clipped level z: a small offset that persists accumulates, noise does not
             zc = max(-Z_CLIP, min(Z_CLIP, zs["level"]))
+            if ss.cpos <= 0 and zc > CUSUM_K:
+                ss.pos_start = step
+            if ss.cneg <= 0 and -zc > CUSUM_K:
+                ss.neg_start = step
             ss.cpos = max(0.0, ss.cpos + zc - CUSUM_K)
             ss.cneg = max(0.0, ss.cneg - zc - CUSUM_K)
             zs["cusum"] = ss.cpos if ss.cpos >= ss.cneg else -ss.cneg

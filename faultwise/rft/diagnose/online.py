@@ -27,6 +27,7 @@ class FailureMonitor:
         self.model = model
         self.detector = Monitor(model.profile)
         self.first_alarm_step: int | None = None
+        self.onset_estimate: int | None = None  # where the first alarm's signals started drifting (CUSUM)
         self.diagnosis: Diagnosis | None = None
         self.diagnosed_at: int | None = None
         self._since_alarm = 0
@@ -40,6 +41,7 @@ class FailureMonitor:
     def _after(self, verdict: StepVerdict) -> FMEvent:
         if verdict.alarm and self.first_alarm_step is None:
             self.first_alarm_step = verdict.step
+            self.onset_estimate = verdict.onset_estimate
             self._since_alarm = 0
         elif self.first_alarm_step is not None:
             self._since_alarm += 1

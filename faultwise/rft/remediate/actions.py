@@ -2,8 +2,10 @@
 
 An action is a set of changes to :class:`faultwise.rft.runner.RunConfig` fields (the knobs the runner pushes
 into the live trainer) plus pipeline guards (:mod:`faultwise.rft.remediate.guards`), applied after rolling
-back to the last healthy checkpoint. The second attempt applies
-the same changes again on top of the first (compounding: a stronger dose), with the escalation extras.
+back to a checkpoint saved before the fault's onset. The second attempt starts over from the run's first step
+with both attempts' changes (each computed from the run's own settings). Where an action compensates for a
+fault rather than removing it (``TOLERATED``), it names the signals that will keep showing the fault, so the
+verification judges recovery on the others.
 Environment faults (the tool or the episode boundary is broken) cannot be trained around: the action is to
 stop and report the cause; a reward pipeline that lost its signal likewise gets one try, then a stop.
 """
@@ -30,6 +32,11 @@ class Action(BaseModel):
     guards: list[str] = Field(
         default_factory=list, description="pipeline guards to switch on (remediate.guards)"
     )
+    tolerate: list[str] = Field(
+        default_factory=list,
+        description="signals the fault keeps distorting after this action compensates for it: the verification "
+        "after the rollback ignores them and judges recovery on the rest (learning, generation, KL, tools)",
+    )
     rationale: str
     cause: str | None = None
 
@@ -47,9 +54,9 @@ def _changes(fault: str, s: dict) -> tuple[dict, list[str], str]:
     table: dict[str, tuple[dict, list[str], str]] = {
         "reward_spike": ({}, ["reward_range"], "drop trajectories whose reward is outside the valid range"),
         "reward_collapse": (
-            {"scale_rewards": "batch", **lr},
+            {"scale_rewards": "batch"},
             [],
-            "normalise the weakened reward over the batch, slower updates",
+            "normalise the weakened reward over the batch (its scale, not its ranking, was lost)",
         ),
         "reward_hacking": (
             {"beta": _scaled(s, "beta", 4.0, lo=0.05), **lr},
@@ -95,6 +102,24 @@ def _changes(fault: str, s: dict) -> tuple[dict, list[str], str]:
     return table.get(fault, table["unknown"])
 
 
+# Faults an action compensates for rather than removes: the symptom stays in these signals (a weakened reward
+# still looks weak; a lost update still has a zero gradient), so the verification judges the rest.
+TOLERATED: dict[str, frozenset[str]] = {
+    "reward_collapse": frozenset(
+        {
+            "reward_mean",
+            "reward_std",
+            "reward_accuracy_gap",
+            "traj_reward_incorrect_mean",
+            "traj_reward_max",
+            "traj_return_reward_gap",
+            "advantage_std",
+            "traj_advantage_abs_mean",
+        }
+    ),
+    "update_freeze": frozenset({"grad_norm", "policy_loss", "clip_ratio"}),
+}
+
 ENVIRONMENT_CAUSES: dict[str, str] = {
     "tool_call_error": "the calculator tool fails (tool calls return errors); fix or restart the tool server "
     "(mitigation until then: tool retries and dropping trajectories with tool errors)",
@@ -125,5 +150,11 @@ def plan_action(fault_type: str, settings: dict, attempt: int) -> Action:
         )
     changes, guards, why = _changes(fault_type, settings)
     return Action(
-        kind="retrain", fault_type=fault_type, attempt=attempt, changes=changes, guards=guards, rationale=why
+        kind="retrain",
+        fault_type=fault_type,
+        attempt=attempt,
+        changes=changes,
+        guards=guards,
+        tolerate=sorted(TOLERATED.get(fault_type, ())),
+        rationale=why,
     )

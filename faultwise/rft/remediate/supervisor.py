@@ -2,11 +2,14 @@
 verify, escalate.
 
 Built on the FaultBench runner (:func:`faultwise.rft.runner.run`), which checkpoints every ``save_every``
-steps and resumes from a checkpoint with changed settings. A checkpoint is *healthy* when it was saved at least
-two steps before the first alarm (one step of detection delay is the norm; a checkpoint taken on the alarm's
-doorstep may already hold the fault's first update). Recovery is verified by the same monitor, with the same
-model, on the steps after the rollback: a new diagnosis there starts the next attempt; after two failed
-attempts the loop escalates — it stops, keeps the last healthy checkpoint and reports why.
+steps and resumes from a checkpoint with changed settings. A checkpoint is *healthy* when it was saved before
+the fault's estimated onset — where the first alarm's top signals started to drift, by their CUSUM — and at
+least two steps before the first alarm (a checkpoint taken on the alarm's doorstep may already hold the
+fault's first update). Recovery is verified by the same monitor, with the same model, on the steps after the
+rollback, ignoring the signals a guard rewrites and those the action knowingly tolerates: a new diagnosis
+there starts the next attempt, which starts over from the run's first step (the rollback point may itself
+have held the fault) with both attempts' changes; after two failed attempts the loop escalates — it stops,
+keeps the last healthy checkpoint and reports why.
 """
 
 from __future__ import annotations
@@ -132,11 +135,14 @@ class Supervisor:
         alarms: list[AlarmMark] = []
         resume: tuple[int, Path] | None = None
         guards: list[str] = []
+        tolerated: set[str] = set()
+        base = cur.model_dump()  # the run's own settings: every attempt's changes are computed from these
+        changed: dict[str, Any] = {}
         attempt = 0
         while True:
             adir = workdir / f"attempt-{attempt}"
             cb = FMCallback(self.model, stop_on_diagnosis=True)
-            cb.monitor.detector.ignore = rewritten_signals(guards)
+            cb.monitor.detector.ignore = rewritten_signals(guards) | tolerated
             history = {s: v for s, v in history.items() if resume is not None and s <= resume[0]}
             for step in sorted(history):  # the monitor's state as it was at the rollback point
                 cb.monitor.update_signals(step, history[step][0])
@@ -167,7 +173,13 @@ class Supervisor:
                 last_step=max(history) if history else None,
             )
             attempts.append(rep)
-            limit = (mon.first_alarm_step - 1) if mon.first_alarm_step is not None else math.inf
+            # healthy: saved before the fault's estimated onset (where the alarm's signals started to drift, by
+            # CUSUM) and at least two steps before the first alarm
+            limit = math.inf
+            if mon.first_alarm_step is not None:
+                limit = mon.first_alarm_step - 1
+                if mon.onset_estimate is not None:
+                    limit = min(limit, mon.onset_estimate)
             healthy += [
                 (s, p) for s, p in _checkpoints(adir) if s < limit and (resume is None or s > resume[0])
             ]
@@ -175,9 +187,7 @@ class Supervisor:
                 status = "clean" if attempt == 0 else "recovered"
                 return self._done(cfg, cur, status, attempts, actions, alarms, None, None, cap.model, history)
             attempt += 1
-            act = plan_action(
-                mon.diagnosis.fault_type, cur.model_dump(), attempt if attempt <= self.max_attempts else 99
-            )
+            act = plan_action(mon.diagnosis.fault_type, base, attempt if attempt <= self.max_attempts else 99)
             actions.append(act)
             point = max(healthy, key=lambda sp: sp[0]) if healthy else None
             if act.kind == "stop":
@@ -199,9 +209,13 @@ class Supervisor:
                     final,
                     hist,
                 )
-            cur = RunConfig.model_validate({**cur.model_dump(), **act.changes})
+            changed.update(act.changes)
+            cur = RunConfig.model_validate({**base, **changed})
             guards = sorted(set(guards) | set(act.guards))
-            resume = point
+            tolerated |= set(act.tolerate)
+            # A failed retry means the rollback point itself may hold the fault (detected late, or drifting
+            # since before the estimated onset): the second try starts over from the run's first step.
+            resume = point if attempt == 1 else None
 
     def _done(self, cfg, cur, status, attempts, actions, alarms, cause, ckpt, model, history) -> Supervised:
         rep = SupervisionReport(
