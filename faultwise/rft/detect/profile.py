@@ -39,7 +39,7 @@ CHANNEL_OF: dict[str, str] = {
 SHIFT_ALPHA = 0.15
 TREND_ALPHA = 0.3
 CUSUM_K = 0.5  # CUSUM reference (in z units): offsets smaller than this per step never accumulate
-Z_CLIP = 3.0  # CUSUM input clip: one wild step adds at most this, so the statistic's tail is light
+Z_CLIP = 5.0  # CUSUM input clip: one wild step adds at most this, so the statistic's tail is light
 MIN_BIN_SAMPLES = 12
 # Components with bounded increments (the clipped CUSUM): their tail beyond the rarest normal value is
 # extrapolated as exponential; the others' (possibly heavy) tails only logarithmically.
