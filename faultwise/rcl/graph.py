@@ -69,7 +69,7 @@ def add_timings(spans: pd.DataFrame) -> pd.DataFrame:
     excl_of = excl_of[~excl_of.index.duplicated()]
     cl_of = pd.Series(df["client_like"].to_numpy(), index=own_key.to_numpy())
     cl_of = cl_of[~cl_of.index.duplicated()]
-    parent_is_client = key.map(cl_of).fillna(False).astype(bool).to_numpy()
+    parent_is_client = key.map(cl_of).eq(True).to_numpy()
     remote_parent = (parent_pod != df["pod"]).to_numpy() & parent_pod.notna().to_numpy()
     gap = key.map(excl_of).to_numpy(dtype=np.float64)
     df["gap_us"] = np.where(has_parent & parent_is_client & remote_parent, gap, np.nan)

@@ -64,6 +64,7 @@ class AgentReport(BaseModel):
     reason: str = ""
     confidence: float = 0.0
     path: list[str] = Field(default_factory=list, description="span ids from this span down to the cause")
+    failed: bool = Field(False, description="this span itself failed (error status)")
 
 
 class Candidate(BaseModel):

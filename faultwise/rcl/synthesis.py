@@ -86,7 +86,9 @@ def synthesize(
     # precision of blame: votes relative to how many incident traces the pod takes part in, so that busy
     # pods do not win on the sporadic outliers every pod has
     participation = _participation(tools)
-    pods = set(votes) | {p for p, b in breadth.items() if b > 0}
+    pods = sorted(
+        set(votes) | {p for p, b in breadth.items() if b > 0}
+    )  # sorted: ties break the same way every run
     score = {
         p: votes.get(p, 0.0) / (max(participation.get(p, 0), blamed_in[p]) + cfg.smoothing_traces)
         + cfg.breadth_weight * breadth.get(p, 0.0)
@@ -184,5 +186,5 @@ def synthesize(
                 evidence=ev[:6],
             )
         )
-    cands.sort(key=lambda c: -c.score)
+    cands.sort(key=lambda c: (-c.score, c.component))
     return cands[: cfg.max_candidates]

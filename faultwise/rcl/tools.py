@@ -113,6 +113,21 @@ class OperationStats(BaseModel):
     baseline_median_duration_us: float | None
 
 
+def _drop_branch_shifts(tab: pd.DataFrame, errorish: np.ndarray) -> pd.DataFrame:
+    """Remove template shifts that a change of request mix explains: within one operation, usual lines that
+    went missing while other *known*, non-error lines of it rose by about as much. The requests took another
+    normal branch of the code (other input data), which is workload, not a fault; a fault leaves a deficit
+    that no normal line makes up for, or new error lines (kept)."""
+    benign = ~errorish & (tab["pb"].to_numpy() > 0) & (tab["z"].to_numpy() > 0)
+    rise = tab[benign].groupby(["service", "operation"])["excess"].sum()
+    drop = (-tab[tab["z"] < 0]["excess"]).groupby([tab["service"], tab["operation"]]).sum()
+    shifted = {key for key, d in drop.items() if rise.get(key, 0.0) >= 0.5 * d}
+    if not shifted:
+        return tab
+    in_shift = np.array([(a, b) in shifted for a, b in zip(tab["service"], tab["operation"], strict=True)])
+    return tab[~(in_shift & ((tab["z"].to_numpy() < 0) | benign))]
+
+
 @dataclass
 class DataTools:
     """Tools over one incident, measured against a :class:`Baseline`."""
@@ -371,7 +386,11 @@ class DataTools:
         )
         p0 = (pb * nb + 0.5) / (nb + 1.0)
         tab["z"] = binomial_z(tab["k"].to_numpy(), tab["n"].to_numpy(), p0)
+        tab["excess"] = tab["k"] - tab["n"] * p0
+        tab["pb"] = pb
         tab = tab[(nb >= MIN_PATTERN_SPANS) & (tab["z"].abs() >= 3.0)]
+        errorish = tab["err"].to_numpy() | tab["template"].str.contains(_ERROR_WORDS, regex=True).to_numpy()
+        tab = _drop_branch_shifts(tab, errorish)
         errorish = tab["err"].to_numpy() | tab["template"].str.contains(_ERROR_WORDS, regex=True).to_numpy()
         over = {
             (r.service, r.operation, r.template): (bool(e), float(r.z))

@@ -188,6 +188,9 @@ class EmbeddedReasoner:
     def consolidate_sync(self, span: Span, own: SelfEvidence, children: list[AgentReport]) -> AgentReport:
         c = self.config
         blamed = [r for r in children if r.root_cause_span is not None]
+        if span.is_error:  # a failure propagates up the chain of failed calls: follow it first
+            failed = [r for r in blamed if r.failed and r.confidence >= c.abnormal_at]
+            blamed = failed or blamed
         best = max(blamed, key=lambda r: r.confidence, default=None)
         local = max(own.self_time_score, own.gap_score)
         own_score = own.score if own.is_abnormal else 0.0
@@ -200,6 +203,7 @@ class EmbeddedReasoner:
             return best.model_copy(
                 update={
                     "span_id": span.span_id,
+                    "failed": span.is_error,
                     "confidence": round(conf, 4),
                     "path": [span.span_id, *best.path],
                     "reason": best.reason
@@ -211,6 +215,7 @@ class EmbeddedReasoner:
             down = own.down_pods[0]
             return AgentReport(
                 span_id=span.span_id,
+                failed=span.is_error,
                 root_cause_span=span.span_id,
                 component=down,
                 service=service_of_pod(down),
@@ -222,6 +227,7 @@ class EmbeddedReasoner:
         if own.is_abnormal:
             return AgentReport(
                 span_id=span.span_id,
+                failed=span.is_error,
                 root_cause_span=span.span_id,
                 component=span.pod,
                 service=span.service,
@@ -231,7 +237,12 @@ class EmbeddedReasoner:
                 path=[span.span_id],
                 reason="; ".join(own.key_symptoms[:3]) or "abnormal",
             )
-        return AgentReport(span_id=span.span_id, confidence=0.0, reason="normal, and no abnormal descendant")
+        return AgentReport(
+            span_id=span.span_id,
+            failed=span.is_error,
+            confidence=0.0,
+            reason="normal, and no abnormal descendant",
+        )
 
     async def synthesize(self, ranked: list[Candidate], graphs: list) -> list[Candidate]:
         return ranked

@@ -172,7 +172,10 @@ class LLMReasoner:
         if self.config.skip_trivial and not own.is_abnormal and not blamed:
             self.usage.skipped_consolidations += 1
             return AgentReport(
-                span_id=span.span_id, confidence=0.0, reason="normal, and no abnormal descendant"
+                span_id=span.span_id,
+                failed=span.is_error,
+                confidence=0.0,
+                reason="normal, and no abnormal descendant",
             )
         shown = sorted(blamed.values(), key=lambda r: -r.confidence)[: self.config.max_children]
         allowed = {span.span_id} | {r.root_cause_span for r in shown}
@@ -212,11 +215,15 @@ class LLMReasoner:
         reason = d.reason[: self.config.max_text]
         if d.root_cause_span is None:
             return AgentReport(
-                span_id=span.span_id, confidence=0.0, reason=reason or "no abnormal span found"
+                span_id=span.span_id,
+                failed=span.is_error,
+                confidence=0.0,
+                reason=reason or "no abnormal span found",
             )
         if d.root_cause_span == span.span_id:
             return AgentReport(
                 span_id=span.span_id,
+                failed=span.is_error,
                 root_cause_span=span.span_id,
                 component=span.pod,
                 service=span.service,
@@ -230,6 +237,7 @@ class LLMReasoner:
         return child.model_copy(
             update={
                 "span_id": span.span_id,
+                "failed": span.is_error,
                 "fault_type": d.fault_type,
                 "confidence": conf,
                 "reason": reason,

@@ -1,0 +1,122 @@
+"""Code-path evidence from logs: a line that reliably follows another within a span goes missing (the request
+left the path early), told apart from a change of request mix (the requests took another normal branch)."""
+
+import numpy as np
+import pandas as pd
+
+from faultwise.rcl.baseline import Baseline, follow_rules, with_templates
+from faultwise.rcl.telemetry.schema import LOG_COLUMNS, SPAN_COLUMNS, Telemetry
+from faultwise.rcl.tools import DataTools
+
+SVC, POD, OP = "cart", "cart-7d9f8b6c5d-abcde", "CartController.checkout"
+STEP_1 = "INFO c.s.CartServiceImpl#40 [checkout][load cart] items: {n}"
+STEP_2 = "INFO c.s.CartServiceImpl#52 [checkout][load cart] items: {n}"  # same text, later statement
+BRANCH_A = "INFO c.s.CartServiceImpl#60 [checkout][express shipping]"
+BRANCH_B = "INFO c.s.CartServiceImpl#64 [checkout][standard shipping]"
+
+
+def _period(t0_us: int, n: int, lines_of, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``n`` requests of one operation, one per 100 ms; ``lines_of(i, rng)`` gives the log lines of request i."""
+    rng = np.random.default_rng(seed)
+    spans, logs = [], []
+    for i in range(n):
+        start = t0_us + i * 100_000
+        tid, sid = f"{seed:04x}{i:028x}", f"{seed:04x}{i:012x}"
+        spans.append(
+            {
+                "trace_id": tid,
+                "span_id": sid,
+                "parent_id": "",
+                "service": SVC,
+                "pod": POD,
+                "node": "node-1",
+                "operation": OP,
+                "kind": "server",
+                "start_us": start,
+                "duration_us": int(rng.normal(20_000, 1_000)),
+                "is_error": False,
+                "status_code": "200",
+            }
+        )
+        for k, line in enumerate(lines_of(i, rng)):
+            logs.append(
+                {
+                    "ts_us": start + 100 * (k + 1),
+                    "service": SVC,
+                    "pod": POD,
+                    "node": "node-1",
+                    "level": "INFO",
+                    "message": line.format(n=int(rng.integers(1, 9))),
+                    "trace_id": tid,
+                    "span_id": sid,
+                }
+            )
+    return (
+        pd.DataFrame(spans).astype(SPAN_COLUMNS),
+        pd.DataFrame(logs, columns=list(LOG_COLUMNS)).astype(LOG_COLUMNS),
+    )
+
+
+def _normal(i, rng):
+    return [STEP_1, STEP_2, BRANCH_A if rng.random() < 0.8 else BRANCH_B]
+
+
+def _tools(base_periods, incident) -> DataTools:
+    spans = pd.concat([s for s, _ in base_periods], ignore_index=True)
+    logs = pd.concat([lg.assign(segment=k) for k, (_, lg) in enumerate(base_periods)], ignore_index=True)
+    baseline = Baseline.fit(spans, logs)
+    inc_spans, inc_logs = incident
+    lo = int(inc_spans["start_us"].min())
+    return DataTools(
+        Telemetry(inc_spans, inc_logs), baseline, window_us=(lo, int(inc_spans["start_us"].max()))
+    )
+
+
+def _missing_of_cut_spans(tools: DataTools, incident) -> list[float]:
+    spans, logs = incident
+    step_2 = set(logs[logs["message"].str.contains("#52")]["span_id"])
+    cut = [sid for sid in spans["span_id"] if sid not in step_2]
+    return [tools.span_logs(sid).missing_z for sid in cut]
+
+
+def test_statements_with_the_same_text_are_told_apart_by_their_source_line():
+    base = _period(0, 100, _normal, seed=1)
+    rules = follow_rules(
+        with_templates(base[1]).assign(operation=OP).drop_duplicates(["span_id", "template"])
+    )
+    # the two steps always come together; the branches never do
+    pairs = {(a.split("#")[1][:2], b.split("#")[1][:2]) for (a, b) in rules[(SVC, OP)]}
+    assert ("40", "52") in pairs and ("52", "40") in pairs
+    assert not any({a, b} == {"60", "64"} for a, b in pairs)
+
+
+def test_a_path_cut_short_is_missing_log_evidence_on_the_cut_spans():
+    base = _period(0, 200, _normal, seed=1)
+    # the fault: most requests stop between the two steps (an exception after line 40)
+    incident = _period(60_000_000, 60, lambda i, rng: [STEP_1] if i % 4 else _normal(i, rng), seed=2)
+    tools = _tools([base], incident)
+    z = _missing_of_cut_spans(tools, incident)
+    assert z and min(z) > 10
+    assert any("#52" in t for t in tools.span_logs(incident[0]["span_id"].iloc[1]).missing_templates)
+
+
+def test_a_rule_one_normal_period_breaks_is_drift_not_a_code_path():
+    base = _period(0, 200, _normal, seed=1)
+    drifted = _period(30_000_000, 100, lambda i, rng: [STEP_1] if i % 4 else _normal(i, rng), seed=3)
+    incident = _period(60_000_000, 60, lambda i, rng: [STEP_1] if i % 4 else _normal(i, rng), seed=2)
+    tools = _tools([base, drifted], incident)
+    rules = tools.baseline.op_follow.get((SVC, OP), {})
+    assert not any("#40" in a and "#52" in b for a, b in rules)
+    assert any("#60" in a and "#52" in b for a, b in rules)  # a rule every period keeps stays
+
+
+def test_a_change_of_request_mix_between_normal_branches_is_not_evidence():
+    base = _period(0, 200, _normal, seed=1)
+    # the requests now mostly take the other, normal branch: workload, not a fault
+    incident = _period(
+        60_000_000, 60, lambda i, rng: [STEP_1, STEP_2, BRANCH_B if rng.random() < 0.9 else BRANCH_A], seed=2
+    )
+    tools = _tools([base], incident)
+    for sid in incident[0]["span_id"]:
+        ev = tools.span_logs(sid)
+        assert ev.missing_z == 0.0 and ev.new_z == 0.0
