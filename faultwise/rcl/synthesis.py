@@ -1,9 +1,9 @@
 """Synthesis: from every trace's root-level report plus the evidence graphs to one ranked list.
 
 Each diagnosed trace votes for the component its recursion blamed, weighted by the report's confidence.
-The evidence graphs add *breadth*: how much of a component's own evidence (processing time, network gap,
-errors, log pattern) is abnormal across all diagnosed traces, so that a component blamed in few traces but
-abnormal everywhere still ranks. Pods roll up to their service when every pod of the service is blamed,
+The evidence graphs add *breadth*: how consistently a component's own evidence (processing time, network
+gap, errors, log pattern) is abnormal across the diagnosed traces it takes part in, so that a component
+blamed in few traces but abnormal everywhere still ranks, and one outlier span does not. Pods roll up to their service when every pod of the service is blamed,
 and to their node when several pods of one node are blamed and the node's own metrics deviate.
 """
 
@@ -63,25 +63,32 @@ def synthesize(
                     if s not in symptoms[rep.component] and len(symptoms[rep.component]) < 5:
                         symptoms[rep.component].append(s)
 
-    breadth: dict[str, float] = defaultdict(float)
+    # breadth is consistency: the mean, over the diagnosed traces a pod takes part in, of its strongest own
+    # evidence there; a cause shows its evidence trace after trace, while every busy pod has outlier spans
+    breadth: dict[str, float] = {}
     breadth_kind: dict[str, str] = {}
     if cfg.use_graph_breadth:
-        seen: dict[str, int] = defaultdict(int)
+        per_trace: dict[str, list[float]] = defaultdict(list)
+        strongest: dict[str, float] = defaultdict(float)
         for g in graphs:
+            in_trace: dict[str, float] = defaultdict(float)
             for ev in g.nodes.values():
-                seen[ev.pod] += 1
                 service_of.setdefault(ev.pod, ev.service)
                 node_of.setdefault(ev.pod, ev.node)
                 # own evidence only: processing time, network gap, own log pattern (not propagated latency)
                 local = max(ev.self_time_score, ev.gap_score, ev.log_score)
-                if local > breadth[ev.pod]:
-                    breadth[ev.pod] = local
+                in_trace[ev.pod] = max(in_trace[ev.pod], local)
+                if local > strongest[ev.pod]:
+                    strongest[ev.pod] = local
                     kinds = {
                         "latency": ev.self_time_score,
                         "network_delay": ev.gap_score,
                         "error_return": ev.log_score,
                     }
                     breadth_kind[ev.pod] = max(kinds, key=kinds.get)
+            for pod, v in in_trace.items():
+                per_trace[pod].append(v)
+        breadth = {pod: sum(v) / len(v) for pod, v in per_trace.items()}
 
     # precision of blame: votes relative to how many incident traces the pod takes part in, so that busy
     # pods do not win on the sporadic outliers every pod has
@@ -169,7 +176,7 @@ def synthesize(
             else "abnormal own evidence across traces"
         )
         if breadth.get(p):
-            rationale += f"; strongest own evidence across its spans {breadth[p]:.2f} (0..1)"
+            rationale += f"; own evidence across its traces {breadth[p]:.2f} on average (0..1)"
         pm = tools.metric_deviations(p)
         ev = list(symptoms[p])
         if pm.deviations and abs(pm.deviations[0].z) >= 3:
