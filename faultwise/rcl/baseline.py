@@ -122,28 +122,36 @@ def linked_templates(spans: pd.DataFrame, logs: pd.DataFrame) -> pd.DataFrame:
     return linked.drop_duplicates(["span_id", "template"])
 
 
-def _rules_in_every_segment(pairs: pd.DataFrame) -> dict[OpKey, dict[tuple[str, str], float]]:
-    """Code-path rules that hold in every normal period where they could be observed: a rule that one period
-    breaks is workload drift (a cache warming up, another request mix), not a property of the code."""
+def _segment_rules(
+    pairs: pd.DataFrame,
+) -> tuple[dict[OpKey, dict[tuple[str, str], float]], set[tuple[str, str, str, str]]]:
+    """Code-path rules of the normal periods, and the ones some period broke (doubted).
+
+    The first segment is the reference (the declared fault-free window, or the only one); its rules count
+    even where the pooled data disagrees. A rule another period breaks may be workload drift (a cache
+    warming up, another request mix) or a fault already running before the alarm: it is kept, doubted."""
     pooled = follow_rules(pairs)
-    if "segment" not in pairs.columns or pairs["segment"].nunique() < 2 or not pooled:
-        return pooled
+    if "segment" not in pairs.columns or pairs["segment"].nunique() < 2:
+        return pooled, set()
+    first = pairs["segment"].min()
+    rules = follow_rules(pairs[pairs["segment"] == first])
+    for key, rs in pooled.items():
+        rules.setdefault(key, {}).update(rs)
     keys = ["service", "operation", "a", "b"]
-    rules = pd.DataFrame([(svc, op, a, b) for (svc, op), rs in pooled.items() for (a, b) in rs], columns=keys)
-    broken = np.zeros(len(rules), dtype=bool)
+    table = pd.DataFrame([(svc, op, a, b) for (svc, op), rs in rules.items() for (a, b) in rs], columns=keys)
+    if not len(table):
+        return rules, set()
+    broken = np.zeros(len(table), dtype=bool)
     for _, seg in pairs.groupby("segment"):
         k = follow_counts(seg)[keys + ["k_ab"]]
         n = seg.groupby(["service", "operation", "template"]).size().rename("n_a").reset_index()
-        t = rules.merge(k, on=keys, how="left").merge(
+        t = table.merge(k, on=keys, how="left").merge(
             n.rename(columns={"template": "a"}), on=["service", "operation", "a"], how="left"
         )
         k_ab, n_a = t["k_ab"].fillna(0).to_numpy(), t["n_a"].fillna(0).to_numpy()
         broken |= (n_a >= MIN_FOLLOW_SPANS) & ((k_ab + 0.5) / (n_a + 1.0) < MIN_FOLLOW_SHARE)
-    out: dict[OpKey, dict[tuple[str, str], float]] = {}
-    for r in rules[~broken].itertuples(index=False):
-        key = (str(r.service), str(r.operation))
-        out.setdefault(key, {})[(str(r.a), str(r.b))] = pooled[key][(str(r.a), str(r.b))]
-    return out
+    doubted = {tuple(map(str, r)) for r in table[broken].itertuples(index=False)}
+    return rules, doubted  # type: ignore[return-value]
 
 
 def _covered_seconds(ts_us: pd.Series) -> float:
@@ -183,13 +191,14 @@ class Baseline:
     pod_error_lines_per_s: dict[str, float] = field(default_factory=dict)
     unanswered_share: dict[OpKey, float] = field(default_factory=dict)  # client op -> share left unanswered
     op_follow: dict[OpKey, dict[tuple[str, str], float]] = field(default_factory=dict)  # see follow_rules
+    op_follow_doubted: set[tuple[str, str, str, str]] = field(default_factory=set)  # see _segment_rules
     log_seconds: float = 0.0  # length of the period the log rates were measured over
     window_us: tuple[int, int] = (0, 0)
 
     @classmethod
     def fit(cls, spans: pd.DataFrame, logs: pd.DataFrame | None = None) -> Baseline:
         """``logs`` may hold several normal periods, told apart by a ``segment`` column (e.g. a reference
-        window and the minutes before the incident); see :func:`_rules_in_every_segment`."""
+        window and the minutes before the incident); see :func:`_segment_rules`."""
         timed = spans if "self_us" in spans.columns else add_timings(spans)
         g = timed.groupby(["service", "operation"], sort=False)
         stats = {"n": g.size(), "err_rate": g["is_error"].mean()}
@@ -222,7 +231,7 @@ class Baseline:
         pairs = linked_templates(spans, logs)
         if not len(pairs):
             return
-        self.op_follow = _rules_in_every_segment(pairs)
+        self.op_follow, self.op_follow_doubted = _segment_rules(pairs)
         # denominators: all spans of an operation whose service logs at all (a span may log nothing)
         op_n = spans.groupby(["service", "operation"]).size()
         counts = pairs.groupby(["service", "operation", "template"]).size()

@@ -44,6 +44,9 @@ class SelfEvidence(BaseModel):
     gap_score: float = Field(0.0, description="robust z of the client->server gap (network wait) into it")
     metric_score: float = Field(0.0, description="strongest metric deviation of its pod/node")
     log_score: float = Field(0.0, description="strength of new error/warning log templates")
+    log_pattern_score: float = Field(
+        0.0, description="part of log_score shown by the span's own lines (not its pod's error rate)"
+    )
     key_symptoms: list[str] = Field(default_factory=list)
     hypothesis: FaultType = "unknown"
     down_pods: list[str] = Field(

@@ -27,6 +27,7 @@ from faultwise.rcl.graph import add_timings
 from faultwise.rcl.telemetry.schema import Telemetry
 
 MAX_ITEMS = 5  # cap on list items a tool returns
+DOUBTED_RULE_WEIGHT = 0.5  # a code-path rule some normal period broke speaks at half strength
 ERROR_LEVELS = ("ERROR", "FATAL", "CRITICAL")
 _ERROR_WORDS = r"(?i)exception|error|fail|refused|timed? ?out|unavailable|denied"
 
@@ -447,6 +448,10 @@ class DataTools:
         if not len(tab):
             return {}
         tab["z"] = binomial_z(tab["k_ab"].to_numpy(), tab["n_a"].to_numpy(), tab["p0"].to_numpy())
+        doubted = self.baseline.op_follow_doubted
+        if doubted:
+            keys = zip(tab["service"], tab["operation"], tab["a"], tab["b"], strict=True)
+            tab["z"] *= np.array([DOUBTED_RULE_WEIGHT if k in doubted else 1.0 for k in keys])
         out: dict[tuple[str, str], dict[str, list[tuple[str, float]]]] = {}
         for r in tab[tab["z"] <= -3.0].itertuples(index=False):
             out.setdefault((str(r.service), str(r.operation)), {}).setdefault(str(r.a), []).append(

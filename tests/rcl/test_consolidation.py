@@ -9,7 +9,7 @@ def _span(sid: str, failed: bool) -> Span:
     return Span("t1", sid, "", "review", "review-1", "n1", "POST /review", "server", 0, 1000, failed, "")
 
 
-def _own(sid: str, score: float) -> SelfEvidence:
+def _own(sid: str, score: float, pattern: float = 0.0) -> SelfEvidence:
     return SelfEvidence(
         span_id=sid,
         service="review",
@@ -20,6 +20,8 @@ def _own(sid: str, score: float) -> SelfEvidence:
         has_error_logs=False,
         has_metric_anomaly=False,
         score=score,
+        log_score=max(pattern, 0.0),
+        log_pattern_score=pattern,
     )
 
 
@@ -57,3 +59,15 @@ def test_a_healthy_span_takes_the_strongest_child():
 def test_no_abnormal_child_and_normal_self_blames_nothing():
     rep = EmbeddedReasoner().consolidate_sync(_span("s", failed=True), _own("s", 0.0), [])
     assert rep.root_cause_span is None and rep.failed
+
+
+def test_own_log_pattern_far_stronger_than_a_healthy_childs_keeps_the_blame():
+    children = [_child("db", "db-1", 0.2, failed=False)]
+    rep = EmbeddedReasoner().consolidate_sync(_span("s", failed=False), _own("s", 0.8, pattern=0.8), children)
+    assert rep.component == "review-1" and rep.root_cause_span == "s"
+
+
+def test_own_log_pattern_does_not_outweigh_a_failed_call():
+    children = [_child("rec", "recommendation-1", 0.2, failed=True)]
+    rep = EmbeddedReasoner().consolidate_sync(_span("s", failed=True), _own("s", 0.8, pattern=0.8), children)
+    assert rep.component == "recommendation-1"

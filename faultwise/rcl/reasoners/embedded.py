@@ -93,7 +93,7 @@ class EmbeddedReasoner:
         if span.is_error:
             symptoms.append(f"span failed (status {span.status_code or 'error'})")
 
-        s_log, has_error_logs, exc_like = 0.0, False, False
+        s_log, s_pattern, has_error_logs, exc_like = 0.0, 0.0, False, False
         if c.use_logs:
             lg = tools.logs()
             has_error_logs = lg.error_lines > 0
@@ -115,6 +115,7 @@ class EmbeddedReasoner:
             if lg.new_templates:
                 symptoms.append(f"unusual log (z={lg.new_z:.1f}): {lg.new_templates[0]}")
             s_log = noisy_or(*parts)
+            s_pattern = noisy_or(*parts[:3])  # what this span's own lines show, without the pod-wide rate
 
         s_metric, top_metric = 0.0, ""
         if c.use_metrics:
@@ -159,6 +160,7 @@ class EmbeddedReasoner:
             gap_score=round(s_gap, 4),
             metric_score=round(s_metric, 4),
             log_score=round(s_log, 4),
+            log_pattern_score=round(s_pattern, 4),
             key_symptoms=symptoms[:5],
             hypothesis=hypothesis,
             score=round(score, 4),
@@ -193,6 +195,9 @@ class EmbeddedReasoner:
             blamed = failed or blamed
         best = max(blamed, key=lambda r: r.confidence, default=None)
         local = max(own.self_time_score, own.gap_score)
+        if best is not None and not best.failed:
+            # a call that succeeded did not hand its trouble up: the shift of this span's own lines is its own
+            local = max(local, own.log_pattern_score)
         own_score = own.score if own.is_abnormal else 0.0
         if (
             best is not None
