@@ -29,8 +29,11 @@ def fit(
     model = fit_model(runs, false_alarm_rate, fitted_on=str(bench_dir))
     save_model(model, out)
     n_norm = sum(not r.is_faulty for r in runs)
+    prof = model.profile
+    slow = f" {prof.slow_threshold:.2f} (slow)" if prof.slow_threshold is not None else ""
     typer.echo(
-        f"fitted on {n_norm} normal + {len(runs) - n_norm} faulty runs; thresholds {model.profile.threshold:.2f} (instant) {model.profile.trend_threshold:.2f} (trend); "
+        f"fitted on {n_norm} normal + {len(runs) - n_norm} faulty runs; thresholds {prof.threshold:.2f} "
+        f"(instant) {prof.trend_threshold:.2f} (trend) {prof.joint_threshold:.2f} (joint){slow}; "
         f"diagnoser classes {len(model.diagnoser.classes) if model.diagnoser else 0}; wrote {out}"
     )
 
