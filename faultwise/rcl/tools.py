@@ -114,19 +114,27 @@ class OperationStats(BaseModel):
     baseline_median_duration_us: float | None
 
 
-def _drop_branch_shifts(tab: pd.DataFrame, errorish: np.ndarray) -> pd.DataFrame:
+def _drop_branch_shifts(
+    tab: pd.DataFrame, errorish: np.ndarray
+) -> tuple[pd.DataFrame, set[tuple[str, str, str]]]:
     """Remove template shifts that a change of request mix explains: within one operation, usual lines that
     went missing while other *known*, non-error lines of it rose by about as much. The requests took another
     normal branch of the code (other input data), which is workload, not a fault; a fault leaves a deficit
-    that no normal line makes up for, or new error lines (kept)."""
+    that no normal line makes up for, or new error lines (kept). Also returns the (service, operation,
+    template) of the lines whose drop the shift explains."""
     benign = ~errorish & (tab["pb"].to_numpy() > 0) & (tab["z"].to_numpy() > 0)
     rise = tab[benign].groupby(["service", "operation"])["excess"].sum()
     drop = (-tab[tab["z"] < 0]["excess"]).groupby([tab["service"], tab["operation"]]).sum()
     shifted = {key for key, d in drop.items() if rise.get(key, 0.0) >= 0.5 * d}
     if not shifted:
-        return tab
+        return tab, set()
     in_shift = np.array([(a, b) in shifted for a, b in zip(tab["service"], tab["operation"], strict=True)])
-    return tab[~(in_shift & ((tab["z"].to_numpy() < 0) | benign))]
+    fell = tab[in_shift & (tab["z"].to_numpy() < 0)]
+    explained = {
+        (str(a), str(b), str(t))
+        for a, b, t in zip(fell["service"], fell["operation"], fell["template"], strict=True)
+    }
+    return tab[~(in_shift & ((tab["z"].to_numpy() < 0) | benign))], explained
 
 
 @dataclass
@@ -391,7 +399,7 @@ class DataTools:
         tab["pb"] = pb
         tab = tab[(nb >= MIN_PATTERN_SPANS) & (tab["z"].abs() >= 3.0)]
         errorish = tab["err"].to_numpy() | tab["template"].str.contains(_ERROR_WORDS, regex=True).to_numpy()
-        tab = _drop_branch_shifts(tab, errorish)
+        tab, explained = _drop_branch_shifts(tab, errorish)
         errorish = tab["err"].to_numpy() | tab["template"].str.contains(_ERROR_WORDS, regex=True).to_numpy()
         over = {
             (r.service, r.operation, r.template): (bool(e), float(r.z))
@@ -406,7 +414,7 @@ class DataTools:
         for sid, tmpl in zip(pairs["span_id"].tolist(), pairs["template"].tolist(), strict=True):
             carried.setdefault(str(sid), set()).add(str(tmpl))
         self._carried, self._over, self._under = carried, over, under
-        self._cut = self._cut_paths(pairs)
+        self._cut = self._cut_paths(pairs, explained)
         self._log_op = dict(
             zip(
                 win["span_id"].astype(str).tolist(),
@@ -417,9 +425,12 @@ class DataTools:
         err = linked[linked["level"].astype(str).str.upper().isin(ERROR_LEVELS)].groupby("span_id").size()
         self._error_lines = {str(k): int(v) for k, v in err.items()}
 
-    def _cut_paths(self, pairs: pd.DataFrame) -> dict[tuple[str, str], dict[str, list[tuple[str, float]]]]:
+    def _cut_paths(
+        self, pairs: pd.DataFrame, explained: set[tuple[str, str, str]]
+    ) -> dict[tuple[str, str], dict[str, list[tuple[str, float]]]]:
         """Code paths cut short: a line that reliably followed another within a span of the operation now
-        often fails to (the request left the path between the two statements, e.g. on an exception)."""
+        often fails to (the request left the path between the two statements, e.g. on an exception).
+        Lines whose drop a change of request mix already explains (``explained``) are left out."""
         if not self.baseline.op_follow or not len(pairs):
             return {}
         c = follow_counts(pairs)
@@ -454,6 +465,8 @@ class DataTools:
             tab["z"] *= np.array([DOUBTED_RULE_WEIGHT if k in doubted else 1.0 for k in keys])
         out: dict[tuple[str, str], dict[str, list[tuple[str, float]]]] = {}
         for r in tab[tab["z"] <= -3.0].itertuples(index=False):
+            if (str(r.service), str(r.operation), str(r.b)) in explained:
+                continue
             out.setdefault((str(r.service), str(r.operation)), {}).setdefault(str(r.a), []).append(
                 (str(r.b), float(r.z))
             )
