@@ -48,9 +48,10 @@ class EmbeddedConfig:
     metric_support: float = 0.3
     use_logs: bool = True
     use_metrics: bool = True
-    keep_self_ratio: float = 1.5
+    keep_self_ratio: float = 1.5  # own local evidence must beat the child's confidence by this factor
     callee_down: float = 0.9
-    pod_error_rate: float = 1.0  # weight of the pod-level error-line rate against span-level log shifts  # own local evidence must beat the child's confidence by this factor
+    # the pod-wide error-line rate is the same for all the pod's spans: less specific than a span's own lines
+    pod_error_rate: float = 0.5
 
 
 class EmbeddedReasoner:
