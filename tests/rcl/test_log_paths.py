@@ -125,3 +125,19 @@ def test_a_change_of_request_mix_between_normal_branches_is_not_evidence():
     for sid in incident[0]["span_id"]:
         ev = tools.span_logs(sid)
         assert ev.missing_z == 0.0 and ev.new_z == 0.0
+
+
+def test_a_request_mix_shift_also_explains_the_code_path_rule_it_breaks():
+    # normally nearly every request takes branch A, so "A follows step 1" is a code-path rule
+    base = _period(0, 400, lambda i, rng: [STEP_1, STEP_2, BRANCH_B if i % 40 == 0 else BRANCH_A], seed=1)
+    assert any("#60" in b for _, b in follow_rules_of(base))
+    incident = _period(
+        60_000_000, 80, lambda i, rng: [STEP_1, STEP_2, BRANCH_B if i % 2 else BRANCH_A], seed=2
+    )
+    tools = _tools([base], incident)
+    assert all(tools.span_logs(sid).missing_z == 0.0 for sid in incident[0]["span_id"])
+
+
+def follow_rules_of(period) -> dict:
+    logs = with_templates(period[1]).assign(operation=OP).drop_duplicates(["span_id", "template"])
+    return follow_rules(logs).get((SVC, OP), {})
