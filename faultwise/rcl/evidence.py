@@ -22,6 +22,11 @@ class EvidenceGraph:
     roots: list[str] = field(default_factory=list)
     trace_anomaly: float = 0.0
 
+    def __repr__(self) -> str:
+        # compact on purpose: asyncio (3.11) formats the repr of a finished task's result when it installs
+        # its SIGINT handler, and a full repr of thousands of typed nodes costs seconds
+        return f"EvidenceGraph(trace_id={self.trace_id!r}, nodes={len(self.nodes)}, edges={len(self.edges)})"
+
     @property
     def root_reports(self) -> list[AgentReport]:
         return [self.reports[r] for r in self.roots if r in self.reports]

@@ -120,3 +120,24 @@ def test_concurrency_bound_is_respected():
     assert r.max_running <= 2
     r, _, _ = _run("dependency", concurrency=16)
     assert r.max_running > 2  # and it really runs in parallel when allowed
+
+
+def test_evidence_graph_repr_stays_small_whatever_its_size():
+    from faultwise.rcl.evidence import EvidenceGraph
+    from faultwise.rcl.records import SelfEvidence
+
+    nodes = {
+        str(i): SelfEvidence(
+            span_id=str(i),
+            service="s",
+            pod="s-1",
+            operation="op",
+            is_abnormal=False,
+            has_error=False,
+            has_error_logs=False,
+            has_metric_anomaly=False,
+        )
+        for i in range(5000)
+    }
+    text = repr(EvidenceGraph(trace_id="t", nodes=nodes, edges=[("0", "1")]))
+    assert text == "EvidenceGraph(trace_id='t', nodes=5000, edges=1)"
