@@ -9,12 +9,33 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
-from faultwise.rcl.records import AgentReport, Candidate, SelfEvidence
+from faultwise.rcl.records import AgentReport, Candidate, FaultType, SelfEvidence
 from faultwise.rcl.scoped import ScopedTools
 from faultwise.rcl.telemetry.schema import Span
 
 if TYPE_CHECKING:
     from faultwise.rcl.evidence import EvidenceGraph
+
+
+def self_report(span: Span, node: str, fault_type: FaultType, confidence: float, reason: str) -> AgentReport:
+    """The report of a span that blames itself (every reasoner builds it the same way)."""
+    return AgentReport(
+        span_id=span.span_id,
+        failed=span.is_error,
+        root_cause_span=span.span_id,
+        component=span.pod,
+        service=span.service,
+        node=node,
+        fault_type=fault_type,
+        confidence=confidence,
+        path=[span.span_id],
+        reason=reason,
+    )
+
+
+def no_cause_report(span: Span, reason: str) -> AgentReport:
+    """The report of a span that finds no abnormal span below or at itself."""
+    return AgentReport(span_id=span.span_id, failed=span.is_error, confidence=0.0, reason=reason)
 
 
 @runtime_checkable

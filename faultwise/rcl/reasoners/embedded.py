@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from faultwise.rcl.reasoners.base import no_cause_report, self_report
 from faultwise.rcl.records import AgentReport, Candidate, FaultType, SelfEvidence
 from faultwise.rcl.scoped import ScopedTools
 from faultwise.rcl.telemetry.schema import Span, service_of_pod
@@ -231,24 +232,9 @@ class EmbeddedReasoner:
                 reason="; ".join(own.key_symptoms[:3]),
             )
         if own.is_abnormal:
-            return AgentReport(
-                span_id=span.span_id,
-                failed=span.is_error,
-                root_cause_span=span.span_id,
-                component=span.pod,
-                service=span.service,
-                node=own.node,
-                fault_type=own.hypothesis,
-                confidence=own.score,
-                path=[span.span_id],
-                reason="; ".join(own.key_symptoms[:3]) or "abnormal",
-            )
-        return AgentReport(
-            span_id=span.span_id,
-            failed=span.is_error,
-            confidence=0.0,
-            reason="normal, and no abnormal descendant",
-        )
+            reason = "; ".join(own.key_symptoms[:3]) or "abnormal"
+            return self_report(span, own.node, own.hypothesis, own.score, reason)
+        return no_cause_report(span, "normal, and no abnormal descendant")
 
     async def synthesize(self, ranked: list[Candidate], graphs: list) -> list[Candidate]:
         return ranked

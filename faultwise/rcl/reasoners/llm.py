@@ -25,6 +25,7 @@ from faultwise.rcl.llm.client import LLMClient, Tool
 from faultwise.rcl.llm.errors import LLMError
 from faultwise.rcl.llm.prompts import load_prompt, render
 from faultwise.rcl.llm.records import compact, dumps_capped, dumps_fitting, pick_fields
+from faultwise.rcl.reasoners.base import no_cause_report, self_report
 from faultwise.rcl.reasoners.embedded import EmbeddedReasoner
 from faultwise.rcl.records import AgentReport, Candidate, FaultType, SelfEvidence
 from faultwise.rcl.scoped import ScopedTools
@@ -171,12 +172,7 @@ class LLMReasoner:
         blamed = {r.root_cause_span: r for r in children if r.root_cause_span}
         if self.config.skip_trivial and not own.is_abnormal and not blamed:
             self.usage.skipped_consolidations += 1
-            return AgentReport(
-                span_id=span.span_id,
-                failed=span.is_error,
-                confidence=0.0,
-                reason="normal, and no abnormal descendant",
-            )
+            return no_cause_report(span, "normal, and no abnormal descendant")
         shown = sorted(blamed.values(), key=lambda r: -r.confidence)[: self.config.max_children]
         allowed = {span.span_id} | {r.root_cause_span for r in shown}
 
@@ -214,25 +210,9 @@ class LLMReasoner:
         conf = round(min(1.0, max(0.0, float(d.confidence))), 4)
         reason = d.reason[: self.config.max_text]
         if d.root_cause_span is None:
-            return AgentReport(
-                span_id=span.span_id,
-                failed=span.is_error,
-                confidence=0.0,
-                reason=reason or "no abnormal span found",
-            )
+            return no_cause_report(span, reason or "no abnormal span found")
         if d.root_cause_span == span.span_id:
-            return AgentReport(
-                span_id=span.span_id,
-                failed=span.is_error,
-                root_cause_span=span.span_id,
-                component=span.pod,
-                service=span.service,
-                node=own.node,
-                fault_type=d.fault_type,
-                confidence=conf,
-                path=[span.span_id],
-                reason=reason,
-            )
+            return self_report(span, own.node, d.fault_type, conf, reason)
         child = blamed[d.root_cause_span]
         return child.model_copy(
             update={
