@@ -19,6 +19,20 @@ from faultwise.rcl.llm.fakeserver import Answer, FakeChatServer, schema_answer
 LLM_KEYS = {"calls", "prompt_tokens", "completion_tokens", "fallbacks"}
 
 
+@pytest.fixture(scope="module", autouse=True)
+def private_llm_cache(tmp_path_factory):
+    """Every test here, and every CLI it starts, gets its own empty answer cache: answers cached by one test
+    (or by an earlier run in the user's home) must not answer another test's requests."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("FAULTWISE_LLM_CACHE_DIR", str(tmp_path_factory.mktemp("llm-cache")))
+        yield
+
+
+@pytest.fixture(autouse=True)
+def fresh_llm_cache(monkeypatch, tmp_path):
+    monkeypatch.setenv("FAULTWISE_LLM_CACHE_DIR", str(tmp_path / "llm-cache"))
+
+
 @pytest.fixture(scope="module")
 def files(tmp_path_factory):
     return write_otlp_incident(small_incident("cpu", 0), tmp_path_factory.mktemp("llmcli"))
@@ -150,7 +164,11 @@ def interrupted(files, tmp_path_factory):
             stderr=subprocess.PIPE,
             text=True,
             cwd=repo,
-            env={**os.environ, "PYTHONPATH": str(repo)},
+            env={
+                **os.environ,
+                "PYTHONPATH": str(repo),
+                "FAULTWISE_LLM_CACHE_DIR": str(tmp_path_factory.mktemp("interrupted-cache")),
+            },
         )
         try:
             assert started.wait(120), "the CLI never reached the LLM"
