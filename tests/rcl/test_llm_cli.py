@@ -164,6 +164,9 @@ def interrupted(files, tmp_path_factory):
             stderr=subprocess.PIPE,
             text=True,
             cwd=repo,
+            # a runner started in the background (`cmd &` in a script) ignores SIGINT, and children inherit
+            # that: give the CLI the default disposition, as in a terminal
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
             env={
                 **os.environ,
                 "PYTHONPATH": str(repo),
