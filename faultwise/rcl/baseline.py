@@ -92,11 +92,29 @@ def follow_counts(pairs: pd.DataFrame) -> pd.DataFrame:
     both = p.merge(p[["span_id", "template"]], on="span_id", suffixes=("_a", "_b"))
     both = both[both["template_a"] != both["template_b"]]
     k = both.groupby(["service", "operation", "template_a", "template_b"]).size().rename("k_ab")
-    n = p.groupby(["service", "operation", "template"]).size().rename("n_a")
+    n = spans_per_template(p).rename("n_a")
     out = k.reset_index().merge(
         n.reset_index().rename(columns={"template": "template_a"}), on=["service", "operation", "template_a"]
     )
     return out.rename(columns={"template_a": "a", "template_b": "b"})
+
+
+RULE_KEYS = ["service", "operation", "a", "b"]
+
+
+def rules_table(rules: dict[OpKey, dict[tuple[str, str], float]]) -> pd.DataFrame:
+    """The rules as rows (service, operation, a, b, p)."""
+    rows = [(svc, op, a, b, p) for (svc, op), rs in rules.items() for (a, b), p in rs.items()]
+    return pd.DataFrame(rows, columns=[*RULE_KEYS, "p"])
+
+
+def rule_counts(table: pd.DataFrame, pairs: pd.DataFrame) -> pd.DataFrame:
+    """``table`` with, in the spans of ``pairs``, how many carry ``a`` (``n_a``) and how many of those also
+    ``b`` (``k_ab``); zero where none does."""
+    k = follow_counts(pairs)[[*RULE_KEYS, "k_ab"]]
+    n = spans_per_template(pairs).rename("n_a").reset_index().rename(columns={"template": "a"})
+    t = table.merge(k, on=RULE_KEYS, how="left").merge(n, on=["service", "operation", "a"], how="left")
+    return t.assign(k_ab=t["k_ab"].fillna(0).to_numpy(), n_a=t["n_a"].fillna(0).to_numpy())
 
 
 def follow_rules(pairs: pd.DataFrame) -> dict[OpKey, dict[tuple[str, str], float]]:
@@ -112,14 +130,19 @@ def follow_rules(pairs: pd.DataFrame) -> dict[OpKey, dict[tuple[str, str], float
     return out
 
 
-def linked_templates(spans: pd.DataFrame, logs: pd.DataFrame) -> pd.DataFrame:
-    """One row per (span, template) for log lines that name a span of ``spans``."""
-    linked = logs[logs["span_id"] != ""].merge(
+def linked_lines(spans: pd.DataFrame, logs: pd.DataFrame) -> pd.DataFrame:
+    """Log lines that name a span of ``spans``, with that span's service and operation."""
+    return logs[logs["span_id"] != ""].merge(
         spans[["span_id", "service", "operation"]].drop_duplicates("span_id"),
         on="span_id",
         suffixes=("_log", ""),
     )
-    return linked.drop_duplicates(["span_id", "template"])
+
+
+def spans_per_template(pairs: pd.DataFrame) -> pd.Series:
+    """How many spans of each (service, operation) carry each template (``pairs``: one row per span and
+    template)."""
+    return pairs.groupby(["service", "operation", "template"]).size()
 
 
 def _segment_rules(
@@ -137,20 +160,15 @@ def _segment_rules(
     rules = follow_rules(pairs[pairs["segment"] == first])
     for key, rs in pooled.items():
         rules.setdefault(key, {}).update(rs)
-    keys = ["service", "operation", "a", "b"]
-    table = pd.DataFrame([(svc, op, a, b) for (svc, op), rs in rules.items() for (a, b) in rs], columns=keys)
+    table = rules_table(rules)
     if not len(table):
         return rules, set()
     broken = np.zeros(len(table), dtype=bool)
     for _, seg in pairs.groupby("segment"):
-        k = follow_counts(seg)[keys + ["k_ab"]]
-        n = seg.groupby(["service", "operation", "template"]).size().rename("n_a").reset_index()
-        t = table.merge(k, on=keys, how="left").merge(
-            n.rename(columns={"template": "a"}), on=["service", "operation", "a"], how="left"
-        )
-        k_ab, n_a = t["k_ab"].fillna(0).to_numpy(), t["n_a"].fillna(0).to_numpy()
+        t = rule_counts(table, seg)
+        k_ab, n_a = t["k_ab"].to_numpy(), t["n_a"].to_numpy()
         broken |= (n_a >= MIN_FOLLOW_SPANS) & ((k_ab + 0.5) / (n_a + 1.0) < MIN_FOLLOW_SHARE)
-    doubted = {tuple(map(str, r)) for r in table[broken].itertuples(index=False)}
+    doubted = {tuple(map(str, r)) for r in table[broken][RULE_KEYS].itertuples(index=False)}
     return rules, doubted  # type: ignore[return-value]
 
 
@@ -228,13 +246,13 @@ class Baseline:
         self.log_seconds = max(_covered_seconds(logs["ts_us"]), 1.0)
         for pod, n in error_lines_per_pod(logs).items():
             self.pod_error_lines_per_s[str(pod)] = n / self.log_seconds
-        pairs = linked_templates(spans, logs)
+        pairs = linked_lines(spans, logs).drop_duplicates(["span_id", "template"])
         if not len(pairs):
             return
         self.op_follow, self.op_follow_doubted = _segment_rules(pairs)
         # denominators: all spans of an operation whose service logs at all (a span may log nothing)
         op_n = spans.groupby(["service", "operation"]).size()
-        counts = pairs.groupby(["service", "operation", "template"]).size()
+        counts = spans_per_template(pairs)
         for (svc, op, tmpl), n in counts.items():
             key = (str(svc), str(op))
             self.op_templates.setdefault(key, {})[str(tmpl)] = n / max(int(op_n.get(key, 0)), 1)

@@ -19,8 +19,10 @@ from faultwise.rcl.baseline import (
     Baseline,
     binomial_z,
     error_lines_per_pod,
-    follow_counts,
+    linked_lines,
     robust_z,
+    rule_counts,
+    rules_table,
     with_templates,
 )
 from faultwise.rcl.graph import add_timings
@@ -358,11 +360,7 @@ class DataTools:
         """Templates whose share among an operation's spans shifted significantly against the baseline:
         over-represented ones a span carries are *new* to it, under-represented ones it lacks are *missing*."""
         win = self.spans[self._in_window(self.spans)]
-        linked = logs[logs["span_id"] != ""].merge(
-            win[["span_id", "service", "operation"]].drop_duplicates("span_id"),
-            on="span_id",
-            suffixes=("_log", ""),
-        )
+        linked = linked_lines(win, logs)
         if not len(linked):
             return
         linked["is_err"] = linked["level"].astype(str).str.upper().isin(ERROR_LEVELS + ("WARN", "WARNING"))
@@ -433,32 +431,11 @@ class DataTools:
         Lines whose drop a change of request mix already explains (``explained``) are left out."""
         if not self.baseline.op_follow or not len(pairs):
             return {}
-        c = follow_counts(pairs)
-        p0 = np.array(
-            [
-                self.baseline.op_follow.get((str(s), str(o)), {}).get((str(a), str(b)), np.nan)
-                for s, o, a, b in zip(c["service"], c["operation"], c["a"], c["b"], strict=True)
-            ]
-        )
-        # rules whose second line never showed up in the window have no row yet: add them with k_ab = 0
-        n_a = pairs.groupby(["service", "operation", "template"]).size()
-        seen = set(zip(c["service"], c["operation"], c["a"], c["b"], strict=True))
-        extra = [
-            (svc, op, a, b, 0, int(n_a[(svc, op, a)]), p)
-            for (svc, op), rules in self.baseline.op_follow.items()
-            for (a, b), p in rules.items()
-            if (svc, op, a) in n_a.index and (svc, op, a, b) not in seen
-        ]
-        tab = pd.concat(
-            [
-                c.assign(p0=p0)[~np.isnan(p0)],
-                pd.DataFrame(extra, columns=["service", "operation", "a", "b", "k_ab", "n_a", "p0"]),
-            ],
-            ignore_index=True,
-        )
+        tab = rule_counts(rules_table(self.baseline.op_follow), pairs)
+        tab = tab[tab["n_a"] > 0]  # rules whose first line the window shows
         if not len(tab):
             return {}
-        tab["z"] = binomial_z(tab["k_ab"].to_numpy(), tab["n_a"].to_numpy(), tab["p0"].to_numpy())
+        tab["z"] = binomial_z(tab["k_ab"].to_numpy(), tab["n_a"].to_numpy(), tab["p"].to_numpy())
         doubted = self.baseline.op_follow_doubted
         if doubted:
             keys = zip(tab["service"], tab["operation"], tab["a"], tab["b"], strict=True)

@@ -17,6 +17,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from faultwise.rft.records import FAMILY_OF
+from faultwise.rft.remediate.guards import REWARD_SIGNALS
 
 # Largest reward a correct, well-formatted answer can earn on the task: the reward guard clips to it.
 MAX_VALID_REWARD = 1.2
@@ -105,18 +106,7 @@ def _changes(fault: str, s: dict) -> tuple[dict, list[str], str]:
 # Faults an action compensates for rather than removes: the symptom stays in these signals (a weakened reward
 # still looks weak; a lost update still has a zero gradient), so the verification judges the rest.
 TOLERATED: dict[str, frozenset[str]] = {
-    "reward_collapse": frozenset(
-        {
-            "reward_mean",
-            "reward_std",
-            "reward_accuracy_gap",
-            "traj_reward_incorrect_mean",
-            "traj_reward_max",
-            "traj_return_reward_gap",
-            "advantage_std",
-            "traj_advantage_abs_mean",
-        }
-    ),
+    "reward_collapse": REWARD_SIGNALS | {"advantage_std", "traj_advantage_abs_mean"},
     "update_freeze": frozenset({"grad_norm", "policy_loss", "clip_ratio"}),
 }
 

@@ -24,17 +24,20 @@ GUARDS: tuple[str, ...] = ("advantages", "reward_range", "coefficients", "sampli
 
 # Signals a guard rewrites by design: once it is on they describe the guard, not the pipeline's health, so the
 # verification after a rollback ignores them (task accuracy, entropy, KL, lengths, tools still count).
+# Signals computed from the rewards themselves.
+REWARD_SIGNALS = frozenset(
+    {
+        "reward_mean",
+        "reward_std",
+        "reward_accuracy_gap",
+        "traj_reward_incorrect_mean",
+        "traj_reward_max",
+        "traj_return_reward_gap",
+    }
+)
+
 REWRITTEN_SIGNALS: dict[str, frozenset[str]] = {
-    "reward_range": frozenset(
-        {
-            "reward_mean",
-            "reward_std",
-            "reward_accuracy_gap",
-            "traj_reward_incorrect_mean",
-            "traj_reward_max",
-            "traj_return_reward_gap",
-        }
-    ),
+    "reward_range": REWARD_SIGNALS,
     "advantages": frozenset(
         {"advantage_mean", "advantage_std", "traj_advantage_abs_mean", "adv_reward_corr"}
     ),
