@@ -17,18 +17,22 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from pathlib import Path
 
-from faultwise.rcl.analyzer import RCLAgent, RCLConfig
-from faultwise.rcl.baseline import Baseline
-from faultwise.rcl.coordinator import Coordinator
-from faultwise.rcl.graph import TraceGraph
 from faultwise.rcl.llm import LLMClient, LLMConfig
-from faultwise.rcl.llm.fakeserver import FakeChatServer, blaming_answer, schema_answer
+from faultwise.rcl.method.analyzer import RCLAgent, RCLConfig
+from faultwise.rcl.method.coordinator import Coordinator
+from faultwise.rcl.profile.graph import TraceGraph
+from faultwise.rcl.profile.normal import Baseline
 from faultwise.rcl.reasoners.llm import LLMReasoner, LLMReasonerConfig
-from faultwise.rcl.synth import generate_large_trace
-from faultwise.rcl.tools import DataTools
+from faultwise.rcl.simulate import generate_large_trace
+from faultwise.rcl.tools.data_tools import DataTools
+
+# the loopback chat server is test support: it lives with the RCL tests, not in the package
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "rcl"))
+from rcl_support.fakeserver import FakeChatServer, blaming_answer, schema_answer  # noqa: E402
 
 US_PER_S = 1_000_000
 

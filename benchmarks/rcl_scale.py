@@ -30,7 +30,7 @@ def _rss_mib() -> float:
 
 
 def _nezha(root: str, case_id: str | None) -> dict:
-    from faultwise.rcl.analyzer import RCLAgent, RCLConfig
+    from faultwise.rcl.method.analyzer import RCLAgent, RCLConfig
     from faultwise.rcl.telemetry import load_nezha_case, read_nezha_cases
 
     cases = read_nezha_cases(root)
@@ -57,8 +57,8 @@ def _nezha(root: str, case_id: str | None) -> dict:
 
 
 def _large(n_spans: int) -> dict:
-    from faultwise.rcl.analyzer import RCLAgent, RCLConfig
-    from faultwise.rcl.synth import generate_large_trace
+    from faultwise.rcl.method.analyzer import RCLAgent, RCLConfig
+    from faultwise.rcl.simulate import generate_large_trace
 
     inc = generate_large_trace(n_spans=n_spans, seed=0)
     sizes = inc.incident.spans.groupby("trace_id").size()

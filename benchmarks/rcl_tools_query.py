@@ -12,11 +12,11 @@ import argparse
 import random
 import time
 
-from faultwise.rcl.baseline import Baseline
-from faultwise.rcl.scoped import ScopedTools
-from faultwise.rcl.synth import generate_incident
+from faultwise.rcl.profile.normal import Baseline
+from faultwise.rcl.simulate import generate_incident
 from faultwise.rcl.telemetry.schema import span_at
-from faultwise.rcl.tools import DataTools
+from faultwise.rcl.tools.data_tools import DataTools
+from faultwise.rcl.tools.scoped import ScopedTools
 
 
 def main() -> None:

@@ -21,7 +21,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from faultwise.errors import InputError
-from faultwise.rcl.analyzer import Diagnosis, RCLAgent, RCLConfig
+from faultwise.rcl.method.analyzer import Diagnosis, RCLAgent, RCLConfig
 from faultwise.rcl.telemetry import FAMILIES, FORMATS, Telemetry, load_telemetry
 
 app = typer.Typer(
@@ -233,7 +233,7 @@ def diagnose(
 
     Without --baseline or --start, the first third of the traces' time range is taken as normal.
     """
-    from faultwise.rcl.llm.setup import build_reasoner, check_answered
+    from faultwise.rcl.reasoners.factory import build_reasoner, check_answered
 
     _check_output(html)
     _at_least_one("--top", top)
@@ -308,7 +308,6 @@ MethodsOpt = Annotated[
 
 def _bench_methods(cases, n_cases: int, spec: str, level: str, json_out: bool, label: str) -> None:
     """Every named method on each case (loaded once); one table, or one JSON document per method."""
-    from faultwise.rcl.baselines import make_methods
     from faultwise.rcl.bench.methods import (
         fault_type_table,
         methods_report,
@@ -316,6 +315,7 @@ def _bench_methods(cases, n_cases: int, spec: str, level: str, json_out: bool, l
         run_methods,
         table_width,
     )
+    from faultwise.rcl.compare import make_methods
 
     methods = make_methods(spec)
     done = 0
@@ -341,7 +341,7 @@ def _bench_methods(cases, n_cases: int, spec: str, level: str, json_out: bool, l
 
 def _bench_setup(reasoner, concurrency, base_url, model, config_file, cache, max_traces):
     """RCLConfig and reasoner of ``bench nezha|synthetic`` (the LLM options apply to the rcl method)."""
-    from faultwise.rcl.llm.setup import build_reasoner
+    from faultwise.rcl.reasoners.factory import build_reasoner
 
     _at_least_one("--concurrency", concurrency)
     config = RCLConfig(concurrency=concurrency)
@@ -420,7 +420,7 @@ def bench_synthetic(
     """Generate incidents of every injectable fault type and score the method at the truth's level."""
     from faultwise.rcl.bench.metrics import summarize
     from faultwise.rcl.bench.synthetic import run_synthetic, synthetic_bench_cases, synthetic_plan
-    from faultwise.rcl.synth import INJECTABLE_FAULTS, SynthConfig
+    from faultwise.rcl.simulate import INJECTABLE_FAULTS, SynthConfig
 
     _at_least_one("--seeds", seeds)
     config, agent_reasoner = _bench_setup(
@@ -519,7 +519,7 @@ def demo(
     """Generate a realistic synthetic incident, diagnose it, print the ranked causes, write the HTML report."""
     from faultwise.rcl.reports.html import ReportTruth, write_html
     from faultwise.rcl.reports.table import print_diagnosis
-    from faultwise.rcl.synth import SynthConfig, generate_incident
+    from faultwise.rcl.simulate import SynthConfig, generate_incident
     from faultwise.rcl.telemetry import writers
 
     if out.exists() and not out.is_dir():

@@ -7,7 +7,8 @@ import pandas as pd
 import pytest
 
 from faultwise.errors import InputError
-from faultwise.rcl.baselines import (
+from faultwise.rcl.bench.metrics import ranked_candidates
+from faultwise.rcl.compare import (
     AnomalyPageRank,
     LogErrorRate,
     MetricDeviation,
@@ -19,9 +20,8 @@ from faultwise.rcl.baselines import (
     method_names,
     split_periods,
 )
-from faultwise.rcl.bench.metrics import ranked_candidates
 from faultwise.rcl.records import Candidate
-from faultwise.rcl.synth import SynthConfig, generate_incident
+from faultwise.rcl.simulate import SynthConfig, generate_incident
 from faultwise.rcl.telemetry.schema import Telemetry
 
 SMALL = dict(normal_s=30, incident_s=30, requests_per_s=8)
@@ -180,7 +180,7 @@ def test_method_names_groups_and_errors():
 
 
 def test_ablations_switch_exactly_one_flag():
-    from faultwise.rcl.analyzer import RCLConfig
+    from faultwise.rcl.method.analyzer import RCLConfig
 
     default = RCLConfig()
     got = {m.name: m.config for m in make_methods("ablations")}

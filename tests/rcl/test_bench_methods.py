@@ -19,7 +19,7 @@ from faultwise.rcl.bench.methods import (
 )
 from faultwise.rcl.bench.synthetic import synthetic_bench_cases, synthetic_plan
 from faultwise.rcl.records import Candidate
-from faultwise.rcl.synth import SynthConfig
+from faultwise.rcl.simulate import SynthConfig
 
 DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "nezha-tt"
 SMALL = SynthConfig(normal_s=30, incident_s=30, requests_per_s=5)

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 from faultwise.cli import app, main
 from faultwise.errors import InputError
 from faultwise.rcl.bench.aiops2022 import aiops2022_bench_cases, find_beds
-from faultwise.rcl.synth import SynthConfig, generate_incident
+from faultwise.rcl.simulate import SynthConfig, generate_incident
 from faultwise.rcl.telemetry.aiops2022 import Aiops2022Fault
 from faultwise.rcl.telemetry.aiops2022_full import (
     aiops2022_incidents,

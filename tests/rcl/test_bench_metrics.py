@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from faultwise.rcl.analyzer import Diagnosis
 from faultwise.rcl.bench.metrics import (
     CaseResult,
     ac_at,
@@ -14,6 +13,7 @@ from faultwise.rcl.bench.metrics import (
     ranked_at_level,
     summarize,
 )
+from faultwise.rcl.method.analyzer import Diagnosis
 from faultwise.rcl.records import Candidate
 
 

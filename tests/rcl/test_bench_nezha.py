@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from test_cli_support import run_cli, small_incident, write_nezha_folder
 
-from faultwise.rcl.analyzer import RCLAgent, RCLConfig
 from faultwise.rcl.bench.nezha import run_case, select_cases
+from faultwise.rcl.method.analyzer import RCLAgent, RCLConfig
 
 KEYS = {"cases", "ac1", "ac3", "ac5", "avg5", "mrr", "by_fault_type", "seconds_per_case"}
 REAL = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "nezha-tt"

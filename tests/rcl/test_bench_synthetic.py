@@ -6,9 +6,9 @@ import json
 
 from test_cli_support import run_cli
 
-from faultwise.rcl.analyzer import RCLConfig
 from faultwise.rcl.bench.synthetic import run_synthetic, synthetic_plan
-from faultwise.rcl.synth import INJECTABLE_FAULTS, SynthConfig
+from faultwise.rcl.method.analyzer import RCLConfig
+from faultwise.rcl.simulate import INJECTABLE_FAULTS, SynthConfig
 
 
 def test_plan_covers_every_fault_type_and_seed():

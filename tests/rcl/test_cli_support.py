@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 
 from faultwise.cli import main
-from faultwise.rcl.synth import SynthConfig, SynthIncident, generate_incident
+from faultwise.rcl.simulate import SynthConfig, SynthIncident, generate_incident
 from faultwise.rcl.telemetry import writers
 
 SMALL = {"requests_per_s": 5.0, "normal_s": 30.0, "incident_s": 30.0}

@@ -5,8 +5,8 @@ import asyncio
 import pandas as pd
 import pytest
 
-from faultwise.rcl.coordinator import Coordinator
-from faultwise.rcl.graph import TraceGraph
+from faultwise.rcl.method.coordinator import Coordinator
+from faultwise.rcl.profile.graph import TraceGraph
 from faultwise.rcl.records import AgentReport, SelfEvidence
 
 
@@ -123,8 +123,7 @@ def test_concurrency_bound_is_respected():
 
 
 def test_evidence_graph_repr_stays_small_whatever_its_size():
-    from faultwise.rcl.evidence import EvidenceGraph
-    from faultwise.rcl.records import SelfEvidence
+    from faultwise.rcl.records import EvidenceGraph, SelfEvidence
 
     nodes = {
         str(i): SelfEvidence(

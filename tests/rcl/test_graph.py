@@ -2,7 +2,7 @@
 
 import pandas as pd
 
-from faultwise.rcl.graph import TraceGraph, add_timings
+from faultwise.rcl.profile.graph import TraceGraph, add_timings
 
 
 def _span(sid, parent, pod, start, dur, kind="server", trace="t"):

@@ -12,9 +12,8 @@ import threading
 from pathlib import Path
 
 import pytest
+from rcl_support.fakeserver import Answer, FakeChatServer, schema_answer
 from test_cli_support import run_cli, small_incident, write_otlp_incident
-
-from faultwise.rcl.llm.fakeserver import Answer, FakeChatServer, schema_answer
 
 LLM_KEYS = {"calls", "prompt_tokens", "completion_tokens", "fallbacks"}
 

@@ -8,12 +8,12 @@ import socket
 from pathlib import Path
 
 import pytest
-from llm_helpers import client_for, json_answer, last_user
 from pydantic import BaseModel, Field
+from rcl_support.fakeserver import Answer, FakeChatServer, example_of
+from rcl_support.llm import client_for, json_answer, last_user
 
 from faultwise.errors import InputError
 from faultwise.rcl.llm import LLMBadOutput, LLMRejected, LLMUnavailable, ResponseCache, Tool, load_llm_config
-from faultwise.rcl.llm.fakeserver import Answer, FakeChatServer, example_of
 
 
 class Verdict(BaseModel):

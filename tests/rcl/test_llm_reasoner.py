@@ -8,17 +8,17 @@ import json
 import threading
 
 import pytest
-from llm_helpers import InProcessClient, blaming_script, client_for, json_answer, span_id_in
+from rcl_support.fakeserver import Answer, FakeChatServer, schema_answer
+from rcl_support.llm import InProcessClient, blaming_script, client_for, json_answer, span_id_in
 from test_cli_support import small_incident
 
 from faultwise.errors import InputError
-from faultwise.rcl.analyzer import RCLAgent, RCLConfig
-from faultwise.rcl.coordinator import Coordinator
-from faultwise.rcl.llm.fakeserver import Answer, FakeChatServer, schema_answer
-from faultwise.rcl.llm.setup import check_answered
+from faultwise.rcl.method.analyzer import RCLAgent, RCLConfig
+from faultwise.rcl.method.coordinator import Coordinator
+from faultwise.rcl.reasoners.factory import check_answered
 from faultwise.rcl.reasoners.llm import LLMReasoner, LLMReasonerConfig, SynthesisDecision, rerank
 from faultwise.rcl.records import AgentReport, Candidate, SelfEvidence
-from faultwise.rcl.synth import generate_large_trace
+from faultwise.rcl.simulate import generate_large_trace
 from faultwise.rcl.telemetry.schema import Span
 
 SMALL_RUN = RCLConfig(max_traces=3)
@@ -234,9 +234,9 @@ def test_concurrent_requests_never_exceed_the_bound(incident):
 def _cancel_midway(incident):
     """Start one trace's recursion against a slow server, cancel it once a request is in flight; returns
     the reasoner and the tasks still pending after the cancellation settled."""
-    from faultwise.rcl.baseline import Baseline
-    from faultwise.rcl.graph import TraceGraph
-    from faultwise.rcl.tools import DataTools
+    from faultwise.rcl.profile.graph import TraceGraph
+    from faultwise.rcl.profile.normal import Baseline
+    from faultwise.rcl.tools.data_tools import DataTools
 
     started = threading.Event()
 

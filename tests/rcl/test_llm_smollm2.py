@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 from pydantic import BaseModel
+from rcl_support.fakeserver import Answer, FakeChatServer
 
 from faultwise.rcl.llm import LLMBadOutput, LLMClient, LLMConfig
-from faultwise.rcl.llm.fakeserver import Answer, FakeChatServer
 
 pytestmark = pytest.mark.slow
 GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"

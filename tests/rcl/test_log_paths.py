@@ -4,9 +4,9 @@ left the path early), told apart from a change of request mix (the requests took
 import numpy as np
 import pandas as pd
 
-from faultwise.rcl.baseline import Baseline, follow_rules, with_templates
+from faultwise.rcl.profile.normal import Baseline, follow_rules, with_templates
 from faultwise.rcl.telemetry.schema import LOG_COLUMNS, SPAN_COLUMNS, Telemetry
-from faultwise.rcl.tools import DataTools
+from faultwise.rcl.tools.data_tools import DataTools
 
 SVC, POD, OP = "cart", "cart-7d9f8b6c5d-abcde", "CartController.checkout"
 STEP_1 = "INFO c.s.CartServiceImpl#40 [checkout][load cart] items: {n}"

@@ -2,9 +2,9 @@
 
 import pytest
 
-from faultwise.rcl.analyzer import RCLAgent, RCLConfig
+from faultwise.rcl.method.analyzer import RCLAgent, RCLConfig
 from faultwise.rcl.records import AgentReport, Candidate, SelfEvidence
-from faultwise.rcl.synth import generate_incident
+from faultwise.rcl.simulate import generate_incident
 
 
 def _diagnose(fault, seed=0, config=None):

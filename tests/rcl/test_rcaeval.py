@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from faultwise.cli import app, main
 from faultwise.errors import InputError
 from faultwise.rcl.bench.rcaeval import rcaeval_bench_cases, select_rcaeval_cases
-from faultwise.rcl.synth import SynthConfig, generate_incident
+from faultwise.rcl.simulate import SynthConfig, generate_incident
 from faultwise.rcl.telemetry.rcaeval import (
     epoch_to_us,
     find_rcaeval_cases,

@@ -9,10 +9,9 @@ import pandas as pd
 import pytest
 from test_cli_support import small_incident
 
-from faultwise.rcl.analyzer import Diagnosis, RCLAgent, RCLConfig
-from faultwise.rcl.evidence import EvidenceGraph
-from faultwise.rcl.graph import TraceGraph
-from faultwise.rcl.records import AgentReport, Candidate, SelfEvidence
+from faultwise.rcl.method.analyzer import Diagnosis, RCLAgent, RCLConfig
+from faultwise.rcl.profile.graph import TraceGraph
+from faultwise.rcl.records import AgentReport, Candidate, EvidenceGraph, SelfEvidence
 from faultwise.rcl.reports.html import MAX_ROWS, ReportTruth, pick_traces, render_html, write_html
 from faultwise.rcl.telemetry import Telemetry
 

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from faultwise.errors import InputError
-from faultwise.rcl.synth import (
+from faultwise.rcl.simulate import (
     INJECTABLE_FAULTS,
     NODE_METRICS,
     POD_METRICS,

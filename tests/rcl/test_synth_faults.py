@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from faultwise.rcl.synth import SynthConfig, SynthIncident, generate_incident
+from faultwise.rcl.simulate import SynthConfig, SynthIncident, generate_incident
 
 
 @cache

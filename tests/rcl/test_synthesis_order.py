@@ -5,12 +5,12 @@ import subprocess
 import sys
 
 SCRIPT = """
-from faultwise.rcl.evidence import EvidenceGraph
+from faultwise.rcl.records import EvidenceGraph
 from faultwise.rcl.records import SelfEvidence
-from faultwise.rcl.synthesis import synthesize
-from faultwise.rcl.synth import generate_incident
-from faultwise.rcl.baseline import Baseline
-from faultwise.rcl.tools import DataTools
+from faultwise.rcl.method.synthesis import synthesize
+from faultwise.rcl.simulate import generate_incident
+from faultwise.rcl.profile.normal import Baseline
+from faultwise.rcl.tools.data_tools import DataTools
 inc = generate_incident(fault_type="cpu", seed=0)
 tools = DataTools(inc.incident, Baseline.fit(inc.normal.spans))
 g = EvidenceGraph(trace_id="t")

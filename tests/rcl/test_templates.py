@@ -1,4 +1,4 @@
-from faultwise.rcl.templates import template_of
+from faultwise.rcl.profile.templates import template_of
 
 
 def test_variables_are_masked_and_lines_of_one_statement_share_a_template():

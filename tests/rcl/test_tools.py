@@ -3,11 +3,11 @@
 import pandas as pd
 import pytest
 
-from faultwise.rcl.baseline import Baseline
-from faultwise.rcl.scoped import ScopedTools
-from faultwise.rcl.synth import generate_incident
+from faultwise.rcl.profile.normal import Baseline
+from faultwise.rcl.simulate import generate_incident
 from faultwise.rcl.telemetry.schema import span_at
-from faultwise.rcl.tools import MAX_ITEMS, DataTools
+from faultwise.rcl.tools.data_tools import MAX_ITEMS, DataTools
+from faultwise.rcl.tools.scoped import ScopedTools
 
 
 @pytest.fixture(scope="module")

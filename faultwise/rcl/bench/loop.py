@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import TypeVar
 
-from faultwise.rcl.analyzer import RCLAgent
 from faultwise.rcl.bench.metrics import CaseResult
 from faultwise.rcl.llm.usage import usage_since
+from faultwise.rcl.method.analyzer import RCLAgent
 
 T = TypeVar("T")
 

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from pydantic import BaseModel, Field
 from rich.table import Table
 
-from faultwise.rcl.baselines.base import Method
 from faultwise.rcl.bench.metrics import BenchSummary, CaseResult, rank_of, ranked_candidates, summarize
+from faultwise.rcl.compare.base import Method
 from faultwise.rcl.telemetry.schema import Telemetry
 
 

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from pydantic import BaseModel, Field
 
 if TYPE_CHECKING:
-    from faultwise.rcl.analyzer import Diagnosis
+    from faultwise.rcl.method.analyzer import Diagnosis
     from faultwise.rcl.records import Candidate
 
 

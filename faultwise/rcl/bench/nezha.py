@@ -11,10 +11,10 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from faultwise.errors import InputError
-from faultwise.rcl.analyzer import RCLAgent, RCLConfig
 from faultwise.rcl.bench.loop import run_cases
 from faultwise.rcl.bench.methods import BenchCase
 from faultwise.rcl.bench.metrics import CaseResult, rank_of, ranked_at_level
+from faultwise.rcl.method.analyzer import RCLAgent, RCLConfig
 from faultwise.rcl.reasoners.base import Reasoner
 from faultwise.rcl.telemetry import NezhaCase, load_nezha_case, read_nezha_cases
 

@@ -44,7 +44,7 @@ def run_rcaeval(
     cases: Sequence[RCAEvalCase], on_case: Callable[[CaseResult], None] | None = None
 ) -> list[CaseResult]:
     """Our method alone; a case's time counts its loading, as in the Nezha bench."""
-    from faultwise.rcl.baselines.rcl import RCLMethod
+    from faultwise.rcl.compare.rcl import RCLMethod
 
     method = RCLMethod()
     results = []

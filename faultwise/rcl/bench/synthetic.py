@@ -10,12 +10,12 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator, Sequence
 
-from faultwise.rcl.analyzer import RCLAgent, RCLConfig
 from faultwise.rcl.bench.loop import run_cases
 from faultwise.rcl.bench.methods import BenchCase
 from faultwise.rcl.bench.metrics import CaseResult, rank_of, ranked_at_level
+from faultwise.rcl.method.analyzer import RCLAgent, RCLConfig
 from faultwise.rcl.reasoners.base import Reasoner
-from faultwise.rcl.synth import INJECTABLE_FAULTS, SynthConfig, generate_incident
+from faultwise.rcl.simulate import INJECTABLE_FAULTS, SynthConfig, generate_incident
 
 
 def synthetic_plan(

@@ -10,11 +10,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from faultwise.rcl.records import AgentReport, Candidate, FaultType, SelfEvidence
-from faultwise.rcl.scoped import ScopedTools
 from faultwise.rcl.telemetry.schema import Span
+from faultwise.rcl.tools.scoped import ScopedTools
 
 if TYPE_CHECKING:
-    from faultwise.rcl.evidence import EvidenceGraph
+    from faultwise.rcl.records import EvidenceGraph
 
 
 def self_report(span: Span, node: str, fault_type: FaultType, confidence: float, reason: str) -> AgentReport:

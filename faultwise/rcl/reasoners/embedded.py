@@ -14,8 +14,8 @@ from dataclasses import dataclass
 
 from faultwise.rcl.reasoners.base import no_cause_report, self_report
 from faultwise.rcl.records import AgentReport, Candidate, FaultType, SelfEvidence
-from faultwise.rcl.scoped import ScopedTools
 from faultwise.rcl.telemetry.schema import Span, service_of_pod
+from faultwise.rcl.tools.scoped import ScopedTools
 
 _CPU_WORDS = ("cpu", "load", "throttl")
 _MEM_WORDS = ("mem", "heap", "gc", "oom", "rss")

@@ -20,16 +20,15 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel, Field
 
-from faultwise.rcl.evidence import EvidenceGraph
 from faultwise.rcl.llm.client import LLMClient, Tool
 from faultwise.rcl.llm.errors import LLMError
 from faultwise.rcl.llm.prompts import load_prompt, render
 from faultwise.rcl.llm.records import compact, dumps_capped, dumps_fitting, pick_fields
 from faultwise.rcl.reasoners.base import no_cause_report, self_report
 from faultwise.rcl.reasoners.embedded import EmbeddedReasoner
-from faultwise.rcl.records import AgentReport, Candidate, FaultType, SelfEvidence
-from faultwise.rcl.scoped import ScopedTools
+from faultwise.rcl.records import AgentReport, Candidate, EvidenceGraph, FaultType, SelfEvidence
 from faultwise.rcl.telemetry.schema import Span
+from faultwise.rcl.tools.scoped import ScopedTools
 
 VerifyDecision = pick_fields(
     SelfEvidence,

@@ -17,12 +17,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from faultwise.io import atomic_write_text
-from faultwise.rcl.evidence import EvidenceGraph
-from faultwise.rcl.graph import TraceGraph
+from faultwise.rcl.profile.graph import TraceGraph
+from faultwise.rcl.records import EvidenceGraph
 from faultwise.rcl.reports.table import MODALITIES, missing_modalities
 
 if TYPE_CHECKING:
-    from faultwise.rcl.analyzer import Diagnosis
+    from faultwise.rcl.method.analyzer import Diagnosis
 
 MAX_CANDIDATES = 10
 MAX_TRACES = 3

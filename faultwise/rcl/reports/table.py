@@ -12,7 +12,7 @@ from rich.text import Text
 from faultwise.rcl.bench.metrics import BenchSummary, CaseResult
 
 if TYPE_CHECKING:
-    from faultwise.rcl.analyzer import Diagnosis
+    from faultwise.rcl.method.analyzer import Diagnosis
 
 MODALITIES = ("traces", "logs", "metrics")
 

@@ -1,0 +1,24 @@
+"""Seeded synthetic incidents: a microservice system with traffic, logs, metrics and one injected fault.
+
+Feeds the demo, the tests and the scale benchmarks. ``generate_incident(SynthConfig(...))`` returns the
+fault-free baseline window, the window after injection and the ground truth.
+"""
+
+from faultwise.rcl.simulate.config import INJECTABLE_FAULTS, GroundTruth, SynthConfig, SynthIncident
+from faultwise.rcl.simulate.generator import generate_incident, generate_large_trace
+from faultwise.rcl.simulate.metrics import NODE_METRICS, POD_METRICS
+from faultwise.rcl.simulate.topology import Operation, Step, Topology
+
+__all__ = [
+    "INJECTABLE_FAULTS",
+    "NODE_METRICS",
+    "POD_METRICS",
+    "GroundTruth",
+    "Operation",
+    "Step",
+    "SynthConfig",
+    "SynthIncident",
+    "Topology",
+    "generate_incident",
+    "generate_large_trace",
+]
