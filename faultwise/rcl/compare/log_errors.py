@@ -1,34 +1,20 @@
 """Log error-rate increase: rank pods by how far their rate of error lines rose above normal.
 
-An error line is one at ERROR level, or whose text names an error or exception (many services log failures
-at INFO/WARN). The score is a Poisson z of the window's count against the count the normal rate predicts
+Error lines are :func:`faultwise.rcl.telemetry.levels.is_error_line` (ERROR level, or a head that names an
+error, an exception or a failure: many services log failures at INFO/WARN). The score is a Poisson z of the window's count against the count the normal rate predicts
 (the expectation is floored at one line, so a pod needs several new errors to stand out).
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
 
 from faultwise.rcl.compare.base import candidates_from_pod_scores, split_periods
 from faultwise.rcl.records import Candidate
+from faultwise.rcl.telemetry.levels import error_lines_per_pod
 from faultwise.rcl.telemetry.schema import Telemetry
-
-_ERROR_TEXT = re.compile(r"error|exception|fail", re.IGNORECASE)
-
-
-def error_lines(logs: pd.DataFrame | None) -> pd.Series:
-    """Error lines per pod."""
-    if logs is None or not len(logs):
-        return pd.Series(dtype=float)
-    msg = logs["message"].astype(str)
-    uniq = pd.unique(msg)
-    hit = {m: bool(_ERROR_TEXT.search(m)) for m in uniq}
-    is_err = (logs["level"] == "ERROR").to_numpy() | msg.map(hit).to_numpy(dtype=bool)
-    return logs.loc[is_err].groupby("pod").size().astype(float)
 
 
 @dataclass(frozen=True)
@@ -38,8 +24,8 @@ class LogErrorRate:
     def rank(self, incident: Telemetry, baseline: Telemetry | None, start_us: int | None) -> list[Candidate]:
         periods = split_periods(incident, baseline, start_us)
         window_us = max(periods.window_us[1] - periods.window_us[0], 1)
-        now = error_lines(periods.logs)
-        before = error_lines(periods.normal_logs)
+        now = error_lines_per_pod(periods.logs)
+        before = error_lines_per_pod(periods.normal_logs)
         scale = window_us / periods.normal_us if periods.normal_us > 0 else 1.0
         pods = sorted(set(periods.pod_service) | set(map(str, now.index)))
         k = now.reindex(pods).fillna(0.0).to_numpy()

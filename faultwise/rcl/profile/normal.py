@@ -8,7 +8,6 @@ error lines.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -16,6 +15,7 @@ import pandas as pd
 
 from faultwise.rcl.profile.graph import add_timings
 from faultwise.rcl.profile.templates import template_of
+from faultwise.rcl.telemetry.levels import error_lines_per_pod
 
 OpKey = tuple[str, str]
 
@@ -67,19 +67,6 @@ def callee_pods(timed: pd.DataFrame) -> dict[OpKey, dict[str, int]]:
     for (svc, op, pod), n in counts.items():
         out.setdefault((str(svc), str(op)), {})[str(pod)] = int(n)
     return out
-
-
-_ERROR_TEXT = re.compile(r"error|exception|fail", re.IGNORECASE)
-
-
-def error_lines_per_pod(logs: pd.DataFrame) -> pd.Series:
-    """Error lines per pod: ERROR/FATAL level, or text that names an error (many services log failures at
-    INFO or WARN)."""
-    msg = logs["message"].astype(str)
-    hit = {m: bool(_ERROR_TEXT.search(m[:400])) for m in pd.unique(msg)}
-    level = logs["level"].astype(str).str.upper()
-    is_err = level.isin(["ERROR", "FATAL", "CRITICAL"]).to_numpy() | msg.map(hit).to_numpy(dtype=bool)
-    return logs.loc[is_err].groupby("pod").size().astype(float)
 
 
 def follow_counts(pairs: pd.DataFrame) -> pd.DataFrame:

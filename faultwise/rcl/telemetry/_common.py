@@ -1,4 +1,4 @@
-"""Small shared pieces of the loaders: reading files safely, ids, kinds, statuses, levels.
+"""Small shared pieces of the loaders: reading files safely, ids, kinds, statuses (levels: :mod:`levels`).
 
 Every failure to read a user's file becomes one :class:`InputError` naming the file, here, so the format
 modules stay about their format.
@@ -36,20 +36,6 @@ _KIND_NAMES = {
     "consumer": "consumer",
 }
 _HEX = re.compile(r"^[0-9a-fA-F]+$")
-_LEVEL_ALIASES = {
-    "ERROR": "ERROR",
-    "ERR": "ERROR",
-    "FATAL": "ERROR",
-    "CRITICAL": "ERROR",
-    "SEVERE": "ERROR",
-    "PANIC": "ERROR",
-    "WARN": "WARN",
-    "WARNING": "WARN",
-    "INFO": "INFO",
-    "NOTICE": "INFO",
-    "DEBUG": "DEBUG",
-    "TRACE": "DEBUG",
-}
 
 
 def as_paths(path: PathLike | list[PathLike] | tuple[PathLike, ...]) -> list[Path]:
@@ -227,24 +213,6 @@ def _norm_kind(value: object) -> str:
         return OTLP_KINDS.get(int(s), "")
     s = s.removeprefix("span_kind_")
     return _KIND_NAMES.get(s, "")
-
-
-def norm_level(value: object) -> str:
-    s = str(value or "").strip().upper()
-    return _LEVEL_ALIASES.get(s, "")
-
-
-def level_of_severity_number(n: int) -> str:
-    """OTLP severity numbers: 1-4 TRACE, 5-8 DEBUG, 9-12 INFO, 13-16 WARN, 17-24 ERROR/FATAL."""
-    if n <= 0:
-        return ""
-    if n <= 8:
-        return "DEBUG"
-    if n <= 12:
-        return "INFO"
-    if n <= 16:
-        return "WARN"
-    return "ERROR"
 
 
 _OK_STATUSES = {"", "0", "OK", "UNSET", "STATUS_CODE_OK", "STATUS_CODE_UNSET", "NAN", "NONE", "FALSE"}

@@ -21,13 +21,14 @@ import numpy as np
 import pandas as pd
 
 from faultwise.errors import InputError
-from faultwise.rcl.telemetry._common import PathLike, norm_level, read_csv, require_numeric, services_of_pods
+from faultwise.rcl.telemetry._common import PathLike, read_csv, require_numeric, services_of_pods
 from faultwise.rcl.telemetry.aiops2022 import (
     Aiops2022Fault,
     load_aiops2022_traces,
     read_aiops2022_groundtruth,
 )
 from faultwise.rcl.telemetry.enrich import dedupe_spans, fill_nodes
+from faultwise.rcl.telemetry.levels import norm_level
 from faultwise.rcl.telemetry.schema import LOG_COLUMNS, METRIC_COLUMNS, Telemetry, conform
 
 LOG_FILE_COLUMNS = ["timestamp", "cmdb_id", "value"]

@@ -19,6 +19,7 @@ from faultwise.rcl.telemetry._common import (
     services_of_pods,
     status_is_error,
 )
+from faultwise.rcl.telemetry.levels import norm_levels
 from faultwise.rcl.telemetry.schema import LOG_COLUMNS, METRIC_COLUMNS, SPAN_COLUMNS, conform
 
 SPAN_REQUIRED = ["trace_id", "span_id", "parent_id", "operation", "start_us", "duration_us"]
@@ -77,9 +78,7 @@ def load_canonical_logs(path: PathLike) -> pd.DataFrame:
     for col in ("node", "level", "trace_id", "span_id"):
         if col not in df.columns:
             df[col] = ""
-    df["level"] = (
-        df["level"].str.strip().str.upper().replace({"WARNING": "WARN", "FATAL": "ERROR", "TRACE": "DEBUG"})
-    )
+    df["level"] = norm_levels(df["level"])
     return conform(df, LOG_COLUMNS, path, "logs")
 
 

@@ -21,6 +21,7 @@ import pandas as pd
 from faultwise.errors import InputError
 from faultwise.rcl.telemetry._common import PathLike, read_csv, require_numeric, services_of_pods
 from faultwise.rcl.telemetry.enrich import dedupe_spans, fill_nodes, node_map
+from faultwise.rcl.telemetry.levels import LEVEL_ALIASES
 from faultwise.rcl.telemetry.schema import LOG_COLUMNS, METRIC_COLUMNS, SPAN_COLUMNS, Telemetry, conform
 
 TRACE_COLUMNS = [
@@ -37,17 +38,6 @@ LOG_FILE_COLUMNS = ["TimeUnixNano", "PodName", "Log"]
 METRIC_TIME_COLUMN = "TimeStamp"
 _NODE_PREFIX = "Node"
 _LEVEL_RE = re.compile(r"\b(ERROR|WARN(?:ING)?|INFO|DEBUG|TRACE|FATAL|CRITICAL|SEVERE)\b")
-_LEVEL_MAP = {
-    "ERROR": "ERROR",
-    "FATAL": "ERROR",
-    "CRITICAL": "ERROR",
-    "SEVERE": "ERROR",
-    "WARN": "WARN",
-    "WARNING": "WARN",
-    "INFO": "INFO",
-    "DEBUG": "DEBUG",
-    "TRACE": "DEBUG",
-}
 
 
 def load_nezha_traces(path: PathLike) -> pd.DataFrame:
@@ -99,7 +89,7 @@ def _inner_text(raw: pd.Series) -> pd.Series:
 def parse_levels(messages: pd.Series) -> pd.Series:
     """First level word in a log line (``ERROR``, ``WARN``, ...), upper case and canonical; "" if none."""
     found = messages.str.extract(_LEVEL_RE, expand=False)
-    return found.map(_LEVEL_MAP).fillna("").astype(str)
+    return found.map(LEVEL_ALIASES).fillna("").astype(str)
 
 
 def load_nezha_logs(path: PathLike) -> pd.DataFrame:

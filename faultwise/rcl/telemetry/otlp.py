@@ -15,12 +15,11 @@ from faultwise.rcl.telemetry._common import (
     any_value,
     attrs_to_dict,
     iter_json_documents,
-    level_of_severity_number,
     norm_id,
     norm_kind,
-    norm_level,
     to_int,
 )
+from faultwise.rcl.telemetry.levels import level_of_severity_number, norm_level
 from faultwise.rcl.telemetry.schema import (
     LOG_COLUMNS,
     METRIC_COLUMNS,

@@ -22,7 +22,6 @@ from faultwise.errors import InputError
 from faultwise.rcl.telemetry._common import (
     PathLike,
     check_file,
-    norm_level,
     read_csv,
     read_text,
     require_numeric,
@@ -30,6 +29,7 @@ from faultwise.rcl.telemetry._common import (
     status_is_error,
 )
 from faultwise.rcl.telemetry.enrich import dedupe_spans
+from faultwise.rcl.telemetry.levels import norm_level
 from faultwise.rcl.telemetry.schema import LOG_COLUMNS, METRIC_COLUMNS, SPAN_COLUMNS, Telemetry, conform
 
 TRACE_COLUMNS = ["traceID", "spanID", "parentSpanID", "serviceName", "startTime", "duration"]

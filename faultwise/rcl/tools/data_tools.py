@@ -19,19 +19,22 @@ from faultwise.rcl.profile.normal import (
     MIN_PATTERN_SPANS,
     Baseline,
     binomial_z,
-    error_lines_per_pod,
     linked_lines,
     robust_z,
     rule_counts,
     rules_table,
     with_templates,
 )
+from faultwise.rcl.telemetry.levels import (
+    error_lines_per_pod,
+    is_error_line,
+    is_warning_or_error_level,
+    names_trouble,
+)
 from faultwise.rcl.telemetry.schema import Telemetry
 
 MAX_ITEMS = 5  # cap on list items a tool returns
 DOUBTED_RULE_WEIGHT = 0.5  # a code-path rule some normal period broke speaks at half strength
-ERROR_LEVELS = ("ERROR", "FATAL", "CRITICAL")
-_ERROR_WORDS = r"(?i)exception|error|fail|refused|timed? ?out|unavailable|denied"
 
 
 class TimingEvidence(BaseModel):
@@ -363,7 +366,7 @@ class DataTools:
         linked = linked_lines(win, logs)
         if not len(linked):
             return
-        linked["is_err"] = linked["level"].astype(str).str.upper().isin(ERROR_LEVELS + ("WARN", "WARNING"))
+        linked["is_err"] = is_warning_or_error_level(linked["level"])
         op_n = win.groupby(["service", "operation"]).size()
         pairs = linked.drop_duplicates(["span_id", "template"])
         k = pairs.groupby(["service", "operation", "template"]).agg(
@@ -396,9 +399,9 @@ class DataTools:
         tab["excess"] = tab["k"] - tab["n"] * p0
         tab["pb"] = pb
         tab = tab[(nb >= MIN_PATTERN_SPANS) & (tab["z"].abs() >= 3.0)]
-        errorish = tab["err"].to_numpy() | tab["template"].str.contains(_ERROR_WORDS, regex=True).to_numpy()
+        errorish = tab["err"].to_numpy() | names_trouble(tab["template"])
         tab, explained = _drop_branch_shifts(tab, errorish)
-        errorish = tab["err"].to_numpy() | tab["template"].str.contains(_ERROR_WORDS, regex=True).to_numpy()
+        errorish = tab["err"].to_numpy() | names_trouble(tab["template"])
         over = {
             (r.service, r.operation, r.template): (bool(e), float(r.z))
             for r, e in zip(tab.itertuples(), errorish, strict=True)
@@ -420,7 +423,7 @@ class DataTools:
                 strict=True,
             )
         )
-        err = linked[linked["level"].astype(str).str.upper().isin(ERROR_LEVELS)].groupby("span_id").size()
+        err = linked[is_error_line(linked)].groupby("span_id").size()
         self._error_lines = {str(k): int(v) for k, v in err.items()}
 
     def _cut_paths(
