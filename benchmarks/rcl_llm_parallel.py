@@ -24,8 +24,8 @@ from pathlib import Path
 from faultwise.rcl.llm import LLMClient, LLMConfig
 from faultwise.rcl.method.analyzer import RCLAgent, RCLConfig
 from faultwise.rcl.method.coordinator import Coordinator
+from faultwise.rcl.profile import NormalProfile
 from faultwise.rcl.profile.graph import TraceGraph
-from faultwise.rcl.profile.normal import Baseline
 from faultwise.rcl.reasoners.llm import LLMReasoner, LLMReasonerConfig
 from faultwise.rcl.simulate import generate_large_trace
 from faultwise.rcl.tools.data_tools import DataTools
@@ -49,7 +49,7 @@ def _trace(n_spans: int, seed: int = 0):
     lo, hi = int(spans["start_us"].min()), int(spans["start_us"].max())
     tools = DataTools(
         inc.incident,
-        Baseline.fit(inc.normal.spans, inc.normal.logs),
+        NormalProfile.fit(inc.normal.spans, inc.normal.logs),
         metric_baseline=inc.normal.metrics,
         window_us=(min(start_us, lo), hi),
     )

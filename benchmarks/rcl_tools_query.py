@@ -12,7 +12,7 @@ import argparse
 import random
 import time
 
-from faultwise.rcl.profile.normal import Baseline
+from faultwise.rcl.profile import NormalProfile
 from faultwise.rcl.simulate import generate_incident
 from faultwise.rcl.telemetry.schema import span_at
 from faultwise.rcl.tools.data_tools import DataTools
@@ -37,7 +37,7 @@ def main() -> None:
         f"(generated in {gen_s:.1f} s)"
     )
     t0 = time.perf_counter()
-    base = Baseline.fit(inc.normal.spans, inc.normal.logs)
+    base = NormalProfile.fit(inc.normal.spans, inc.normal.logs)
     fit_s = time.perf_counter() - t0
     t0 = time.perf_counter()
     start = int(inc.truth.inject_ts_s * 1e6)

@@ -234,8 +234,8 @@ def test_concurrent_requests_never_exceed_the_bound(incident):
 def _cancel_midway(incident):
     """Start one trace's recursion against a slow server, cancel it once a request is in flight; returns
     the reasoner and the tasks still pending after the cancellation settled."""
+    from faultwise.rcl.profile import NormalProfile
     from faultwise.rcl.profile.graph import TraceGraph
-    from faultwise.rcl.profile.normal import Baseline
     from faultwise.rcl.tools.data_tools import DataTools
 
     started = threading.Event()
@@ -245,7 +245,7 @@ def _cancel_midway(incident):
         return Answer(content="{}", delay_s=3.0)
 
     spans = incident.incident.spans
-    tools = DataTools(incident.incident, Baseline.fit(incident.normal.spans, incident.normal.logs))
+    tools = DataTools(incident.incident, NormalProfile.fit(incident.normal.spans, incident.normal.logs))
     tid = spans["trace_id"].iloc[0]
     graph = TraceGraph.from_frame(spans[spans["trace_id"] == tid])
 

@@ -4,7 +4,8 @@ left the path early), told apart from a change of request mix (the requests took
 import numpy as np
 import pandas as pd
 
-from faultwise.rcl.profile.normal import Baseline, follow_rules, with_templates
+from faultwise.rcl.profile import NormalProfile
+from faultwise.rcl.profile.log_rules import follow_rules, with_templates
 from faultwise.rcl.telemetry.schema import LOG_COLUMNS, SPAN_COLUMNS, Telemetry
 from faultwise.rcl.tools.data_tools import DataTools
 
@@ -64,7 +65,7 @@ def _normal(i, rng):
 def _tools(base_periods, incident) -> DataTools:
     spans = pd.concat([s for s, _ in base_periods], ignore_index=True)
     logs = pd.concat([lg.assign(segment=k) for k, (_, lg) in enumerate(base_periods)], ignore_index=True)
-    baseline = Baseline.fit(spans, logs)
+    baseline = NormalProfile.fit(spans, logs)
     inc_spans, inc_logs = incident
     lo = int(inc_spans["start_us"].min())
     return DataTools(

@@ -9,10 +9,10 @@ from faultwise.rcl.records import EvidenceGraph
 from faultwise.rcl.records import SelfEvidence
 from faultwise.rcl.method.synthesis import synthesize
 from faultwise.rcl.simulate import generate_incident
-from faultwise.rcl.profile.normal import Baseline
+from faultwise.rcl.profile import NormalProfile
 from faultwise.rcl.tools.data_tools import DataTools
 inc = generate_incident(fault_type="cpu", seed=0)
-tools = DataTools(inc.incident, Baseline.fit(inc.normal.spans))
+tools = DataTools(inc.incident, NormalProfile.fit(inc.normal.spans))
 g = EvidenceGraph(trace_id="t")
 for i, pod in enumerate(["zeta-1", "alpha-1", "mid-1", "beta-1"]):
     g.nodes[str(i)] = SelfEvidence(span_id=str(i), service=pod[:-2], pod=pod, operation="op", is_abnormal=True,

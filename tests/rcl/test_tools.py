@@ -3,7 +3,7 @@
 import pandas as pd
 import pytest
 
-from faultwise.rcl.profile.normal import Baseline
+from faultwise.rcl.profile import NormalProfile
 from faultwise.rcl.simulate import generate_incident
 from faultwise.rcl.telemetry.schema import span_at
 from faultwise.rcl.tools.data_tools import MAX_ITEMS, DataTools
@@ -13,7 +13,7 @@ from faultwise.rcl.tools.scoped import ScopedTools
 @pytest.fixture(scope="module")
 def exception_case():
     inc = generate_incident(fault_type="exception", seed=0)
-    base = Baseline.fit(inc.normal.spans, inc.normal.logs)
+    base = NormalProfile.fit(inc.normal.spans, inc.normal.logs)
     start = int(inc.truth.inject_ts_s * 1e6)
     tools = DataTools(inc.incident, base, window_us=(start, inc.incident.time_range_us()[1]))
     return inc, tools
@@ -46,7 +46,7 @@ def test_span_level_tools_are_scoped_and_capped(exception_case):
 
 def test_network_delay_shows_as_gap_into_the_target_not_as_its_own_time():
     inc = generate_incident(fault_type="network_delay", seed=0)
-    base = Baseline.fit(inc.normal.spans, inc.normal.logs)
+    base = NormalProfile.fit(inc.normal.spans, inc.normal.logs)
     start = int(inc.truth.inject_ts_s * 1e6)
     tools = DataTools(inc.incident, base, window_us=(start, inc.incident.time_range_us()[1]))
     s = tools.spans

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from faultwise.rcl.compare.base import candidates_from_pod_scores, split_periods
 from faultwise.rcl.compare.spans import timed_spans
-from faultwise.rcl.profile.normal import robust_z
+from faultwise.rcl.profile import robust_z
 from faultwise.rcl.records import Candidate
 from faultwise.rcl.telemetry.schema import Telemetry
 

@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 
 from faultwise.rcl.compare.base import Periods
+from faultwise.rcl.profile import NormalProfile, robust_z
 from faultwise.rcl.profile.graph import add_timings
-from faultwise.rcl.profile.normal import Baseline, robust_z
 from faultwise.rcl.telemetry.schema import Telemetry
 
 #: A span is abnormal when its duration lies this many robust units above its operation's normal.
@@ -23,7 +23,7 @@ class TimedSpans:
 
     normal: pd.DataFrame
     window: pd.DataFrame  # columns of add_timings plus dur_z, self_z, known (operation seen normally)
-    op_stats: pd.DataFrame  # Baseline.fit(normal).op_stats (empty without normal spans)
+    op_stats: pd.DataFrame  # NormalProfile.fit(normal).op_stats (empty without normal spans)
 
 
 def timed_spans(incident: Telemetry, baseline: Telemetry | None, periods: Periods) -> TimedSpans:
@@ -38,7 +38,7 @@ def timed_spans(incident: Telemetry, baseline: Telemetry | None, periods: Period
     window = inc[inc["start_us"] >= start].copy()
     stats = pd.DataFrame()
     if len(normal):
-        stats = Baseline.fit(normal).op_stats
+        stats = NormalProfile.fit(normal).op_stats
         keys = pd.MultiIndex.from_arrays([window["service"], window["operation"]])
         st = stats.reindex(keys)
         window["known"] = st["n"].notna().to_numpy()

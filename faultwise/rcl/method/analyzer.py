@@ -14,8 +14,8 @@ from faultwise.errors import InputError
 from faultwise.rcl.method.coordinator import Coordinator, Schedule
 from faultwise.rcl.method.selection import select_traces
 from faultwise.rcl.method.synthesis import SynthesisConfig, synthesize
+from faultwise.rcl.profile import NormalProfile
 from faultwise.rcl.profile.graph import TraceGraph
-from faultwise.rcl.profile.normal import Baseline
 from faultwise.rcl.reasoners.base import Reasoner
 from faultwise.rcl.reasoners.embedded import EmbeddedConfig, EmbeddedReasoner
 from faultwise.rcl.records import Candidate, EvidenceGraph
@@ -120,7 +120,7 @@ class RCLAgent:
                 incident.sources.get("traces", "<traces>"),
                 "no fault-free period to learn the normal baseline from",
             )
-        base = Baseline.fit(
+        base = NormalProfile.fit(
             pd.concat(base_spans, ignore_index=True),
             pd.concat([lg.assign(segment=i) for i, lg in enumerate(base_logs)], ignore_index=True)
             if base_logs

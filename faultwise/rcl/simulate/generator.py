@@ -14,7 +14,7 @@ import pandas as pd
 from faultwise.rcl.simulate.config import GroundTruth, SynthConfig, SynthIncident
 from faultwise.rcl.simulate.faults import FaultPlan, resolve_fault
 from faultwise.rcl.simulate.logs import log_table
-from faultwise.rcl.simulate.metrics import Baselines, CpuBlip, metric_table
+from faultwise.rcl.simulate.metrics import CpuBlip, RestingLevels, metric_table
 from faultwise.rcl.simulate.requests import (
     CLIENT,
     SERVER,
@@ -38,7 +38,7 @@ class _System:
     weights: np.ndarray  # request mix over entry operations
     world: World
     names: Names
-    base: Baselines
+    base: RestingLevels
 
 
 def _system(cfg: SynthConfig, rng: np.random.Generator) -> _System:
@@ -77,7 +77,7 @@ def _system(cfg: SynthConfig, rng: np.random.Generator) -> _System:
     _, work_us = _expected_load(templates, weights, world, len(topo.services))
     work_per_pod_s = np.repeat(work_us / counts, counts) * 1e-6 * cfg.requests_per_s
     return _System(
-        topo, templates, weights, world, names, Baselines.draw(rng, work_per_pod_s, len(topo.nodes))
+        topo, templates, weights, world, names, RestingLevels.draw(rng, work_per_pod_s, len(topo.nodes))
     )
 
 

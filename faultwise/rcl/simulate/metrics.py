@@ -34,7 +34,7 @@ _NODE_MEM_MIB = 16384.0
 
 
 @dataclass(frozen=True)
-class Baselines:
+class RestingLevels:
     """Per-pod and per-node resting levels, fixed by the topology seed (the same in every window)."""
 
     cpu_pct: np.ndarray  # per pod, at rest
@@ -46,10 +46,10 @@ class Baselines:
     node_mem_pct: np.ndarray
 
     @staticmethod
-    def draw(rng: np.random.Generator, work_s_per_s: np.ndarray, n_nodes: int) -> Baselines:
+    def draw(rng: np.random.Generator, work_s_per_s: np.ndarray, n_nodes: int) -> RestingLevels:
         """``work_s_per_s``: expected cpu-seconds per second each pod spends on normal traffic."""
         n_pods = len(work_s_per_s)
-        return Baselines(
+        return RestingLevels(
             cpu_pct=rng.uniform(3.0, 12.0, n_pods),
             cores=np.maximum(work_s_per_s / rng.uniform(0.15, 0.35, n_pods), 0.05),
             mem_mib=rng.uniform(250.0, 900.0, n_pods),
@@ -89,7 +89,7 @@ def metric_table(
     names: Names,
     op_median_us: np.ndarray,
     pod_node: np.ndarray,
-    base: Baselines,
+    base: RestingLevels,
     window_s: tuple[float, float],
     interval_s: float,
     plan: FaultPlan | None,

@@ -15,16 +15,9 @@ import pandas as pd
 from pydantic import BaseModel, Field
 
 from faultwise.rcl.profile.graph import add_timings
-from faultwise.rcl.profile.normal import (
-    MIN_PATTERN_SPANS,
-    Baseline,
-    binomial_z,
-    linked_lines,
-    robust_z,
-    rule_counts,
-    rules_table,
-    with_templates,
-)
+from faultwise.rcl.profile.log_rules import linked_lines, rule_counts, rules_table, with_templates
+from faultwise.rcl.profile.normal import MIN_PATTERN_SPANS, NormalProfile
+from faultwise.rcl.profile.stats import binomial_z, robust_z
 from faultwise.rcl.telemetry.levels import (
     error_lines_per_pod,
     is_error_line,
@@ -144,10 +137,10 @@ def _drop_branch_shifts(
 
 @dataclass
 class DataTools:
-    """Tools over one incident, measured against a :class:`Baseline`."""
+    """Tools over one incident, measured against a :class:`NormalProfile`."""
 
     telemetry: Telemetry
-    baseline: Baseline
+    baseline: NormalProfile
     metric_baseline: pd.DataFrame | None = None
     window_us: tuple[int, int] | None = None
     spans: pd.DataFrame = field(init=False)
