@@ -28,7 +28,7 @@ from faultwise.rcl.profile import NormalProfile
 from faultwise.rcl.profile.graph import TraceGraph
 from faultwise.rcl.reasoners.llm import LLMReasoner, LLMReasonerConfig
 from faultwise.rcl.simulate import generate_large_trace
-from faultwise.rcl.tools.data_tools import DataTools
+from faultwise.rcl.tools import DataTools
 
 # the loopback chat server is test support: it lives with the RCL tests, not in the package
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "rcl"))
@@ -50,7 +50,7 @@ def _trace(n_spans: int, seed: int = 0):
     tools = DataTools(
         inc.incident,
         NormalProfile.fit(inc.normal.spans, inc.normal.logs),
-        metric_baseline=inc.normal.metrics,
+        metric_normal=inc.normal.metrics,
         window_us=(min(start_us, lo), hi),
     )
     tid = spans.groupby("trace_id").size().idxmax()
@@ -108,12 +108,13 @@ def prompt_growth(sizes: list[int]) -> list[dict]:
 
 
 def nezha_costs(root: str, limit: int, max_traces: int | None) -> list[dict]:
-    from faultwise.rcl.bench.nezha import run_nezha, select_cases
+    from faultwise.rcl.bench import nezha_cases, run_bench, select_cases
+    from faultwise.rcl.compare import RCLMethod
 
     cfg = RCLConfig() if max_traces is None else RCLConfig(max_traces=max_traces)
     with FakeChatServer(schema_answer()) as srv:
-        reasoner = _reasoner(srv.base_url)
-        results = run_nezha(root, select_cases(root, None, limit), cfg, reasoner=reasoner)
+        method = RCLMethod(config=cfg, reasoner=_reasoner(srv.base_url))
+        results = run_bench(nezha_cases(root, select_cases(root, None, limit)), [method]).results["rcl"]
     return [{"case_id": r.case_id, "seconds": r.seconds, **(r.llm or {})} for r in results]
 
 

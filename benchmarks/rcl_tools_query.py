@@ -15,8 +15,7 @@ import time
 from faultwise.rcl.profile import NormalProfile
 from faultwise.rcl.simulate import generate_incident
 from faultwise.rcl.telemetry.schema import span_at
-from faultwise.rcl.tools.data_tools import DataTools
-from faultwise.rcl.tools.scoped import ScopedTools
+from faultwise.rcl.tools import DataTools, ScopedTools
 
 
 def main() -> None:

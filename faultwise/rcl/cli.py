@@ -7,20 +7,36 @@ are written atomically.
 
 from __future__ import annotations
 
+import functools
+import inspect
 import json
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any, TypeVar, get_type_hints
 
 import typer
+from pydantic import BaseModel, ValidationError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from faultwise.errors import InputError
+from faultwise.rcl.bench.cases import BenchCase
+from faultwise.rcl.bench.metrics import CaseResult, summarize
+from faultwise.rcl.bench.report import (
+    cases_table,
+    fault_type_table,
+    methods_report,
+    methods_table,
+    summary_table,
+    table_width,
+)
+from faultwise.rcl.bench.runner import BenchRun, method_usage, run_bench
+from faultwise.rcl.compare import Method, MethodSettings, make_methods, registered_methods
+from faultwise.rcl.llm.usage import LLMUsage
 from faultwise.rcl.method.analyzer import Diagnosis, RCLAgent, RCLConfig
 from faultwise.rcl.telemetry import FAMILIES, FORMATS, Telemetry, load_telemetry
 
@@ -153,6 +169,40 @@ def _at_least_one(option: str, value: int) -> None:
         raise InputError(option, f"must be at least 1, got {value}")
 
 
+M = TypeVar("M", bound=BaseModel)
+_BOUNDS = {
+    "greater_than_equal": ("at least", "ge"),
+    "greater_than": ("greater than", "gt"),
+    "less_than_equal": ("at most", "le"),
+    "less_than": ("less than", "lt"),
+}
+
+
+def checked_config(model: type[M], flags: dict[str, str], **values: object) -> M:
+    """A config model built from option values: a value the model refuses (out of its bounds, not one of
+    its choices) is one line naming the flag, so the bounds live in the model, not here."""
+    try:
+        return model(**values)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        field = str(err["loc"][0]) if err["loc"] else ""
+        bound = _BOUNDS.get(err["type"])
+        problem = (
+            f"must be {bound[0]} {err['ctx'][bound[1]]}, got {err['input']}"
+            if bound
+            else f"{err['msg'].lower()}, got {err['input']!r}"
+        )
+        raise InputError(flags.get(field, field), problem) from None
+
+
+def rcl_config(concurrency: int, max_traces: int | None) -> RCLConfig:
+    """The analyzer's config from ``--concurrency`` and ``--max-traces``."""
+    values: dict[str, object] = {"concurrency": concurrency}
+    if max_traces is not None:
+        values["max_traces"] = max_traces
+    return checked_config(RCLConfig, {"concurrency": "--concurrency", "max_traces": "--max-traces"}, **values)
+
+
 def _check_output(path: Path | None) -> None:
     if path is not None and path.is_dir():
         raise InputError(path, "is a directory, expected an output file name")
@@ -237,14 +287,9 @@ def diagnose(
 
     _check_output(html)
     _at_least_one("--top", top)
-    _at_least_one("--concurrency", concurrency)
-    if max_traces is not None:
-        _at_least_one("--max-traces", max_traces)
+    config = rcl_config(concurrency, max_traces)
     agent_reasoner = build_reasoner(reasoner, llm_base_url, llm_model, None, llm_config, cache)
     inputs = load_inputs(traces, logs, metrics, baseline, baseline_logs, baseline_metrics, start, fmt)
-    config = RCLConfig(concurrency=concurrency)
-    if max_traces is not None:
-        config = RCLConfig(concurrency=concurrency, max_traces=max_traces)
     diagnosis = diagnose_inputs(inputs, config, show_progress=not json_out, reasoner=agent_reasoner)
     if agent_reasoner is not None:
         check_answered(agent_reasoner)
@@ -273,22 +318,6 @@ def diagnose(
 
 # --- faultwise rcl bench ---------------------------------------------------------------------------------
 
-
-def _print_bench(results, summary, level: str, json_out: bool, reasoner=None) -> None:
-    if json_out:
-        doc = summary.model_dump(mode="json")
-        if reasoner is not None:  # what the LLM cost, in total and per case
-            cases = [{"case_id": r.case_id, **(r.llm or {})} for r in results]
-            doc["llm"] = {**llm_document(reasoner), "cases": cases}
-        typer.echo(json.dumps(doc, indent=2))
-        return
-    from faultwise.rcl.reports.table import cases_table, summary_table
-
-    console = Console()
-    console.print(cases_table(results))
-    console.print(summary_table(summary, level))
-
-
 BenchCacheOpt = Annotated[
     bool, typer.Option("--cache/--no-cache", help="Reuse cached LLM answers (a re-run costs nothing).")
 ]
@@ -299,38 +328,92 @@ MethodsOpt = Annotated[
     str | None,
     typer.Option(
         "--methods",
-        help="Compare methods side by side: all, baselines, ablations or comma-separated names "
-        "(rcl, random, self-time, log-errors, metric-dev, pagerank, rcl-no-logs, rcl-no-metrics, "
-        "rcl-no-graph, rcl-levels).",
+        help="Compare methods side by side: all, comparisons, ablations or comma-separated names "
+        f"({', '.join(registered_methods())}). The LLM options apply to the rcl methods.",
     ),
 ]
 
 
-def _bench_methods(cases, n_cases: int, spec: str, level: str, json_out: bool, label: str) -> None:
-    """Every named method on each case (loaded once); one table, or one JSON document per method."""
-    from faultwise.rcl.bench.methods import (
-        fault_type_table,
-        methods_report,
-        methods_table,
-        run_methods,
-        table_width,
+#: The reasoner options every bench command takes, declared once (name, annotated type, default).
+_BENCH_REASONER_OPTIONS: list[tuple[str, Any, Any]] = [
+    ("reasoner", ReasonerOpt, "embedded"),
+    ("concurrency", ConcurrencyOpt, 16),
+    ("llm_base_url", LLMBaseUrlOpt, None),
+    ("llm_model", LLMModelOpt, None),
+    ("llm_config", LLMConfigOpt, None),
+    ("cache", BenchCacheOpt, True),
+    ("max_traces", BenchMaxTracesOpt, None),
+]
+
+
+def _bench_settings(
+    reasoner: str,
+    concurrency: int,
+    llm_base_url: str | None,
+    llm_model: str | None,
+    llm_config: Path | None,
+    cache: bool,
+    max_traces: int | None,
+) -> MethodSettings:
+    """The analyzer's config and reasoner for every rcl method of a bench (checked before any case loads);
+    each rcl method gets a reasoner of its own, so that its LLM calls are counted apart."""
+    from faultwise.rcl.reasoners.factory import build_reasoner
+
+    config = rcl_config(concurrency, max_traces)
+    build_reasoner(
+        reasoner, llm_base_url, llm_model, None, llm_config, cache
+    )  # a bad setting fails here, once
+    return MethodSettings(
+        config=config,
+        reasoner=lambda: build_reasoner(reasoner, llm_base_url, llm_model, None, llm_config, cache),
     )
-    from faultwise.rcl.compare import make_methods
 
-    methods = make_methods(spec)
-    done = 0
-    with progress_bar(not json_out, label) as update:
-        update(0, n_cases)
 
-        def on_case(_case, _scored) -> None:
-            nonlocal done
-            done += 1
-            update(done, n_cases)
+def with_reasoner_options(command: Callable[..., None]) -> Callable[..., None]:
+    """Give a bench command the reasoner options (declared once, above) and hand it their result as
+    ``settings``: a checked :class:`MethodSettings`."""
+    names = [name for name, _, _ in _BENCH_REASONER_OPTIONS]
 
-        results, loads = run_methods(cases, methods, on_case=on_case)
-    report = methods_report(results, loads, level)
+    @functools.wraps(command)
+    def run(**values: Any) -> None:
+        settings = _bench_settings(**{n: values.pop(n) for n in names})
+        command(**values, settings=settings)
+
+    own = [p for p in inspect.signature(command, eval_str=True).parameters.values() if p.name != "settings"]
+    extra = [
+        inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation)
+        for name, annotation, default in _BENCH_REASONER_OPTIONS
+    ]
+    run.__signature__ = inspect.Signature([*own, *extra])  # type: ignore[attr-defined]
+    hints = {k: v for k, v in get_type_hints(command, include_extras=True).items() if k != "settings"}
+    run.__annotations__ = {**hints, **{name: annotation for name, annotation, _ in _BENCH_REASONER_OPTIONS}}
+    return run
+
+
+def _print_one_method(results: list[CaseResult], level: str, json_out: bool, usage: LLMUsage | None) -> None:
+    summary = summarize(results)
     if json_out:
-        typer.echo(json.dumps(report.model_dump(mode="json"), indent=2))
+        doc = summary.model_dump(mode="json")
+        if usage is not None:  # what the LLM cost, in total and per case
+            doc["llm"] = {
+                **usage.summary(),
+                "cases": [{"case_id": r.case_id, **(r.llm or {})} for r in results],
+            }
+        typer.echo(json.dumps(doc, indent=2))
+        return
+    console = Console()
+    console.print(cases_table(results))
+    console.print(summary_table(summary, level))
+
+
+def _print_methods(run: BenchRun, methods: list[Method], level: str, json_out: bool) -> None:
+    report = methods_report(run.results, run.load_seconds, level)
+    if json_out:
+        doc = report.model_dump(mode="json")
+        usage = {m.name: u.summary() for m in methods if (u := method_usage(m)) is not None}
+        if usage:  # what the LLM cost each method, in total (per case: results.*.llm)
+            doc["llm"] = usage
+        typer.echo(json.dumps(doc, indent=2))
         return
     console = Console()
     if not console.is_terminal:
@@ -339,19 +422,39 @@ def _bench_methods(cases, n_cases: int, spec: str, level: str, json_out: bool, l
     console.print(fault_type_table(report))
 
 
-def _bench_setup(reasoner, concurrency, base_url, model, config_file, cache, max_traces):
-    """RCLConfig and reasoner of ``bench nezha|synthetic`` (the LLM options apply to the rcl method)."""
-    from faultwise.rcl.reasoners.factory import build_reasoner
+def _run_bench(
+    cases: Iterable[BenchCase],
+    n_cases: int,
+    spec: str | None,
+    settings: MethodSettings,
+    label: str,
+    level: str,
+    json_out: bool,
+    side_by_side: bool | None = None,
+) -> None:
+    """Every method ``spec`` names (default: rcl alone) on each case, with one progress bar; one method
+    prints its cases and scores, several a side-by-side table (or the matching JSON document)."""
+    methods = make_methods(spec or "rcl", settings)
+    done = 0
+    with progress_bar(not json_out, label) as update:
+        update(0, n_cases)
 
-    _at_least_one("--concurrency", concurrency)
-    config = RCLConfig(concurrency=concurrency)
-    if max_traces is not None:
-        _at_least_one("--max-traces", max_traces)
-        config = RCLConfig(concurrency=concurrency, max_traces=max_traces)
-    return config, build_reasoner(reasoner, base_url, model, None, config_file, cache)
+        def on_case(_case: BenchCase, _scored: dict[str, CaseResult]) -> None:
+            nonlocal done
+            done += 1
+            update(done, n_cases)
+
+        run = run_bench(cases, methods, on_case=on_case)
+    if side_by_side is None:
+        side_by_side = spec is not None
+    if side_by_side:
+        _print_methods(run, methods, level, json_out)
+    else:
+        _print_one_method(run.results[methods[0].name], level, json_out, method_usage(methods[0]))
 
 
 @bench_app.command("nezha")
+@with_reasoner_options
 def bench_nezha(
     root: Annotated[Path, typer.Argument(help="Folder with cases.csv beside rca_data/ and construct_data/.")],
     json_out: Annotated[
@@ -362,41 +465,19 @@ def bench_nezha(
         str | None, typer.Option("--cases", help="Comma-separated case ids to run (cases.csv order).")
     ] = None,
     methods: MethodsOpt = None,
-    reasoner: ReasonerOpt = "embedded",
-    concurrency: ConcurrencyOpt = 16,
-    llm_base_url: LLMBaseUrlOpt = None,
-    llm_model: LLMModelOpt = None,
-    llm_config: LLMConfigOpt = None,
-    cache: BenchCacheOpt = True,
-    max_traces: BenchMaxTracesOpt = None,
+    settings: MethodSettings | None = None,
 ) -> None:
     """Diagnose every case of a Nezha-layout folder; score AC@1/3/5, Avg@5 and MRR at service level."""
-    from faultwise.rcl.bench.metrics import summarize
-    from faultwise.rcl.bench.nezha import nezha_bench_cases, run_nezha, select_cases
+    from faultwise.rcl.bench.nezha import nezha_cases, select_cases
 
-    config, agent_reasoner = _bench_setup(
-        reasoner, concurrency, llm_base_url, llm_model, llm_config, cache, max_traces
-    )
+    settings = settings or MethodSettings()
     ids = [c.strip() for c in cases.split(",") if c.strip()] if cases else None
     chosen = select_cases(root, ids, limit)
-    if methods is not None:
-        _bench_methods(
-            nezha_bench_cases(root, chosen), len(chosen), methods, "service", json_out, "nezha cases"
-        )
-        return
-    finished: list = []
-    with progress_bar(not json_out, "nezha cases") as update:
-        update(0, len(chosen))
-
-        def on_case(result) -> None:
-            finished.append(result)
-            update(len(finished), len(chosen))
-
-        results = run_nezha(root, chosen, config, on_case=on_case, reasoner=agent_reasoner)
-    _print_bench(results, summarize(results), "service", json_out, agent_reasoner)
+    _run_bench(nezha_cases(root, chosen), len(chosen), methods, settings, "nezha cases", "service", json_out)
 
 
 @bench_app.command("synthetic")
+@with_reasoner_options
 def bench_synthetic(
     seeds: Annotated[int, typer.Option("--seeds", help="Incidents per fault type (seeds 0..N-1).")] = 3,
     json_out: Annotated[
@@ -409,49 +490,28 @@ def bench_synthetic(
         float | None, typer.Option("--requests-per-s", help="Traffic of the generated system (default 20).")
     ] = None,
     methods: MethodsOpt = None,
-    reasoner: ReasonerOpt = "embedded",
-    concurrency: ConcurrencyOpt = 16,
-    llm_base_url: LLMBaseUrlOpt = None,
-    llm_model: LLMModelOpt = None,
-    llm_config: LLMConfigOpt = None,
-    cache: BenchCacheOpt = True,
-    max_traces: BenchMaxTracesOpt = None,
+    settings: MethodSettings | None = None,
 ) -> None:
     """Generate incidents of every injectable fault type and score the method at the truth's level."""
-    from faultwise.rcl.bench.metrics import summarize
-    from faultwise.rcl.bench.synthetic import run_synthetic, synthetic_bench_cases, synthetic_plan
+    from faultwise.rcl.bench.synthetic import synthetic_cases, synthetic_plan
     from faultwise.rcl.simulate import INJECTABLE_FAULTS, SynthConfig
 
     _at_least_one("--seeds", seeds)
-    config, agent_reasoner = _bench_setup(
-        reasoner, concurrency, llm_base_url, llm_model, llm_config, cache, max_traces
-    )
+    settings = settings or MethodSettings()
     types = [t.strip() for t in fault_types.split(",") if t.strip()] if fault_types else None
     unknown = [t for t in types or [] if t not in INJECTABLE_FAULTS]
     if unknown:
         raise InputError("--fault-types", f"unknown {', '.join(unknown)}; use {', '.join(INJECTABLE_FAULTS)}")
-    if requests_per_s is not None and not (0 < requests_per_s <= 2000):
-        raise InputError("--requests-per-s", f"must be in (0, 2000], got {requests_per_s}")
-    base = SynthConfig() if requests_per_s is None else SynthConfig(requests_per_s=requests_per_s)
+    traffic = {} if requests_per_s is None else {"requests_per_s": requests_per_s}
+    base = checked_config(SynthConfig, {"requests_per_s": "--requests-per-s"}, **traffic)
     plan = synthetic_plan(seeds, types, base)
-    if methods is not None:
-        _bench_methods(
-            synthetic_bench_cases(plan), len(plan), methods, "truth's", json_out, "synthetic incidents"
-        )
-        return
-    finished: list = []
-    with progress_bar(not json_out, "synthetic incidents") as update:
-        update(0, len(plan))
-
-        def on_case(result) -> None:
-            finished.append(result)
-            update(len(finished), len(plan))
-
-        results = run_synthetic(plan, config, on_case=on_case, reasoner=agent_reasoner)
-    _print_bench(results, summarize(results), "truth's", json_out, agent_reasoner)
+    _run_bench(
+        synthetic_cases(plan), len(plan), methods, settings, "synthetic incidents", "truth's", json_out
+    )
 
 
 @bench_app.command("rcaeval")
+@with_reasoner_options
 def bench_rcaeval(
     root: Annotated[
         Path, typer.Argument(help="Folder of RCAEval RE2/RE3 cases: <system>/<service>_<fault>/<n>/.")
@@ -461,30 +521,18 @@ def bench_rcaeval(
     ] = False,
     limit: Annotated[int | None, typer.Option("--limit", help="Run only the first N cases.")] = None,
     methods: MethodsOpt = None,
+    settings: MethodSettings | None = None,
 ) -> None:
     """Diagnose every RCAEval case folder (truth from the folder name); score at service level."""
-    from faultwise.rcl.bench.metrics import summarize
-    from faultwise.rcl.bench.rcaeval import rcaeval_bench_cases, run_rcaeval, select_rcaeval_cases
+    from faultwise.rcl.bench.rcaeval import rcaeval_cases, select_rcaeval_cases
 
+    settings = settings or MethodSettings()
     chosen = select_rcaeval_cases(root, limit)
-    if methods is not None:
-        _bench_methods(
-            rcaeval_bench_cases(chosen), len(chosen), methods, "service", json_out, "rcaeval cases"
-        )
-        return
-    finished: list = []
-    with progress_bar(not json_out, "rcaeval cases") as update:
-        update(0, len(chosen))
-
-        def on_case(result) -> None:
-            finished.append(result)
-            update(len(finished), len(chosen))
-
-        results = run_rcaeval(chosen, on_case=on_case)
-    _print_bench(results, summarize(results), "service", json_out)
+    _run_bench(rcaeval_cases(chosen), len(chosen), methods, settings, "rcaeval cases", "service", json_out)
 
 
 @bench_app.command("aiops2022")
+@with_reasoner_options
 def bench_aiops2022(
     root: Annotated[
         Path, typer.Argument(help="A cloudbed-day folder, or a folder of them (groundtruth.csv each).")
@@ -495,17 +543,22 @@ def bench_aiops2022(
     methods: MethodsOpt = None,
     before_s: Annotated[int, typer.Option("--before-s", help="Normal period before each fault.")] = 600,
     after_s: Annotated[int, typer.Option("--after-s", help="Window after each fault.")] = 600,
+    settings: MethodSettings | None = None,
 ) -> None:
-    """Each ground-truth fault of AIOps-2022 cloudbed folders, scored at the fault's level (node|pod|service)."""
-    from faultwise.rcl.bench.aiops2022 import aiops2022_bench_cases, find_beds
+    """Each ground-truth fault of AIOps-2022 cloudbed folders, scored at the fault's level (node|pod|service);
+    printed side by side even for one method."""
+    from faultwise.rcl.bench.aiops2022 import aiops2022_cases, find_beds
 
     _at_least_one("--before-s", before_s)
     _at_least_one("--after-s", after_s)
+    settings = settings or MethodSettings()
     beds = find_beds(root)
-    cases = list(aiops2022_bench_cases(beds, before_s, after_s))
+    cases = list(aiops2022_cases(beds, before_s, after_s))
     if not cases:
         raise InputError(root, "no ground-truth fault has spans in its window")
-    _bench_methods(iter(cases), len(cases), methods or "rcl", "fault's", json_out, "aiops2022 faults")
+    _run_bench(
+        cases, len(cases), methods, settings, "aiops2022 faults", "fault's", json_out, side_by_side=True
+    )
 
 
 # --- faultwise demo --------------------------------------------------------------------------------------
@@ -519,28 +572,14 @@ def demo(
     """Generate a realistic synthetic incident, diagnose it, print the ranked causes, write the HTML report."""
     from faultwise.rcl.reports.html import ReportTruth, write_html
     from faultwise.rcl.reports.table import print_diagnosis
-    from faultwise.rcl.simulate import SynthConfig, generate_incident
-    from faultwise.rcl.telemetry import writers
+    from faultwise.rcl.simulate import SynthConfig, generate_incident, write_incident_otlp
 
     if out.exists() and not out.is_dir():
         raise InputError(out, "exists and is not a folder")
     console = Console()
     console.print(f"[bold]Generating[/bold] a synthetic incident ({DEMO_FAULT}, seed {DEMO_SEED}) ...")
     inc = generate_incident(SynthConfig(fault_type=DEMO_FAULT, seed=DEMO_SEED))
-    files = {
-        "traces": out / "traces.otlp.jsonl",
-        "logs": out / "logs.otlp.jsonl",
-        "metrics": out / "metrics.otlp.jsonl",
-        "baseline": out / "baseline-traces.otlp.jsonl",
-        "baseline_logs": out / "baseline-logs.otlp.jsonl",
-        "baseline_metrics": out / "baseline-metrics.otlp.jsonl",
-    }
-    writers.write_otlp_traces(inc.incident.spans, files["traces"])
-    writers.write_otlp_logs(inc.incident.logs, files["logs"])
-    writers.write_otlp_metrics(inc.incident.metrics, files["metrics"])
-    writers.write_otlp_traces(inc.normal.spans, files["baseline"])
-    writers.write_otlp_logs(inc.normal.logs, files["baseline_logs"])
-    writers.write_otlp_metrics(inc.normal.metrics, files["baseline_metrics"])
+    files = write_incident_otlp(inc, out)
     truth = inc.truth
     from faultwise.io import atomic_write_text
 

@@ -1,4 +1,5 @@
-"""Typed records that cross the boundaries of the method: agent evidence, reports, candidates.
+"""Typed records that cross the boundaries of the method: agent evidence, reports, candidates, rankings and
+the evidence graph of a trace.
 
 These are pydantic models so that an LLM reasoner can be asked for exactly these shapes (JSON schema) and
 so that the CLI can print them as JSON without hand-written serialisers.
@@ -6,6 +7,7 @@ so that the CLI can print them as JSON without hand-written serialisers.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -81,6 +83,40 @@ class Candidate(BaseModel):
     rationale: str
     evidence: list[str] = Field(default_factory=list)
     service: str = ""
+
+
+def names_at_level(candidates: Sequence[Candidate], level: str) -> list[str]:
+    """The components named at one level, best first, without repeats.
+
+    ``service``: service candidates, and pod candidates as their service (nodes skipped); ``pod`` and
+    ``node``: candidates of exactly that level (an answer at another level does not name the component).
+    """
+    if level not in ("pod", "service", "node"):
+        raise ValueError(f"unknown level {level!r}")
+    out: list[str] = []
+    for c in candidates:
+        if level == "service":
+            if c.level == "node":
+                continue
+            name = c.component if c.level == "service" else c.service
+        elif c.level == level:
+            name = c.component
+        else:
+            continue
+        if name and name not in out:
+            out.append(name)
+    return out
+
+
+class Ranking(BaseModel):
+    """What every root-cause method answers (``find_root_causes``): ranked candidates, best first.
+    :class:`~faultwise.rcl.method.analyzer.Diagnosis` is the analyzer's, with what the ranking rests on."""
+
+    candidates: list[Candidate]
+
+    def services(self) -> list[str]:
+        """Services in rank order (pod candidates map to their service; nodes are skipped)."""
+        return names_at_level(self.candidates, "service")
 
 
 @dataclass

@@ -7,22 +7,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from rcl_support.incidents import SMALL
 from typer.testing import CliRunner
 
 from faultwise.cli import app, main
-from faultwise.rcl.bench.methods import (
-    BenchCase,
-    fault_type_table,
-    methods_report,
-    methods_table,
-    run_methods,
-)
-from faultwise.rcl.bench.synthetic import synthetic_bench_cases, synthetic_plan
-from faultwise.rcl.records import Candidate
-from faultwise.rcl.simulate import SynthConfig
+from faultwise.rcl.bench import BenchCase, methods_report, run_bench, synthetic_cases, synthetic_plan
+from faultwise.rcl.bench.report import fault_type_table, methods_table
+from faultwise.rcl.compare import Method
+from faultwise.rcl.records import Candidate, Ranking
 
 DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "nezha-tt"
-SMALL = SynthConfig(normal_s=30, incident_s=30, requests_per_s=5)
 
 
 @dataclass
@@ -33,18 +27,20 @@ class Oracle:
     answer: list[str]
     calls: int = 0
 
-    def rank(self, incident, baseline, start_us):
+    def find_root_causes(self, incident, normal=None, start_us=None) -> Ranking:
         self.calls += 1
         n = len(self.answer)
-        return [
-            Candidate(component=c, level="service", score=n - i, rationale="", service=c)
-            for i, c in enumerate(self.answer)
-        ]
+        return Ranking(
+            candidates=[
+                Candidate(component=c, level="service", score=n - i, rationale="", service=c)
+                for i, c in enumerate(self.answer)
+            ]
+        )
 
 
 def _cases(loaded: list[str]):
     plan = synthetic_plan(1, ["cpu", "exception"], SMALL)
-    for case in synthetic_bench_cases(plan):
+    for case in synthetic_cases(plan):
         loaded.append(case.case_id)
         yield BenchCase(**{**case.__dict__, "level": "service", "truth": "svc-" + case.fault_type})
 
@@ -53,7 +49,9 @@ def test_each_case_loaded_once_and_every_method_scored():
     loaded: list[str] = []
     first = Oracle("first", ["svc-cpu", "svc-exception"])
     never = Oracle("never", ["x", "y"])
-    results, loads = run_methods(_cases(loaded), [first, never])
+    assert isinstance(first, Method)  # the interface every method answers
+    run = run_bench(_cases(loaded), [first, never])
+    results, loads = run.results, run.load_seconds
     assert loaded == ["cpu-seed0", "exception-seed0"]
     assert first.calls == 2 and never.calls == 2 and len(loads) == 2
     assert [r.rank for r in results["first"]] == [1, 2]

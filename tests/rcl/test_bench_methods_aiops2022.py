@@ -10,8 +10,7 @@ from typer.testing import CliRunner
 
 from faultwise.cli import app, main
 from faultwise.errors import InputError
-from faultwise.rcl.bench.aiops2022 import aiops2022_bench_cases, find_beds
-from faultwise.rcl.simulate import SynthConfig, generate_incident
+from faultwise.rcl.bench.aiops2022 import aiops2022_cases, find_beds
 from faultwise.rcl.telemetry.aiops2022 import Aiops2022Fault
 from faultwise.rcl.telemetry.aiops2022_full import (
     aiops2022_incidents,
@@ -25,10 +24,8 @@ from faultwise.rcl.telemetry.schema import Telemetry
 
 
 @pytest.fixture(scope="module")
-def bed(tmp_path_factory):
-    inc = generate_incident(
-        SynthConfig(fault_type="cpu", seed=0, normal_s=30, incident_s=30, requests_per_s=5)
-    )
+def bed(tmp_path_factory, small_incident):
+    inc = small_incident("cpu", 0)
     a, b = inc.normal, inc.incident
     whole = Telemetry(
         pd.concat([a.spans, b.spans], ignore_index=True),
@@ -99,7 +96,7 @@ def test_bad_files(tmp_path):
 
 def test_bench_cases_at_the_fault_level(bed):
     folder, _, inc = bed
-    cases = list(aiops2022_bench_cases(find_beds(folder.parent), 30, 30))
+    cases = list(aiops2022_cases(find_beds(folder.parent), 30, 30))
     assert [(c.level, c.truth) for c in cases] == [(inc.truth.level, inc.truth.component)]
 
 

@@ -10,11 +10,10 @@ from faultwise.rcl.bench.metrics import (
     avg_at,
     mrr,
     rank_of,
-    ranked_at_level,
     summarize,
 )
 from faultwise.rcl.method.analyzer import Diagnosis
-from faultwise.rcl.records import Candidate
+from faultwise.rcl.records import Candidate, names_at_level
 
 
 def test_rank_of_first_occurrence_and_miss():
@@ -62,7 +61,7 @@ def _diag(cands):
     )  # fmt: skip
 
 
-def test_ranked_at_level():
+def test_names_at_level_of_a_diagnosis():
     d = _diag(
         [
             Candidate(component="node-2", level="node", score=0.9, rationale=""),
@@ -72,8 +71,9 @@ def test_ranked_at_level():
             Candidate(component="cache-0", level="pod", score=0.5, rationale="", service="cache"),
         ]
     )
-    assert ranked_at_level(d, "service") == ["api", "db", "cache"]  # a pod names its service, once
-    assert ranked_at_level(d, "pod") == ["api-7d9f8c6b5-abcde", "api-7d9f8c6b5-fghij", "cache-0"]
-    assert ranked_at_level(d, "node") == ["node-2"]
+    assert names_at_level(d.candidates, "service") == ["api", "db", "cache"]  # a pod names its service, once
+    assert d.services() == ["api", "db", "cache"]
+    assert names_at_level(d.candidates, "pod") == ["api-7d9f8c6b5-abcde", "api-7d9f8c6b5-fghij", "cache-0"]
+    assert names_at_level(d.candidates, "node") == ["node-2"]
     with pytest.raises(ValueError):
-        ranked_at_level(d, "cluster")
+        names_at_level(d.candidates, "cluster")

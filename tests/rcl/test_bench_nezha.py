@@ -9,24 +9,38 @@ import json
 from pathlib import Path
 
 import pytest
-from test_cli_support import run_cli, small_incident, write_nezha_folder
+from rcl_support.files import write_nezha_folder
 
-from faultwise.rcl.bench.nezha import run_case, select_cases
-from faultwise.rcl.method.analyzer import RCLAgent, RCLConfig
+from faultwise.rcl.bench import nezha_cases, run_bench, score_case, select_cases
+from faultwise.rcl.compare import RCLMethod
 
 KEYS = {"cases", "ac1", "ac3", "ac5", "avg5", "mrr", "by_fault_type", "seconds_per_case"}
 REAL = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "nezha-tt"
 
 
 @pytest.fixture(scope="module")
-def tiny(tmp_path_factory):
+def tiny(tmp_path_factory, small_incident):
     incidents = [small_incident("cpu", 0), small_incident("exception", 1)]
     return write_nezha_folder(tmp_path_factory.mktemp("nezha"), incidents), incidents
 
 
-def test_bench_json_document(tiny, capsys):
+@pytest.fixture(scope="module")
+def tiny_results(tiny):
+    """The tiny folder through the Python runner: per-case ranks to check the CLI's summary against."""
+    root, _ = tiny
+    return run_bench(nezha_cases(root, select_cases(root)), [RCLMethod()]).results["rcl"]
+
+
+def _scores(ranks):
+    """AC@1/3/5 and MRR computed here, from the ranks alone (not by the code under test)."""
+    n = len(ranks)
+    ac = {k: sum(1 for r in ranks if r is not None and r <= k) / n for k in (1, 3, 5)}
+    return {"ac1": ac[1], "ac3": ac[3], "ac5": ac[5], "mrr": sum(1 / r for r in ranks if r) / n}
+
+
+def test_bench_json_document(tiny, tiny_results, cli):
     root, incidents = tiny
-    rc, out, err = run_cli(capsys, ["rcl", "bench", "nezha", root, "--json"])
+    rc, out, err = cli(["rcl", "bench", "nezha", root, "--json"])
     assert rc == 0, err
     doc = json.loads(out)
     assert set(doc) == KEYS
@@ -34,15 +48,17 @@ def test_bench_json_document(tiny, capsys):
     assert set(doc["by_fault_type"]) == {"cpu", "exception"}
     for ft in doc["by_fault_type"].values():
         assert set(ft) == {"cases", "ac1", "ac3"} and ft["cases"] == 1
-    assert 0 <= doc["ac1"] <= doc["ac3"] <= doc["ac5"] <= 1
+    # the summary is the per-case ranks' (the same method, run through the library)
+    expected = _scores([r.rank for r in tiny_results])
+    assert {k: doc[k] for k in expected} == pytest.approx(expected, abs=1e-4)
     assert doc["seconds_per_case"] > 0
     # the easy cpu fault is found at service level, as diagnose finds it at pod level
     assert doc["by_fault_type"]["cpu"]["ac3"] == 1.0
 
 
-def test_table_output_and_case_selection(tiny, capsys):
+def test_table_output_and_case_selection(tiny, cli):
     root, incidents = tiny
-    rc, out, err = run_cli(capsys, ["rcl", "bench", "nezha", root, "--cases", "synth-02"])
+    rc, out, err = cli(["rcl", "bench", "nezha", root, "--cases", "synth-02"])
     assert rc == 0, err
     assert "synth-02" in out and "synth-01" not in out
     assert "AC@1" in out and "MRR" in out
@@ -50,19 +66,18 @@ def test_table_output_and_case_selection(tiny, capsys):
     assert [c.case_id for c in select_cases(root, limit=1)] == ["synth-01"]
 
 
-def test_labels_only_score(tiny, tmp_path):
+def test_labels_only_score(tiny, tiny_results):
     """Changing a case's label changes its score, never what the method answered."""
     root, _ = tiny
-    (case,) = select_cases(root, ["synth-01"])
-    agent = RCLAgent(RCLConfig(max_traces=40))
-    honest = run_case(root, case, agent)
-    wrong = run_case(root, dataclasses.replace(case, root_cause_service="no-such-service"), agent)
-    assert wrong.ranked == honest.ranked
+    (case,) = nezha_cases(root, select_cases(root, ["synth-01"]))
+    honest = next(r for r in tiny_results if r.case_id == "synth-01")
+    wrong = score_case(dataclasses.replace(case, truth="no-such-service"), RCLMethod())
+    assert wrong.ranked == honest.ranked and honest.rank is not None
     assert wrong.rank is None  # a cause that is not in the list is a miss
 
 
 @pytest.mark.realdata
-def test_two_real_cases(capsys):
+def test_two_real_cases(cli):
     if not (REAL / "cases.csv").exists():
         pytest.skip("shared Nezha data not present")
     with open(REAL / "cases.csv", newline="", encoding="utf-8") as fh:
@@ -71,10 +86,17 @@ def test_two_real_cases(capsys):
     first = rows[0]
     other = next(r for r in rows if r["fault_type"] != first["fault_type"])
     ids = [first["case_id"], other["case_id"]]
-    rc, out, err = run_cli(capsys, ["rcl", "bench", "nezha", REAL, "--cases", ",".join(ids), "--json"])
+    args = ["rcl", "bench", "nezha", REAL, "--cases", ",".join(ids), "--methods", "rcl", "--json"]
+    rc, out, err = cli(args)
     assert rc == 0, err
     doc = json.loads(out)
-    assert set(doc) == KEYS and doc["cases"] == 2
-    assert set(doc["by_fault_type"]) == {first["fault_type"], other["fault_type"]}
-    assert 0 <= doc["ac1"] <= doc["ac3"] <= doc["ac5"] <= 1
-    assert doc["mrr"] >= doc["ac1"]
+    assert doc["cases"] == 2 and doc["level"] == "service"
+    summary, results = doc["methods"]["rcl"], doc["results"]["rcl"]
+    assert [r["case_id"] for r in results] == ids
+    assert set(summary["by_fault_type"]) == {first["fault_type"], other["fault_type"]}
+    for r in results:  # each rank is where the truth stands in the answers
+        assert r["truth"] == next(x["root_cause_service"] for x in rows if x["case_id"] == r["case_id"])
+        assert r["rank"] is not None and r["ranked"][r["rank"] - 1] == r["truth"]
+    expected = _scores([r["rank"] for r in results])
+    assert {k: summary[k] for k in expected} == pytest.approx(expected, abs=1e-4)
+    assert summary["ac3"] == 1.0  # both found in the top three, as on the whole development split

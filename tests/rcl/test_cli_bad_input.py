@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 
 import pytest
-from test_cli_support import run_cli, small_incident, write_nezha_folder
+from rcl_support.files import write_nezha_folder
 
 from faultwise.rcl.telemetry import writers
 
 
 @pytest.fixture(scope="module")
-def good_traces(tmp_path_factory):
+def good_traces(tmp_path_factory, small_incident):
     path = tmp_path_factory.mktemp("good") / "traces.jsonl"
     writers.write_otlp_traces(small_incident("cpu", 0).incident.spans.head(200), path)
     return path
@@ -75,56 +75,56 @@ def _diagnose_cases(tmp, good):
     ],
 )  # fmt: skip
 @pytest.mark.parametrize("as_json", [False, True])
-def test_diagnose_bad_input(case, as_json, tmp_path, good_traces, capsys):
+def test_diagnose_bad_input(case, as_json, tmp_path, good_traces, cli):
     args, needles = _diagnose_cases(tmp_path, good_traces)[case]
     report = tmp_path / "report.html"
     extra = ["--json"] if as_json else []
     if "--html" not in args:
         extra += ["--html", report]
-    rc, out, err = run_cli(capsys, ["rcl", "diagnose", *args, *extra])
+    rc, out, err = cli(["rcl", "diagnose", *args, *extra])
     _assert_one_line_error(rc, out, err, *needles)
     assert out == ""  # no partial table or JSON
     assert not report.exists()
     assert not list(tmp_path.glob(".*.part"))
 
 
-def test_bench_nezha_bad_input(tmp_path, capsys):
-    rc, out, err = run_cli(capsys, ["rcl", "bench", "nezha", tmp_path / "nowhere", "--json"])
+def test_bench_nezha_bad_input(tmp_path, cli):
+    rc, out, err = cli(["rcl", "bench", "nezha", tmp_path / "nowhere", "--json"])
     _assert_one_line_error(rc, out, err, "cases.csv", "no such file")
 
     _write(tmp_path / "cases.csv", "case_id,fault_type\nx,cpu\n")
-    rc, out, err = run_cli(capsys, ["rcl", "bench", "nezha", tmp_path])
+    rc, out, err = cli(["rcl", "bench", "nezha", tmp_path])
     _assert_one_line_error(rc, out, err, "cases.csv", "missing column")
 
 
-def test_bench_nezha_unknown_case_and_bad_limit(tmp_path, capsys):
+def test_bench_nezha_unknown_case_and_bad_limit(tmp_path, cli, small_incident):
     root = tmp_path / "nz"
     root.mkdir()
     write_nezha_folder(root, [small_incident("cpu", 0)])
-    rc, out, err = run_cli(capsys, ["rcl", "bench", "nezha", root, "--cases", "synth-99", "--json"])
+    rc, out, err = cli(["rcl", "bench", "nezha", root, "--cases", "synth-99", "--json"])
     _assert_one_line_error(rc, out, err, "synth-99")
-    rc, out, err = run_cli(capsys, ["rcl", "bench", "nezha", root, "--limit", "0", "--json"])
+    rc, out, err = cli(["rcl", "bench", "nezha", root, "--limit", "0", "--json"])
     _assert_one_line_error(rc, out, err, "--limit")
     # a case whose trace file is gone: the error names the file
     (root / "rca_data" / "2030-01-01" / "trace" / "00_01_trace.csv").unlink()
-    rc, out, err = run_cli(capsys, ["rcl", "bench", "nezha", root, "--json"])
+    rc, out, err = cli(["rcl", "bench", "nezha", root, "--json"])
     _assert_one_line_error(rc, out, err, "00_01_trace.csv")
 
 
-def test_bench_synthetic_bad_input(capsys):
-    rc, out, err = run_cli(capsys, ["rcl", "bench", "synthetic", "--fault-types", "cpu,gremlins", "--json"])
+def test_bench_synthetic_bad_input(cli):
+    rc, out, err = cli(["rcl", "bench", "synthetic", "--fault-types", "cpu,gremlins", "--json"])
     _assert_one_line_error(rc, out, err, "gremlins")
 
 
-def test_demo_out_is_a_file(tmp_path, capsys):
+def test_demo_out_is_a_file(tmp_path, cli):
     f = _write(tmp_path / "file", "x")
-    rc, out, err = run_cli(capsys, ["demo", "--out", f])
+    rc, out, err = cli(["demo", "--out", f])
     _assert_one_line_error(rc, out, err, "not a folder")
 
 
-def test_error_output_is_not_json(tmp_path, capsys):
+def test_error_output_is_not_json(tmp_path, cli):
     """Under --json a failure prints nothing on stdout, so a caller piping it gets no half document."""
-    rc, out, _ = run_cli(capsys, ["rcl", "diagnose", "--traces", tmp_path / "x.json", "--json"])
+    rc, out, _ = cli(["rcl", "diagnose", "--traces", tmp_path / "x.json", "--json"])
     assert rc != 0 and out == ""
     with pytest.raises(json.JSONDecodeError):
         json.loads(out)

@@ -5,18 +5,18 @@ from __future__ import annotations
 import json
 
 import pytest
-from test_cli_support import run_cli, small_incident, write_otlp_incident
 
 from faultwise.errors import InputError
 from faultwise.rcl.cli import parse_start_us
+from faultwise.rcl.simulate import write_incident_otlp
 
 CANDIDATE_FIELDS = {"component", "level", "fault_type", "score", "rationale", "evidence", "service"}
 
 
 @pytest.fixture(scope="module")
-def cpu_files(tmp_path_factory):
+def cpu_files(tmp_path_factory, small_incident):
     inc = small_incident("cpu", 0)
-    return inc, write_otlp_incident(inc, tmp_path_factory.mktemp("cpu"))
+    return inc, write_incident_otlp(inc, tmp_path_factory.mktemp("cpu"))
 
 
 def _all_modalities(paths):
@@ -27,9 +27,9 @@ def _all_modalities(paths):
     ]  # fmt: skip
 
 
-def test_json_is_one_document_and_ranks_the_injected_pod(cpu_files, capsys):
+def test_json_is_one_document_and_ranks_the_injected_pod(cpu_files, cli):
     inc, paths = cpu_files
-    rc, out, err = run_cli(capsys, ["rcl", "diagnose", *_all_modalities(paths), "--json"])
+    rc, out, err = cli(["rcl", "diagnose", *_all_modalities(paths), "--json"])
     assert rc == 0, err
     doc = json.loads(out)  # the whole of stdout is one JSON document: no progress, no table
     assert doc["candidates"], "no candidate"
@@ -48,12 +48,10 @@ def test_json_is_one_document_and_ranks_the_injected_pod(cpu_files, capsys):
     assert "graphs" not in doc
 
 
-def test_table_and_html_report(cpu_files, capsys, tmp_path):
+def test_table_and_html_report(cpu_files, cli, tmp_path):
     inc, paths = cpu_files
     report = tmp_path / "out" / "report.html"
-    rc, out, err = run_cli(
-        capsys, ["rcl", "diagnose", *_all_modalities(paths), "--html", report, "--top", "3"]
-    )
+    rc, out, err = cli(["rcl", "diagnose", *_all_modalities(paths), "--html", report, "--top", "3"])
     assert rc == 0, err
     assert "Ranked root-cause candidates" in out
     assert "modalities used: traces, logs, metrics" in out
@@ -64,11 +62,10 @@ def test_table_and_html_report(cpu_files, capsys, tmp_path):
     assert not list(report.parent.glob(".*.part"))  # atomic write left no temp file
 
 
-def test_traces_only_degrades_and_says_what_is_missing(cpu_files, capsys):
+def test_traces_only_degrades_and_says_what_is_missing(cpu_files, cli, small_incident):
     _, paths = cpu_files
     start = str(int(small_incident("cpu", 0).truth.inject_ts_s))
-    rc, out, err = run_cli(
-        capsys,
+    rc, out, err = cli(
         [
             "rcl",
             "diagnose",

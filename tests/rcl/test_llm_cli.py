@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 from rcl_support.fakeserver import Answer, FakeChatServer, schema_answer
-from test_cli_support import run_cli, small_incident, write_otlp_incident
+
+from faultwise.rcl.simulate import write_incident_otlp
 
 LLM_KEYS = {"calls", "prompt_tokens", "completion_tokens", "fallbacks"}
 
@@ -33,8 +34,8 @@ def fresh_llm_cache(monkeypatch, tmp_path):
 
 
 @pytest.fixture(scope="module")
-def files(tmp_path_factory):
-    return write_otlp_incident(small_incident("cpu", 0), tmp_path_factory.mktemp("llmcli"))
+def files(tmp_path_factory, small_incident):
+    return write_incident_otlp(small_incident("cpu", 0), tmp_path_factory.mktemp("llmcli"))
 
 
 def _args(paths):
@@ -45,10 +46,10 @@ def _args(paths):
     ]  # fmt: skip
 
 
-def test_diagnose_json_carries_llm_accounting(files, capsys):
+def test_diagnose_json_carries_llm_accounting(files, cli):
     with FakeChatServer(schema_answer()) as srv:
         args = [*_args(files), "--reasoner", "llm", "--llm-base-url", srv.base_url, "--llm-model", "m"]
-        rc, out, err = run_cli(capsys, [*args, "--json", "--concurrency", "4"])
+        rc, out, err = cli([*args, "--json", "--concurrency", "4"])
         n = len(srv.requests)
     assert rc == 0, err
     doc = json.loads(out)
@@ -59,21 +60,21 @@ def test_diagnose_json_carries_llm_accounting(files, capsys):
     assert llm["fallbacks"] == 0 and llm["fallback_agents"] == []
 
 
-def test_embedded_json_has_no_llm_block(files, capsys):
-    rc, out, _ = run_cli(capsys, [*_args(files), "--json"])
+def test_embedded_json_has_no_llm_block(files, cli):
+    rc, out, _ = cli([*_args(files), "--json"])
     assert rc == 0 and "llm" not in json.loads(out)
 
 
-def test_endpoint_from_the_environment(files, capsys, monkeypatch):
+def test_endpoint_from_the_environment(files, monkeypatch, cli):
     with FakeChatServer(schema_answer()) as srv:
         monkeypatch.setenv("FAULTWISE_LLM_BASE_URL", srv.base_url)
         monkeypatch.setenv("FAULTWISE_LLM_MODEL", "env-model")
-        rc, out, err = run_cli(capsys, [*_args(files), "--reasoner", "llm", "--json"])
+        rc, out, err = cli([*_args(files), "--reasoner", "llm", "--json"])
         assert rc == 0, err
         assert {r["model"] for r in srv.requests} == {"env-model"}
 
 
-def test_partial_fallbacks_are_reported(files, capsys):
+def test_partial_fallbacks_are_reported(files, cli):
     fine = schema_answer()
     seen = {"n": 0}
     lock = threading.Lock()
@@ -95,7 +96,7 @@ def test_partial_fallbacks_are_reported(files, capsys):
             "m",
             "--json",
         ]
-        rc, out, err = run_cli(capsys, args)
+        rc, out, err = cli(args)
     assert rc == 0, err
     doc = json.loads(out)
     assert doc["llm"]["fallbacks"] > 0 and doc["llm"]["fallback_agents"][0]["error"]
@@ -114,15 +115,15 @@ def test_partial_fallbacks_are_reported(files, capsys):
         ),
     ],
 )
-def test_bad_llm_settings_are_one_line_errors(files, capsys, monkeypatch, extra, needle):
+def test_bad_llm_settings_are_one_line_errors(files, monkeypatch, extra, needle, cli):
     for var in ("FAULTWISE_LLM_BASE_URL", "FAULTWISE_LLM_MODEL", "FAULTWISE_LLM_CONFIG"):
         monkeypatch.delenv(var, raising=False)
-    rc, out, err = run_cli(capsys, [*_args(files), *extra, "--json"])
+    rc, out, err = cli([*_args(files), *extra, "--json"])
     assert rc != 0 and out == ""
     assert needle in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
 
 
-def test_bench_caches_answers_and_reports_calls_per_case(capsys, monkeypatch, tmp_path: Path):
+def test_bench_caches_answers_and_reports_calls_per_case(monkeypatch, tmp_path: Path, cli):
     monkeypatch.setenv("FAULTWISE_LLM_CACHE_DIR", str(tmp_path / "cache"))
     args = [
         "rcl", "bench", "synthetic", "--seeds", "1", "--fault-types", "cpu", "--requests-per-s", "5",
@@ -131,7 +132,7 @@ def test_bench_caches_answers_and_reports_calls_per_case(capsys, monkeypatch, tm
     docs = []
     with FakeChatServer(schema_answer()) as srv:
         for extra in ([], [], ["--no-cache"]):
-            rc, out, err = run_cli(capsys, [*args, "--llm-base-url", srv.base_url, *extra])
+            rc, out, err = cli([*args, "--llm-base-url", srv.base_url, *extra])
             assert rc == 0, err
             docs.append(json.loads(out)["llm"])
     first, again, uncached = docs

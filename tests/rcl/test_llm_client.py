@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 from pydantic import BaseModel, Field
 from rcl_support.fakeserver import Answer, FakeChatServer, example_of
-from rcl_support.llm import client_for, json_answer, last_user
 
 from faultwise.errors import InputError
 from faultwise.rcl.llm import LLMBadOutput, LLMRejected, LLMUnavailable, ResponseCache, Tool, load_llm_config
@@ -30,9 +29,9 @@ def run(coro):
     return asyncio.run(coro)
 
 
-def test_json_schema_rung_sends_the_schema_and_counts_tokens():
-    with FakeChatServer(lambda req: json_answer(GOOD)) as srv:
-        client = client_for(srv.base_url)
+def test_json_schema_rung_sends_the_schema_and_counts_tokens(llm):
+    with FakeChatServer(lambda req: llm.json_answer(GOOD)) as srv:
+        client = llm.client(srv.base_url)
         out = run(client.structured(ASK, Verdict, "verdict"))
         (req,) = srv.requests
     assert out == Verdict(**GOOD)
@@ -45,115 +44,115 @@ def test_json_schema_rung_sends_the_schema_and_counts_tokens():
     assert u.max_prompt_chars >= len(json.dumps(req["messages"]))
 
 
-def test_ladder_steps_down_on_rejection_and_remembers_it():
+def test_ladder_steps_down_on_rejection_and_remembers_it(llm):
     def script(req):
         kind = (req.get("response_format") or {}).get("type")
         if kind in ("json_schema", "json_object"):
             return Answer(status=400, error=f"response_format {kind} is not supported")
-        return json_answer(GOOD)
+        return llm.json_answer(GOOD)
 
     with FakeChatServer(script) as srv:
-        client = client_for(srv.base_url)
+        client = llm.client(srv.base_url)
         assert run(client.structured(ASK, Verdict, "verdict")).abnormal
         kinds = [(r.get("response_format") or {}).get("type") for r in srv.requests]
         assert kinds == ["json_schema", "json_object", None]
         # the prompted rung carries the schema in the text
-        assert '"reason"' in last_user(srv.requests[-1])
+        assert '"reason"' in llm.last_user(srv.requests[-1])
         run(client.structured(ASK, Verdict, "verdict"))  # the next record goes straight to the prompt
         assert len(srv.requests) == 4 and "response_format" not in srv.requests[-1]
     assert client.usage.format_downgrades == 2 and client.format_rung == "prompted"
 
 
-def test_json_object_rung_when_only_schemas_are_unsupported():
+def test_json_object_rung_when_only_schemas_are_unsupported(llm):
     def script(req):
         if (req.get("response_format") or {}).get("type") == "json_schema":
             return Answer(status=422, error="unknown response_format")
-        return json_answer(GOOD)
+        return llm.json_answer(GOOD)
 
     with FakeChatServer(script) as srv:
-        client = client_for(srv.base_url)
+        client = llm.client(srv.base_url)
         run(client.structured(ASK, Verdict))
         assert srv.requests[-1]["response_format"] == {"type": "json_object"}
 
 
-def test_malformed_json_gets_one_repair_retry_with_the_error():
-    answers = iter([Answer(content='{"abnormal": true, "reason": '), json_answer(GOOD)])
+def test_malformed_json_gets_one_repair_retry_with_the_error(llm):
+    answers = iter([Answer(content='{"abnormal": true, "reason": '), llm.json_answer(GOOD)])
     with FakeChatServer(lambda req: next(answers)) as srv:
-        client = client_for(srv.base_url)
+        client = llm.client(srv.base_url)
         assert run(client.structured(ASK, Verdict, "verdict")) == Verdict(**GOOD)
         second = srv.requests[1]
     assert client.usage.repairs == 1
-    assert "not a valid verdict: not a JSON document" in last_user(second)
+    assert "not a valid verdict: not a JSON document" in llm.last_user(second)
     assert second["messages"][-2] == {"role": "assistant", "content": '{"abnormal": true, "reason": '}
 
 
-def test_invalid_record_twice_is_bad_output():
-    with FakeChatServer(lambda req: json_answer({"abnormal": "maybe"})) as srv:
-        client = client_for(srv.base_url)
+def test_invalid_record_twice_is_bad_output(llm):
+    with FakeChatServer(lambda req: llm.json_answer({"abnormal": "maybe"})) as srv:
+        client = llm.client(srv.base_url)
         with pytest.raises(LLMBadOutput, match="abnormal"):
             run(client.structured(ASK, Verdict))
         assert len(srv.requests) == 2
 
 
-def test_fenced_json_is_accepted_but_prose_around_json_is_not_substring_parsed():
+def test_fenced_json_is_accepted_but_prose_around_json_is_not_substring_parsed(llm):
     fenced = "```json\n" + json.dumps(GOOD) + "\n```"
     with FakeChatServer(lambda req: Answer(content=fenced)) as srv:
-        assert run(client_for(srv.base_url).structured(ASK, Verdict)).abnormal
+        assert run(llm.client(srv.base_url).structured(ASK, Verdict)).abnormal
     prose = "Sure! Here it is: " + json.dumps(GOOD)
     with FakeChatServer(lambda req: Answer(content=prose)) as srv:
         with pytest.raises(LLMBadOutput):
-            run(client_for(srv.base_url).structured(ASK, Verdict))
+            run(llm.client(srv.base_url).structured(ASK, Verdict))
 
 
-def test_check_rules_feed_the_repair():
-    answers = iter([json_answer({**GOOD, "score": 7}), json_answer(GOOD)])
+def test_check_rules_feed_the_repair(llm):
+    answers = iter([llm.json_answer({**GOOD, "score": 7}), llm.json_answer(GOOD)])
 
     def in_range(v: Verdict) -> None:
         if not 0 <= v.score <= 1:
             raise ValueError("score must be within 0..1")
 
     with FakeChatServer(lambda req: next(answers)) as srv:
-        out = run(client_for(srv.base_url).structured(ASK, Verdict, check=in_range))
+        out = run(llm.client(srv.base_url).structured(ASK, Verdict, check=in_range))
         assert out.score == 0.9
-        assert "within 0..1" in last_user(srv.requests[1])
+        assert "within 0..1" in llm.last_user(srv.requests[1])
 
 
-def test_5xx_and_429_are_retried_with_backoff_then_succeed():
+def test_5xx_and_429_are_retried_with_backoff_then_succeed(llm):
     answers = iter(
         [
             Answer(status=500),
             Answer(status=429, headers={"retry-after": "0.01"}),
             Answer(status=503),
-            json_answer(GOOD),
+            llm.json_answer(GOOD),
         ]
     )
     with FakeChatServer(lambda req: next(answers)) as srv:
-        client = client_for(srv.base_url, max_retries=3)
+        client = llm.client(srv.base_url, max_retries=3)
         assert run(client.structured(ASK, Verdict)).abnormal
         assert len(srv.requests) == 4
     assert client.usage.retries == 3 and client.usage.calls == 1 and client.usage.failed_calls == 0
 
 
-def test_persistent_5xx_fails_for_good_after_the_retries():
+def test_persistent_5xx_fails_for_good_after_the_retries(llm):
     with FakeChatServer(lambda req: Answer(status=502)) as srv:
-        client = client_for(srv.base_url, max_retries=2)
+        client = llm.client(srv.base_url, max_retries=2)
         with pytest.raises(LLMUnavailable, match="HTTP 502"):
             run(client.structured(ASK, Verdict))
         assert len(srv.requests) == 3
     assert client.usage.failed_calls == 1 and client.usage.calls == 0
 
 
-def test_slow_answers_time_out_and_are_retried():
+def test_slow_answers_time_out_and_are_retried(llm):
     with FakeChatServer(lambda req: Answer(content=json.dumps(GOOD), delay_s=1.0)) as srv:
-        client = client_for(srv.base_url, timeout_s=0.2, max_retries=1)
+        client = llm.client(srv.base_url, timeout_s=0.2, max_retries=1)
         with pytest.raises(LLMUnavailable, match="timed out"):
             run(client.structured(ASK, Verdict))
         assert len(srv.requests) == 2
 
 
-def test_other_4xx_is_not_retried():
+def test_other_4xx_is_not_retried(llm):
     with FakeChatServer(lambda req: Answer(status=401, error="bad key")) as srv:
-        client = client_for(srv.base_url, response_format="prompted")
+        client = llm.client(srv.base_url, response_format="prompted")
         with pytest.raises(LLMRejected, match="401: bad key"):
             run(client.structured(ASK, Verdict))
         assert len(srv.requests) == 1
@@ -165,8 +164,8 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def test_server_down_opens_the_breaker():
-    client = client_for(f"http://127.0.0.1:{_free_port()}/v1", max_retries=0, breaker_failures=2)
+def test_server_down_opens_the_breaker(llm):
+    client = llm.client(f"http://127.0.0.1:{_free_port()}/v1", max_retries=0, breaker_failures=2)
     for _ in range(2):
         with pytest.raises(LLMUnavailable, match="connection"):
             run(client.chat(ASK))
@@ -195,15 +194,15 @@ def _tools(log: list[str]) -> list[Tool]:
     return [Tool("timing", "how slow the span is", timing), Tool("logs", "its log lines", logs)]
 
 
-def test_native_tool_calls_run_our_tools_and_return_results():
+def test_native_tool_calls_run_our_tools_and_return_results(llm):
     def script(req):
         if not any(m["role"] == "tool" for m in req["messages"]):
             return Answer(tool_calls=[("timing", "{}"), ("logs", "{}"), ("nope", "{}")])
-        return json_answer(GOOD)
+        return llm.json_answer(GOOD)
 
     ran: list[str] = []
     with FakeChatServer(script) as srv:
-        client = client_for(srv.base_url)
+        client = llm.client(srv.base_url)
         out = run(client.decide(ASK, _tools(ran), Verdict, "verdict"))
         first, second = srv.requests[:2]
     assert out.abnormal and ran == ["timing", "logs"]
@@ -217,24 +216,24 @@ def test_native_tool_calls_run_our_tools_and_return_results():
     assert client.usage.tool_calls == 2
 
 
-def test_final_answer_without_tool_calls_is_used_directly():
-    with FakeChatServer(lambda req: json_answer(GOOD)) as srv:
-        client = client_for(srv.base_url)
+def test_final_answer_without_tool_calls_is_used_directly(llm):
+    with FakeChatServer(lambda req: llm.json_answer(GOOD)) as srv:
+        client = llm.client(srv.base_url)
         assert run(client.decide(ASK, _tools([]), Verdict, "verdict")).abnormal
         assert len(srv.requests) == 1
 
 
-def test_prompted_tool_fallback_when_the_server_rejects_tools():
+def test_prompted_tool_fallback_when_the_server_rejects_tools(llm):
     def script(req):
         if "tools" in req:
             return Answer(status=400, error="tools are not supported by this model")
         if any("Tools you can ask for" in m["content"] for m in req["messages"]):
-            return json_answer({"tools": ["logs"]})
-        return json_answer(GOOD)
+            return llm.json_answer({"tools": ["logs"]})
+        return llm.json_answer(GOOD)
 
     ran: list[str] = []
     with FakeChatServer(script) as srv:
-        client = client_for(srv.base_url)
+        client = llm.client(srv.base_url)
         assert run(client.decide(ASK, _tools(ran), Verdict, "verdict")).abnormal
         assert ran == ["logs"]
         final = srv.requests[-1]
@@ -247,9 +246,9 @@ def test_prompted_tool_fallback_when_the_server_rejects_tools():
     assert client.usage.prompted_tool_rounds == 2
 
 
-def test_native_only_setting_does_not_fall_back():
+def test_native_only_setting_does_not_fall_back(llm):
     with FakeChatServer(lambda req: Answer(status=400, error="no tools")) as srv:
-        client = client_for(srv.base_url, tool_calling="native")
+        client = llm.client(srv.base_url, tool_calling="native")
         with pytest.raises(LLMRejected):
             run(client.decide(ASK, _tools([]), Verdict, "verdict"))
 
@@ -257,12 +256,12 @@ def test_native_only_setting_does_not_fall_back():
 # --- cache -----------------------------------------------------------------------------------------------
 
 
-def test_cache_answers_the_exact_same_request_without_a_call(tmp_path: Path):
+def test_cache_answers_the_exact_same_request_without_a_call(tmp_path: Path, llm):
     other = [{"role": "user", "content": "another span"}]
-    with FakeChatServer(lambda req: json_answer(GOOD)) as srv:
-        first = client_for(srv.base_url, cache=ResponseCache(tmp_path))
+    with FakeChatServer(lambda req: llm.json_answer(GOOD)) as srv:
+        first = llm.client(srv.base_url, cache=ResponseCache(tmp_path))
         run(first.structured(ASK, Verdict))
-        again = client_for(srv.base_url, cache=ResponseCache(tmp_path))
+        again = llm.client(srv.base_url, cache=ResponseCache(tmp_path))
         assert run(again.structured(ASK, Verdict)) == Verdict(**GOOD)
         assert len(srv.requests) == 1
         assert (again.usage.calls, again.usage.cache_hits, again.usage.prompt_tokens) == (0, 1, 0)
@@ -274,13 +273,13 @@ def test_cache_answers_the_exact_same_request_without_a_call(tmp_path: Path):
         assert len(entries) == 2
         for f in entries:
             f.write_text("{half")  # a damaged entry is a miss, not an answer
-        third = client_for(srv.base_url, cache=ResponseCache(tmp_path))
+        third = llm.client(srv.base_url, cache=ResponseCache(tmp_path))
         run(third.structured(ASK, Verdict))
         assert len(srv.requests) == 3 and third.usage.cache_hits == 0
         run(third.structured(ASK, Verdict))  # rewritten whole, so now a hit
         assert len(srv.requests) == 3 and third.usage.cache_hits == 1
-    with FakeChatServer(lambda req: json_answer(GOOD)) as srv:  # another endpoint is another request
-        run(client_for(srv.base_url, cache=ResponseCache(tmp_path)).structured(ASK, Verdict))
+    with FakeChatServer(lambda req: llm.json_answer(GOOD)) as srv:  # another endpoint is another request
+        run(llm.client(srv.base_url, cache=ResponseCache(tmp_path)).structured(ASK, Verdict))
         assert len(srv.requests) == 1
 
 

@@ -9,8 +9,6 @@ import threading
 
 import pytest
 from rcl_support.fakeserver import Answer, FakeChatServer, schema_answer
-from rcl_support.llm import InProcessClient, blaming_script, client_for, json_answer, span_id_in
-from test_cli_support import small_incident
 
 from faultwise.errors import InputError
 from faultwise.rcl.method.analyzer import RCLAgent, RCLConfig
@@ -31,14 +29,14 @@ def _diagnose(inc, reasoner, config=SMALL_RUN):
 
 
 @pytest.fixture(scope="module")
-def incident():
+def incident(small_incident):
     return small_incident("cpu", 0)
 
 
-def test_every_agent_falls_back_when_the_llm_is_down(incident):
+def test_every_agent_falls_back_when_the_llm_is_down(incident, llm):
     embedded = _diagnose(incident, None)
     with FakeChatServer(lambda req: Answer(status=500)) as srv:
-        reasoner = LLMReasoner(client_for(srv.base_url, max_retries=0, breaker_failures=3))
+        reasoner = LLMReasoner(llm.client(srv.base_url, max_retries=0, breaker_failures=3))
         d = _diagnose(incident, reasoner)
         # the breaker stops hammering a dead endpoint: only the requests already in flight when it opened
         assert len(srv.requests) <= 3 + SMALL_RUN.concurrency < d.spans_analyzed
@@ -55,13 +53,13 @@ def test_every_agent_falls_back_when_the_llm_is_down(incident):
         check_answered(reasoner)
 
 
-def test_only_the_failing_agent_falls_back(incident):
+def test_only_the_failing_agent_falls_back(incident, llm):
     bad: dict[str, str] = {}
     lock = threading.Lock()
     fine = schema_answer()
 
     def script(req):
-        sid = span_id_in(req)
+        sid = llm.span_id_in(req)
         with lock:
             if sid and not bad:
                 bad["span"] = sid
@@ -70,7 +68,7 @@ def test_only_the_failing_agent_falls_back(incident):
         return fine(req)
 
     with FakeChatServer(script) as srv:
-        reasoner = LLMReasoner(client_for(srv.base_url))
+        reasoner = LLMReasoner(llm.client(srv.base_url))
         d = _diagnose(incident, reasoner)
     fell = {(f.span_id, f.stage) for f in reasoner.usage.fallback_agents}
     assert fell == {(bad["span"], "verify")}
@@ -95,10 +93,10 @@ CHILD = AgentReport(
 )  # fmt: skip
 
 
-def test_consolidation_follows_the_model_to_a_childs_cause():
+def test_consolidation_follows_the_model_to_a_childs_cause(llm):
     answer = {"root_cause_span": "g1", "fault_type": "error_return", "reason": "db failed", "confidence": 0.8}
-    with FakeChatServer(lambda req: json_answer(answer)) as srv:
-        reasoner = LLMReasoner(client_for(srv.base_url))
+    with FakeChatServer(lambda req: llm.json_answer(answer)) as srv:
+        reasoner = LLMReasoner(llm.client(srv.base_url))
         rep = asyncio.run(reasoner.consolidate(_span("p1"), _own("p1", True), [CHILD]))
         prompt = srv.requests[0]["messages"][1]["content"]
     assert rep.root_cause_span == "g1" and rep.component == "db-0" and rep.path == ["p1", "c1", "g1"]
@@ -106,34 +104,34 @@ def test_consolidation_follows_the_model_to_a_childs_cause():
     assert '"root_cause_span":"g1"' in prompt and "errors in db" in prompt
 
 
-def test_consolidation_can_keep_the_blame_or_clear_it():
+def test_consolidation_can_keep_the_blame_or_clear_it(llm):
     keep = {"root_cause_span": "p1", "fault_type": "cpu", "reason": "own time", "confidence": 1.7}
-    with FakeChatServer(lambda req: json_answer(keep)) as srv:
+    with FakeChatServer(lambda req: llm.json_answer(keep)) as srv:
         rep = asyncio.run(
-            LLMReasoner(client_for(srv.base_url)).consolidate(_span("p1"), _own("p1", True), [CHILD])
+            LLMReasoner(llm.client(srv.base_url)).consolidate(_span("p1"), _own("p1", True), [CHILD])
         )
     assert (rep.root_cause_span, rep.component, rep.path, rep.confidence) == ("p1", "orders-0", ["p1"], 1.0)
     clear = {"root_cause_span": None, "fault_type": "unknown", "reason": "noise", "confidence": 0.0}
-    with FakeChatServer(lambda req: json_answer(clear)) as srv:
+    with FakeChatServer(lambda req: llm.json_answer(clear)) as srv:
         rep = asyncio.run(
-            LLMReasoner(client_for(srv.base_url)).consolidate(_span("p1"), _own("p1", True), [CHILD])
+            LLMReasoner(llm.client(srv.base_url)).consolidate(_span("p1"), _own("p1", True), [CHILD])
         )
     assert rep.root_cause_span is None and rep.component is None
 
 
-def test_an_invented_span_is_repaired_then_falls_back():
+def test_an_invented_span_is_repaired_then_falls_back(llm):
     bogus = {"root_cause_span": "zz9", "fault_type": "cpu", "reason": "?", "confidence": 0.5}
-    with FakeChatServer(lambda req: json_answer(bogus)) as srv:
-        reasoner = LLMReasoner(client_for(srv.base_url))
+    with FakeChatServer(lambda req: llm.json_answer(bogus)) as srv:
+        reasoner = LLMReasoner(llm.client(srv.base_url))
         rep = asyncio.run(reasoner.consolidate(_span("p1"), _own("p1", False), [CHILD]))
         assert len(srv.requests) == 2 and "must be null" in srv.requests[1]["messages"][-1]["content"]
     assert reasoner.usage.fallbacks == 1 and reasoner.usage.fallback_agents[0].stage == "consolidate"
     assert rep.root_cause_span == "g1"  # the embedded rule: blame the abnormal descendant
 
 
-def test_normal_leaf_branches_need_no_call():
+def test_normal_leaf_branches_need_no_call(llm):
     with FakeChatServer(lambda req: Answer(status=500)) as srv:
-        reasoner = LLMReasoner(client_for(srv.base_url))
+        reasoner = LLMReasoner(llm.client(srv.base_url))
         normal = AgentReport(span_id="c2", confidence=0.0)
         rep = asyncio.run(reasoner.consolidate(_span("p1"), _own("p1", False), [normal]))
         assert srv.requests == [] and rep.root_cause_span is None
@@ -147,10 +145,10 @@ def _cands():
     ]
 
 
-def test_synthesis_reranks_only_known_candidates_and_keeps_the_score_scale():
+def test_synthesis_reranks_only_known_candidates_and_keeps_the_score_scale(llm):
     answer = {"ranking": [{"component": "c-0", "fault_type": "cpu", "rationale": "cpu saturated first"}]}
-    with FakeChatServer(lambda req: json_answer(answer)) as srv:
-        out = asyncio.run(LLMReasoner(client_for(srv.base_url)).synthesize(_cands(), []))
+    with FakeChatServer(lambda req: llm.json_answer(answer)) as srv:
+        out = asyncio.run(LLMReasoner(llm.client(srv.base_url)).synthesize(_cands(), []))
         prompt = srv.requests[0]["messages"][1]["content"]
     assert [c.component for c in out] == ["c-0", "a-0", "b-0"]
     assert [c.score for c in out] == [3.0, 2.0, 1.0]
@@ -158,10 +156,10 @@ def test_synthesis_reranks_only_known_candidates_and_keeps_the_score_scale():
     assert '"component":"a-0"' in prompt
 
 
-def test_synthesis_that_invents_a_component_falls_back_to_the_statistical_ranking():
+def test_synthesis_that_invents_a_component_falls_back_to_the_statistical_ranking(llm):
     answer = {"ranking": [{"component": "mystery-svc", "fault_type": "cpu", "rationale": "?"}]}
-    with FakeChatServer(lambda req: json_answer(answer)) as srv:
-        reasoner = LLMReasoner(client_for(srv.base_url))
+    with FakeChatServer(lambda req: llm.json_answer(answer)) as srv:
+        reasoner = LLMReasoner(llm.client(srv.base_url))
         out = asyncio.run(reasoner.synthesize(_cands(), []))
     assert out == _cands() and reasoner.usage.fallback_agents[0].stage == "synthesize"
 
@@ -177,11 +175,11 @@ def test_rerank_with_duplicate_names_keeps_every_candidate():
 PROMPT_BOUND_CHARS = 9_000  # the whole request (messages, tool and schema definitions) as JSON
 
 
-def test_largest_prompt_stays_bounded_as_the_trace_grows():
+def test_largest_prompt_stays_bounded_as_the_trace_grows(llm):
     largest = {}
     for n in (10, 100, 1000):
         inc = generate_large_trace(n, seed=0)
-        client = InProcessClient(blaming_script)
+        client = llm.in_process_client(llm.blaming_script)
         reasoner = LLMReasoner(client)
         d = _diagnose(inc, reasoner, RCLConfig(max_traces=1))
         graph = d.trace_graphs[0]
@@ -194,8 +192,8 @@ def test_largest_prompt_stays_bounded_as_the_trace_grows():
     assert largest[1000] < 1.5 * largest[10], largest
 
 
-def test_synthesis_prompt_is_capped(incident):
-    client = InProcessClient(blaming_script)
+def test_synthesis_prompt_is_capped(incident, llm):
+    client = llm.in_process_client(llm.blaming_script)
     reasoner = LLMReasoner(client)
     d = _diagnose(incident, reasoner, RCLConfig(max_traces=20))
     cands, graphs = reasoner.synthesis_view(d.candidates * 5, d.graphs * 5)
@@ -207,7 +205,7 @@ def test_synthesis_prompt_is_capped(incident):
 # --- concurrency and cancellation ------------------------------------------------------------------------
 
 
-def test_concurrent_requests_never_exceed_the_bound(incident):
+def test_concurrent_requests_never_exceed_the_bound(incident, llm):
     state = {"now": 0, "peak": 0}
     lock = threading.Lock()
     inner = schema_answer(latency_s=0.02)
@@ -227,16 +225,16 @@ def test_concurrent_requests_never_exceed_the_bound(incident):
                 state["now"] -= 1
 
     with FakeChatServer(script) as srv:
-        _diagnose(incident, LLMReasoner(client_for(srv.base_url)), RCLConfig(max_traces=2, concurrency=3))
+        _diagnose(incident, LLMReasoner(llm.client(srv.base_url)), RCLConfig(max_traces=2, concurrency=3))
     assert 2 <= state["peak"] <= 3
 
 
-def _cancel_midway(incident):
+def _cancel_midway(incident, llm):
     """Start one trace's recursion against a slow server, cancel it once a request is in flight; returns
     the reasoner and the tasks still pending after the cancellation settled."""
     from faultwise.rcl.profile import NormalProfile
     from faultwise.rcl.profile.graph import TraceGraph
-    from faultwise.rcl.tools.data_tools import DataTools
+    from faultwise.rcl.tools import DataTools
 
     started = threading.Event()
 
@@ -261,16 +259,16 @@ def _cancel_midway(incident):
         return [t for t in asyncio.all_tasks() if t is not asyncio.current_task() and not t.done()]
 
     with FakeChatServer(slow) as srv:
-        reasoner = LLMReasoner(client_for(srv.base_url, max_retries=0))
+        reasoner = LLMReasoner(llm.client(srv.base_url, max_retries=0))
         leftover = asyncio.run(main(reasoner))
     return reasoner, leftover
 
 
-def test_cancellation_propagates_and_is_not_a_fallback(incident):
-    reasoner, _ = _cancel_midway(incident)
+def test_cancellation_propagates_and_is_not_a_fallback(incident, llm):
+    reasoner, _ = _cancel_midway(incident, llm)
     assert reasoner.usage.fallbacks == 0 and reasoner.usage.calls == 0 and reasoner.usage.failed_calls == 0
 
 
-def test_cancellation_leaves_no_agent_running(incident):
-    _, leftover = _cancel_midway(incident)
+def test_cancellation_leaves_no_agent_running(incident, llm):
+    _, leftover = _cancel_midway(incident, llm)
     assert leftover == []

@@ -7,7 +7,7 @@ import pandas as pd
 from faultwise.rcl.profile import NormalProfile
 from faultwise.rcl.profile.log_rules import follow_rules, with_templates
 from faultwise.rcl.telemetry.schema import LOG_COLUMNS, SPAN_COLUMNS, Telemetry
-from faultwise.rcl.tools.data_tools import DataTools
+from faultwise.rcl.tools import DataTools
 
 SVC, POD, OP = "cart", "cart-7d9f8b6c5d-abcde", "CartController.checkout"
 STEP_1 = "INFO c.s.CartServiceImpl#40 [checkout][load cart] items: {n}"
@@ -65,11 +65,11 @@ def _normal(i, rng):
 def _tools(base_periods, incident) -> DataTools:
     spans = pd.concat([s for s, _ in base_periods], ignore_index=True)
     logs = pd.concat([lg.assign(segment=k) for k, (_, lg) in enumerate(base_periods)], ignore_index=True)
-    baseline = NormalProfile.fit(spans, logs)
+    profile = NormalProfile.fit(spans, logs)
     inc_spans, inc_logs = incident
     lo = int(inc_spans["start_us"].min())
     return DataTools(
-        Telemetry(inc_spans, inc_logs), baseline, window_us=(lo, int(inc_spans["start_us"].max()))
+        Telemetry(inc_spans, inc_logs), profile, window_us=(lo, int(inc_spans["start_us"].max()))
     )
 
 
@@ -106,8 +106,8 @@ def test_a_rule_a_later_normal_period_breaks_is_kept_but_doubted():
     drifted = _period(30_000_000, 100, lambda i, rng: [STEP_1] if i % 4 else _normal(i, rng), seed=3)
     incident = _period(60_000_000, 60, lambda i, rng: [STEP_1] if i % 4 else _normal(i, rng), seed=2)
     doubted_tools = _tools([base, drifted], incident)
-    rules = doubted_tools.baseline.op_follow[(SVC, OP)]
-    doubted = doubted_tools.baseline.op_follow_doubted
+    rules = doubted_tools.profile.op_follow[(SVC, OP)]
+    doubted = doubted_tools.profile.op_follow_doubted
     cut = next((a, b) for a, b in rules if "#40" in a and "#52" in b)
     assert (SVC, OP, *cut) in doubted  # drift, or a fault already running before the alarm
     assert not any(k[2:] == (a, b) for k in doubted for a, b in rules if "#60" in a)  # every period keeps it

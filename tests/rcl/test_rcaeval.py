@@ -11,8 +11,7 @@ from typer.testing import CliRunner
 
 from faultwise.cli import app, main
 from faultwise.errors import InputError
-from faultwise.rcl.bench.rcaeval import rcaeval_bench_cases, select_rcaeval_cases
-from faultwise.rcl.simulate import SynthConfig, generate_incident
+from faultwise.rcl.bench.rcaeval import rcaeval_cases, select_rcaeval_cases
 from faultwise.rcl.telemetry.rcaeval import (
     epoch_to_us,
     find_rcaeval_cases,
@@ -26,8 +25,6 @@ from faultwise.rcl.telemetry.rcaeval import (
 )
 from faultwise.rcl.telemetry.schema import Telemetry
 
-SMALL = dict(normal_s=30, incident_s=30, requests_per_s=5)
-
 
 def _whole(inc) -> Telemetry:
     """Normal window and incident window in one telemetry, as an RCAEval case folder holds them."""
@@ -40,11 +37,11 @@ def _whole(inc) -> Telemetry:
 
 
 @pytest.fixture(scope="module")
-def layout(tmp_path_factory):
+def layout(tmp_path_factory, small_incident):
     root = tmp_path_factory.mktemp("rcaeval")
     made = []
     for fault, seed in (("cpu", 0), ("memory", 1), ("exception", 0)):
-        inc = generate_incident(SynthConfig(fault_type=fault, seed=seed, **SMALL))
+        inc = small_incident(fault, seed)
         folder = root / "RE2-SYN" / f"{inc.truth.service}_{fault}" / "1"
         write_rcaeval_case(_whole(inc), int(inc.truth.inject_ts_s), folder)
         made.append(inc)
@@ -141,8 +138,8 @@ def test_missing_traces_file(tmp_path):
 
 def test_bench_cases_score_at_service_level(layout):
     root, _ = layout
-    cases = list(rcaeval_bench_cases(find_rcaeval_cases(root)))
-    assert all(c.level == "service" and c.baseline is None and c.start_us for c in cases)
+    cases = list(rcaeval_cases(find_rcaeval_cases(root)))
+    assert all(c.level == "service" and c.normal is None and c.start_us for c in cases)
 
 
 def test_cli_bench_rcaeval_methods_json(layout):

@@ -7,7 +7,6 @@ from html.parser import HTMLParser
 
 import pandas as pd
 import pytest
-from test_cli_support import small_incident
 
 from faultwise.rcl.method.analyzer import Diagnosis, RCLAgent, RCLConfig
 from faultwise.rcl.profile.graph import TraceGraph
@@ -129,7 +128,7 @@ def test_large_trace_is_drawn_around_the_blamed_path():
 
 
 @pytest.fixture(scope="module")
-def diagnosed():
+def diagnosed(small_incident):
     """A real diagnosis where the faulty service's operations carry a hostile name."""
     inc = small_incident("exception", 1)
     svc = inc.truth.service

@@ -10,7 +10,7 @@ from faultwise.rcl.records import SelfEvidence
 from faultwise.rcl.method.synthesis import synthesize
 from faultwise.rcl.simulate import generate_incident
 from faultwise.rcl.profile import NormalProfile
-from faultwise.rcl.tools.data_tools import DataTools
+from faultwise.rcl.tools import DataTools
 inc = generate_incident(fault_type="cpu", seed=0)
 tools = DataTools(inc.incident, NormalProfile.fit(inc.normal.spans))
 g = EvidenceGraph(trace_id="t")

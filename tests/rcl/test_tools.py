@@ -1,27 +1,27 @@
 """Data tools: what an agent can see, computed once, compact and capped."""
 
-import pandas as pd
 import pytest
 
 from faultwise.rcl.profile import NormalProfile
-from faultwise.rcl.simulate import generate_incident
 from faultwise.rcl.telemetry.schema import span_at
-from faultwise.rcl.tools.data_tools import MAX_ITEMS, DataTools
-from faultwise.rcl.tools.scoped import ScopedTools
+from faultwise.rcl.tools import MAX_ITEMS, DataTools, LogEvidence, ScopedTools
+
+
+def _tools(inc):
+    profile = NormalProfile.fit(inc.normal.spans, inc.normal.logs)
+    start = int(inc.truth.inject_ts_s * 1e6)
+    return DataTools(inc.incident, profile, window_us=(start, inc.incident.time_range_us()[1]))
 
 
 @pytest.fixture(scope="module")
-def exception_case():
-    inc = generate_incident(fault_type="exception", seed=0)
-    base = NormalProfile.fit(inc.normal.spans, inc.normal.logs)
-    start = int(inc.truth.inject_ts_s * 1e6)
-    tools = DataTools(inc.incident, base, window_us=(start, inc.incident.time_range_us()[1]))
-    return inc, tools
+def exception_case(full_incident):
+    inc = full_incident("exception", 0)
+    return inc, _tools(inc)
 
 
 def test_pod_error_rate_rises_on_the_failing_pod_only(exception_case):
     inc, tools = exception_case
-    z = tools._pod_error_z
+    z = tools.pod_error_rates()
     assert z[inc.truth.component] > 5
     others = [v for p, v in z.items() if p != inc.truth.component and not p.startswith("gateway")]
     assert all(v < z[inc.truth.component] for v in others)
@@ -42,14 +42,12 @@ def test_span_level_tools_are_scoped_and_capped(exception_case):
     assert len(m.deviations) <= MAX_ITEMS
     st = scoped.operation_stats()
     assert st.service == sp.service and st.incident_spans > 0 and st.incident_error_rate > 0
+    assert scoped.node() == (sp.node or tools.node_of(sp.pod)) != ""
 
 
-def test_network_delay_shows_as_gap_into_the_target_not_as_its_own_time():
-    inc = generate_incident(fault_type="network_delay", seed=0)
-    base = NormalProfile.fit(inc.normal.spans, inc.normal.logs)
-    start = int(inc.truth.inject_ts_s * 1e6)
-    tools = DataTools(inc.incident, base, window_us=(start, inc.incident.time_range_us()[1]))
-    s = tools.spans
+def test_network_delay_shows_as_gap_into_the_target_not_as_its_own_time(full_incident):
+    inc = full_incident("network_delay", 0)
+    s = _tools(inc).spans
     mine = s[s["pod"] == inc.truth.component]
     assert mine["op_gap_shift_z"].max() > 5
     assert not mine["gap_blames_caller"].any()
@@ -58,5 +56,17 @@ def test_network_delay_shows_as_gap_into_the_target_not_as_its_own_time():
 
 def test_unknown_span_gets_empty_log_evidence(exception_case):
     _, tools = exception_case
-    assert tools.span_logs("no-such-span").lines == 0
-    assert isinstance(tools.spans, pd.DataFrame)
+    # nothing at all: no lines, no shift, and no pod to take an error rate from
+    assert tools.span_logs("no-such-span") == LogEvidence()
+    with pytest.raises(KeyError):
+        tools.span_timing("no-such-span")
+
+
+def test_pod_failure_names_the_absent_callee(full_incident):
+    inc = full_incident("pod_failure", 0)
+    tools = _tools(inc)
+    s = tools.spans
+    unanswered = s[s["unanswered"]]["span_id"].astype(str)
+    absent = {p for sid in unanswered for p in tools.absent_callees(sid)}
+    assert inc.truth.component in absent
+    assert tools.absent_callees("no-such-span") == []

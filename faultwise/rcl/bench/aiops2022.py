@@ -1,5 +1,5 @@
-"""Run methods over AIOps-2022 cloudbed-day folders: each ground-truth fault is one case, scored at the
-fault's own level (node, pod or service) against its ``cmdb_id``; the label is used only to score."""
+"""The faults of AIOps-2022 cloudbed-day folders: each ground-truth fault is one case, scored at the fault's
+own level (node, pod or service) against its ``cmdb_id``; the label is used only to score."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from faultwise.errors import InputError
-from faultwise.rcl.bench.methods import BenchCase
+from faultwise.rcl.bench.cases import BenchCase
 from faultwise.rcl.telemetry.aiops2022_full import aiops2022_incidents, load_aiops2022_bed
 
 
@@ -25,7 +25,7 @@ def find_beds(root: str | Path) -> list[Path]:
     return beds
 
 
-def aiops2022_bench_cases(beds: list[Path], before_s: int = 600, after_s: int = 600) -> Iterator[BenchCase]:
+def aiops2022_cases(beds: list[Path], before_s: int = 600, after_s: int = 600) -> Iterator[BenchCase]:
     """Each bed loaded once, cut into one window per fault; the minutes before the fault are normal."""
     for bed in beds:
         t0 = time.perf_counter()
@@ -42,7 +42,7 @@ def aiops2022_bench_cases(beds: list[Path], before_s: int = 600, after_s: int = 
                 level=f.level,
                 truth=f.cmdb_id,
                 incident=inc.telemetry,
-                baseline=None,
+                normal=None,
                 start_us=inc.start_us,
                 load_seconds=round(per_case, 3),
             )

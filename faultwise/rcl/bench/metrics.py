@@ -7,13 +7,8 @@ in MRR, so a method cannot look better by answering less.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, Field
-
-if TYPE_CHECKING:
-    from faultwise.rcl.method.analyzer import Diagnosis
-    from faultwise.rcl.records import Candidate
 
 
 class CaseResult(BaseModel):
@@ -25,7 +20,7 @@ class CaseResult(BaseModel):
     truth: str
     ranked: list[str] = Field(description="answers at that level, best first (top 10 kept)")
     rank: int | None = Field(description="1-based rank of the truth in the full list; None = miss")
-    seconds: float = Field(description="wall time of loading plus diagnosis")
+    seconds: float = Field(description="wall time of the method's ranking (loading is counted apart)")
     llm: dict | None = Field(None, description="LLM calls, tokens, cache hits, fallbacks of this case")
 
 
@@ -95,44 +90,3 @@ def summarize(results: Sequence[CaseResult]) -> BenchSummary:
         },
         seconds_per_case=round(seconds, 3),
     )
-
-
-def ranked_at_level(diagnosis: Diagnosis, level: str) -> list[str]:
-    """The diagnosis' answers at one level, best first, without repeats.
-
-    ``service``: :meth:`Diagnosis.services` (a pod candidate names its service). ``pod`` and ``node``: the
-    candidates of exactly that level; an answer at another level does not name the component, so it is not
-    counted as naming it.
-    """
-    if level == "service":
-        return diagnosis.services()
-    if level not in ("pod", "node"):
-        raise ValueError(f"unknown level {level!r}")
-    out: list[str] = []
-    for c in diagnosis.candidates:
-        if c.level == level and c.component not in out:
-            out.append(c.component)
-    return out
-
-
-def ranked_candidates(candidates: Sequence[Candidate], level: str) -> list[str]:
-    """Like :func:`ranked_at_level`, for a bare candidate list (the comparison methods answer with one).
-
-    ``service``: service candidates, and pod candidates as their service, in rank order; nodes skipped
-    (the rule of :meth:`Diagnosis.services`). ``pod`` / ``node``: candidates of exactly that level.
-    """
-    if level not in ("pod", "service", "node"):
-        raise ValueError(f"unknown level {level!r}")
-    out: list[str] = []
-    for c in candidates:
-        if level == "service":
-            if c.level == "node":
-                continue
-            name = c.component if c.level == "service" else c.service
-        elif c.level == level:
-            name = c.component
-        else:
-            continue
-        if name and name not in out:
-            out.append(name)
-    return out

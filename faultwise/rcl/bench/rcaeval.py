@@ -1,18 +1,17 @@
-"""Run the method (or several) over RCAEval RE2/RE3 case folders, scored at service level.
+"""The cases of RCAEval RE2/RE3 folders, scored at service level.
 
-The truth comes from the folder name (``<service>_<fault>``) and is used only to score; the method sees the
+The truth comes from the folder name (``<service>_<fault>``) and is used only to score; a method sees the
 case's telemetry and the injection time, and learns normal behaviour from the period before it.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from faultwise.errors import InputError
-from faultwise.rcl.bench.methods import BenchCase, score_case
-from faultwise.rcl.bench.metrics import CaseResult
+from faultwise.rcl.bench.cases import BenchCase
 from faultwise.rcl.telemetry.rcaeval import RCAEvalCase, find_rcaeval_cases, load_rcaeval_case
 
 
@@ -23,8 +22,9 @@ def select_rcaeval_cases(root: str | Path, limit: int | None = None) -> list[RCA
     return cases[:limit] if limit is not None else cases
 
 
-def rcaeval_bench_cases(cases: Sequence[RCAEvalCase]) -> Iterator[BenchCase]:
-    """Each case loaded once (no separate baseline: the time before the injection is normal)."""
+def rcaeval_cases(cases: Sequence[RCAEvalCase]) -> Iterator[BenchCase]:
+    """Each case loaded when its turn comes (no separate fault-free telemetry: the time before the
+    injection is normal)."""
     for case in cases:
         t0 = time.perf_counter()
         telemetry, inject_us = load_rcaeval_case(case)
@@ -34,24 +34,7 @@ def rcaeval_bench_cases(cases: Sequence[RCAEvalCase]) -> Iterator[BenchCase]:
             level="service",
             truth=case.service,
             incident=telemetry,
-            baseline=None,
+            normal=None,
             start_us=inject_us,
             load_seconds=round(time.perf_counter() - t0, 3),
         )
-
-
-def run_rcaeval(
-    cases: Sequence[RCAEvalCase], on_case: Callable[[CaseResult], None] | None = None
-) -> list[CaseResult]:
-    """Our method alone; a case's time counts its loading, as in the Nezha bench."""
-    from faultwise.rcl.compare.rcl import RCLMethod
-
-    method = RCLMethod()
-    results = []
-    for case in rcaeval_bench_cases(cases):
-        result = score_case(case, method)
-        result = result.model_copy(update={"seconds": round(result.seconds + case.load_seconds, 3)})
-        results.append(result)
-        if on_case:
-            on_case(result)
-    return results

@@ -1,9 +1,10 @@
-"""The one interface every comparison method implements, and the pieces they share.
+"""The one interface every root-cause method implements, and the pieces the comparison methods share.
 
-A method sees exactly what our own method sees: the incident's telemetry, an optional fault-free baseline and
-the incident start (alarm or injection time). It never sees labels. It answers with ranked
-:class:`~faultwise.rcl.records.Candidate` records, at pod, service and node level, so the bench scores every
-method the same way.
+A method answers the analyzer's verb, ``find_root_causes(incident, normal, start_us)``: it sees exactly what
+:class:`~faultwise.rcl.method.analyzer.RCLAgent` sees, the incident's telemetry, optional fault-free telemetry
+of the same system and the incident start (alarm or injection time), never labels. It answers with a
+:class:`~faultwise.rcl.records.Ranking` of candidates at pod, service and node level, so the bench scores
+every method the same way.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Protocol, runtime_checkable
 import pandas as pd
 
 from faultwise.errors import InputError
-from faultwise.rcl.records import Candidate, FaultType
+from faultwise.rcl.records import Candidate, FaultType, Ranking
 from faultwise.rcl.telemetry.schema import Telemetry, service_of_pod
 
 US_PER_S = 1_000_000
@@ -25,20 +26,23 @@ METRIC_REFERENCE_S = 30 * 60
 
 @runtime_checkable
 class Method(Protocol):
-    """A label-free root-cause ranking method."""
+    """A label-free root-cause method: a name for the tables, and the analyzer's verb."""
 
     name: str
 
-    def rank(
-        self, incident: Telemetry, baseline: Telemetry | None, start_us: int | None
-    ) -> list[Candidate]: ...
+    def find_root_causes(
+        self, incident: Telemetry, normal: Telemetry | None = None, start_us: int | None = None
+    ) -> Ranking:
+        """Rank the likely root causes of ``incident`` (``normal``: fault-free telemetry, ``start_us``: the
+        incident start; both optional)."""
+        ...
 
 
 @dataclass(frozen=True)
 class Periods:
-    """The telemetry split into a normal reference and the abnormal window, as every baseline method needs.
+    """The telemetry split into a normal reference and the abnormal window, as every comparison method needs.
 
-    ``normal_*`` joins the baseline file and the incident's own data before ``start_us``; ``window_us`` is
+    ``normal_*`` joins the fault-free telemetry and the incident's own data before ``start_us``; ``window_us`` is
     the abnormal window (from the start to the end of the incident's spans).
     """
 
@@ -69,17 +73,17 @@ def _span_extent_us(spans: pd.DataFrame) -> float:
 
 def split_periods(
     incident: Telemetry,
-    baseline: Telemetry | None,
+    normal: Telemetry | None,
     start_us: int | None,
     baseline_fraction: float = 1 / 3,
 ) -> Periods:
-    """Split into normal reference and abnormal window (same rule as ``RCLAgent``: with neither a baseline
-    nor a start, the first ``baseline_fraction`` of the incident's time range is normal)."""
+    """Split into normal reference and abnormal window (same rule as ``RCLAgent``: with neither fault-free
+    telemetry nor a start, the first ``baseline_fraction`` of the incident's time range is normal)."""
     spans = incident.spans
     if not len(spans):
         raise InputError(incident.sources.get("traces", "<traces>"), "no spans to rank")
     lo, hi = incident.time_range_us()
-    if start_us is None and baseline is None:
+    if start_us is None and normal is None:
         start_us = int(lo + (hi - lo) * baseline_fraction)
     start = int(start_us) if start_us is not None else lo
     before = spans[spans["start_us"] < start]
@@ -95,7 +99,7 @@ def split_periods(
         ts_us = metrics["ts_s"].to_numpy() * US_PER_S
         m_after = metrics[(ts_us >= start) & (ts_us <= hi)]
         m_before = metrics[(ts_us < start) & (ts_us >= start - METRIC_REFERENCE_S * US_PER_S)]
-    base_spans = baseline.spans if baseline is not None else None
+    base_spans = normal.spans if normal is not None else None
     normal_spans = _concat([base_spans, before])
     normal_us = _span_extent_us(before) + (_span_extent_us(base_spans) if base_spans is not None else 0.0)
     pod_service: dict[str, str] = {}
@@ -104,12 +108,12 @@ def split_periods(
             pairs = df[["pod", "service"]].drop_duplicates("pod")
             for pod, svc in zip(pairs["pod"], pairs["service"], strict=True):
                 pod_service.setdefault(str(pod), str(svc))
-    pod_node = dict(baseline.pod_nodes()) if baseline is not None else {}
+    pod_node = dict(normal.pod_nodes()) if normal is not None else {}
     pod_node.update(incident.pod_nodes())
     return Periods(
         normal_spans=normal_spans if normal_spans is not None else spans.iloc[:0],
-        normal_logs=_concat([baseline.logs if baseline is not None else None, logs_before]),
-        normal_metrics=_concat([baseline.metrics if baseline is not None else None, m_before]),
+        normal_logs=_concat([normal.logs if normal is not None else None, logs_before]),
+        normal_metrics=_concat([normal.metrics if normal is not None else None, m_before]),
         spans=after,
         logs=logs_after,
         metrics=m_after,

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from faultwise.rcl.compare.base import candidates_from_pod_scores, split_periods
-from faultwise.rcl.records import Candidate
+from faultwise.rcl.records import Ranking
 from faultwise.rcl.telemetry.levels import error_lines_per_pod
 from faultwise.rcl.telemetry.schema import Telemetry
 
@@ -21,8 +21,10 @@ from faultwise.rcl.telemetry.schema import Telemetry
 class LogErrorRate:
     name: str = "log-errors"
 
-    def rank(self, incident: Telemetry, baseline: Telemetry | None, start_us: int | None) -> list[Candidate]:
-        periods = split_periods(incident, baseline, start_us)
+    def find_root_causes(
+        self, incident: Telemetry, normal: Telemetry | None = None, start_us: int | None = None
+    ) -> Ranking:
+        periods = split_periods(incident, normal, start_us)
         window_us = max(periods.window_us[1] - periods.window_us[0], 1)
         now = error_lines_per_pod(periods.logs)
         before = error_lines_per_pod(periods.normal_logs)
@@ -32,4 +34,4 @@ class LogErrorRate:
         expected = np.maximum(before.reindex(pods).fillna(0.0).to_numpy() * scale, 1.0)
         z = (k - expected) / np.sqrt(expected)
         scores = {p: float(v) for p, v in zip(pods, z, strict=True)}
-        return candidates_from_pod_scores(scores, periods, self.name, "exception")
+        return Ranking(candidates=candidates_from_pod_scores(scores, periods, self.name, "exception"))

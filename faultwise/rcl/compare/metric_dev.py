@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from faultwise.rcl.compare.base import candidates_from_pod_scores, split_periods
-from faultwise.rcl.records import Candidate
+from faultwise.rcl.records import Ranking
 from faultwise.rcl.telemetry.schema import Telemetry
 
 
@@ -53,8 +53,10 @@ def metric_scores(reference: pd.DataFrame | None, window: pd.DataFrame | None) -
 class MetricDeviation:
     name: str = "metric-dev"
 
-    def rank(self, incident: Telemetry, baseline: Telemetry | None, start_us: int | None) -> list[Candidate]:
-        periods = split_periods(incident, baseline, start_us)
+    def find_root_causes(
+        self, incident: Telemetry, normal: Telemetry | None = None, start_us: int | None = None
+    ) -> Ranking:
+        periods = split_periods(incident, normal, start_us)
         scores = metric_scores(periods.normal_metrics, periods.metrics)
         pods: dict[str, float] = {}
         services: dict[str, float] = {}
@@ -64,4 +66,6 @@ class MetricDeviation:
             target.get(str(kind), pods)[str(ent)] = float(s)
         for pod in periods.pod_service:  # a pod without metrics scores 0, as in the other methods
             pods.setdefault(pod, 0.0)
-        return candidates_from_pod_scores(pods, periods, self.name, "unknown", services, nodes)
+        return Ranking(
+            candidates=candidates_from_pod_scores(pods, periods, self.name, "unknown", services, nodes)
+        )

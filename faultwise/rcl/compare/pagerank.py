@@ -18,7 +18,7 @@ import pandas as pd
 
 from faultwise.rcl.compare.base import candidates_from_pod_scores, split_periods
 from faultwise.rcl.compare.spans import ABNORMAL_Z, timed_spans
-from faultwise.rcl.records import Candidate
+from faultwise.rcl.records import Ranking
 from faultwise.rcl.telemetry.schema import Telemetry
 
 
@@ -84,12 +84,14 @@ class AnomalyPageRank:
     name: str = "pagerank"
     damping: float = 0.85
 
-    def rank(self, incident: Telemetry, baseline: Telemetry | None, start_us: int | None) -> list[Candidate]:
-        periods = split_periods(incident, baseline, start_us)
-        window = timed_spans(incident, baseline, periods).window
+    def find_root_causes(
+        self, incident: Telemetry, normal: Telemetry | None = None, start_us: int | None = None
+    ) -> Ranking:
+        periods = split_periods(incident, normal, start_us)
+        window = timed_spans(incident, normal, periods).window
         anomaly = pod_anomaly(window)
         nodes = sorted(periods.pod_service)
         a = anomaly.reindex(nodes).fillna(0.0).to_numpy()
         pi = anomaly_walk(nodes, call_edges(window), a, self.damping)
         scores = {p: float(v) for p, v in zip(nodes, pi, strict=True)}
-        return candidates_from_pod_scores(scores, periods, self.name, "latency")
+        return Ranking(candidates=candidates_from_pod_scores(scores, periods, self.name, "latency"))

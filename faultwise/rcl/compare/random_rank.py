@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from faultwise.rcl.compare.base import candidates_from_pod_scores, split_periods
-from faultwise.rcl.records import Candidate
+from faultwise.rcl.records import Ranking
 from faultwise.rcl.telemetry.schema import Telemetry
 
 
@@ -17,8 +17,10 @@ class RandomRanking:
     name: str = "random"
     seed: int = 0
 
-    def rank(self, incident: Telemetry, baseline: Telemetry | None, start_us: int | None) -> list[Candidate]:
-        periods = split_periods(incident, baseline, start_us)
+    def find_root_causes(
+        self, incident: Telemetry, normal: Telemetry | None = None, start_us: int | None = None
+    ) -> Ranking:
+        periods = split_periods(incident, normal, start_us)
         pods = sorted(periods.pod_service)  # pods of the baseline too: a vanished pod is a candidate
         rng = np.random.default_rng([self.seed, periods.window_us[0] % (1 << 62)])
         scores = {p: float(s) for p, s in zip(pods, rng.random(len(pods)), strict=True)}
@@ -35,4 +37,4 @@ class RandomRanking:
                 c.score = nd.get(c.component, c.score)
         order = {"pod": 0, "service": 1, "node": 2}
         cands.sort(key=lambda c: (-c.score, order[c.level], c.component))
-        return cands
+        return Ranking(candidates=cands)

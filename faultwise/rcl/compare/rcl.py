@@ -4,18 +4,29 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from faultwise.rcl.method.analyzer import RCLAgent, RCLConfig
-from faultwise.rcl.records import Candidate
+from faultwise.rcl.llm.usage import LLMUsage
+from faultwise.rcl.method.analyzer import Diagnosis, RCLAgent, RCLConfig
+from faultwise.rcl.reasoners.base import Reasoner
 from faultwise.rcl.telemetry.schema import Telemetry
 
 
 @dataclass
 class RCLMethod:
+    """:class:`RCLAgent` under a bench name, with its config and reasoner (``None``: the embedded one)."""
+
     name: str = "rcl"
     config: RCLConfig = field(default_factory=RCLConfig)
+    reasoner: Reasoner | None = None
 
     def __post_init__(self) -> None:
-        self._agent = RCLAgent(self.config)
+        self.agent = RCLAgent(self.config, reasoner=self.reasoner)
 
-    def rank(self, incident: Telemetry, baseline: Telemetry | None, start_us: int | None) -> list[Candidate]:
-        return self._agent.find_root_causes(incident, baseline, start_us=start_us).candidates
+    @property
+    def usage(self) -> LLMUsage | None:
+        """The LLM reasoner's counters (``None`` for the embedded reasoner)."""
+        return getattr(self.agent.reasoner, "usage", None)
+
+    def find_root_causes(
+        self, incident: Telemetry, normal: Telemetry | None = None, start_us: int | None = None
+    ) -> Diagnosis:
+        return self.agent.find_root_causes(incident, normal, start_us=start_us)

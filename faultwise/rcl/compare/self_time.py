@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from faultwise.rcl.compare.base import candidates_from_pod_scores, split_periods
 from faultwise.rcl.compare.spans import timed_spans
 from faultwise.rcl.profile import robust_z
-from faultwise.rcl.records import Candidate
+from faultwise.rcl.records import Ranking
 from faultwise.rcl.telemetry.schema import Telemetry
 
 
@@ -22,9 +22,11 @@ from faultwise.rcl.telemetry.schema import Telemetry
 class SelfTimeDeviation:
     name: str = "self-time"
 
-    def rank(self, incident: Telemetry, baseline: Telemetry | None, start_us: int | None) -> list[Candidate]:
-        periods = split_periods(incident, baseline, start_us)
-        timed = timed_spans(incident, baseline, periods)
+    def find_root_causes(
+        self, incident: Telemetry, normal: Telemetry | None = None, start_us: int | None = None
+    ) -> Ranking:
+        periods = split_periods(incident, normal, start_us)
+        timed = timed_spans(incident, normal, periods)
         w = timed.window
         w = w[w["known"] & w["self_us"].notna()]
         scores: dict[str, float] = {}
@@ -41,4 +43,4 @@ class SelfTimeDeviation:
             scores = {str(k): float(v) for k, v in med.groupby("pod")["z"].max().items()}
         for pod in periods.pod_service:
             scores.setdefault(pod, 0.0)
-        return candidates_from_pod_scores(scores, periods, self.name, "cpu")
+        return Ranking(candidates=candidates_from_pod_scores(scores, periods, self.name, "cpu"))

@@ -26,13 +26,13 @@ class TimedSpans:
     op_stats: pd.DataFrame  # NormalProfile.fit(normal).op_stats (empty without normal spans)
 
 
-def timed_spans(incident: Telemetry, baseline: Telemetry | None, periods: Periods) -> TimedSpans:
+def timed_spans(incident: Telemetry, normal: Telemetry | None, periods: Periods) -> TimedSpans:
     """Timings are derived per file before the split, so a trace crossing the start keeps its children."""
     start = periods.window_us[0]
     inc = add_timings(incident.spans)
     parts = [inc[inc["start_us"] < start]]
-    if baseline is not None and len(baseline.spans):
-        parts.insert(0, add_timings(baseline.spans))
+    if normal is not None and len(normal.spans):
+        parts.insert(0, add_timings(normal.spans))
     kept = [p for p in parts if len(p)]
     normal = pd.concat(kept, ignore_index=True) if kept else inc.iloc[:0]
     window = inc[inc["start_us"] >= start].copy()

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from faultwise.rcl.reasoners.base import Reasoner
 from faultwise.rcl.records import AgentReport, SelfEvidence
 from faultwise.rcl.telemetry.schema import Span
-from faultwise.rcl.tools.scoped import ScopedTools
+from faultwise.rcl.tools import ScopedTools
 
 
 @dataclass

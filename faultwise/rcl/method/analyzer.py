@@ -1,11 +1,10 @@
-"""RCLAgent: the config-built analyzer users call, ``RCLAgent(config).find_root_causes(incident, baseline)``."""
+"""RCLAgent: the config-built analyzer users call, ``RCLAgent(config).find_root_causes(incident, normal)``."""
 
 from __future__ import annotations
 
 import asyncio
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
@@ -18,32 +17,56 @@ from faultwise.rcl.profile import NormalProfile
 from faultwise.rcl.profile.graph import TraceGraph
 from faultwise.rcl.reasoners.base import Reasoner
 from faultwise.rcl.reasoners.embedded import EmbeddedConfig, EmbeddedReasoner
-from faultwise.rcl.records import Candidate, EvidenceGraph
+from faultwise.rcl.records import EvidenceGraph, Ranking
 from faultwise.rcl.telemetry.schema import Telemetry
-from faultwise.rcl.tools.data_tools import DataTools
+from faultwise.rcl.tools import DataTools
 
 
-@dataclass(frozen=True)
-class RCLConfig:
-    """How the analyzer runs. Defaults are general; ablations switch modalities or the graph off."""
+class RCLConfig(BaseModel):
+    """How the analyzer runs. Defaults are general; ablations switch modalities or the graph off.
 
-    concurrency: int = 16
-    schedule: Schedule = "dependency"
-    max_traces: int = 150
-    min_trace_score: float = 0.1
-    use_logs: bool = True
-    use_metrics: bool = True
-    use_graph_breadth: bool = True
-    baseline_fraction: float = 1 / 3  # with neither a baseline nor a start: the first third is normal
-    reasoner: EmbeddedConfig = field(default_factory=EmbeddedConfig)
+    Example::
+
+        RCLConfig(max_traces=40)                                  # fewer traces, faster
+        RCLConfig(use_logs=False, use_metrics=False)              # traces only
+        RCLConfig(synthesis=SynthesisConfig(use_graph_breadth=False))
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    concurrency: int = Field(16, ge=1, description="agent steps (LLM calls) run at once")
+    schedule: Schedule = Field(
+        "dependency",
+        description="dependency: each consolidation starts once its children reported; levels: the "
+        "barrier-per-level ablation",
+    )
+    max_traces: int = Field(150, ge=1, description="most anomalous traces to diagnose")
+    min_trace_score: float = Field(
+        0.1, ge=0, le=1, description="anomaly score a trace needs to be diagnosed at all"
+    )
+    use_logs: bool = Field(True, description="read logs (off: the no-logs ablation)")
+    use_metrics: bool = Field(True, description="read metrics (off: the no-metrics ablation)")
+    baseline_fraction: float = Field(
+        1 / 3,
+        gt=0,
+        lt=1,
+        description="with neither fault-free telemetry nor a start: the share of the incident's time range "
+        "taken as normal",
+    )
+    reasoner: EmbeddedConfig = Field(
+        default_factory=EmbeddedConfig,
+        description="the embedded reasoner's knobs; the trace selection scores with them whatever reasons",
+    )
+    synthesis: SynthesisConfig = Field(
+        default_factory=SynthesisConfig, description="how the conclusions become one ranked list"
+    )
 
 
-class Diagnosis(BaseModel):
+class Diagnosis(Ranking):
     """The result of one incident: ranked candidates and what they rest on."""
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
-    candidates: list[Candidate]
     modalities: list[str]
     traces_total: int
     traces_analyzed: int
@@ -56,39 +79,37 @@ class Diagnosis(BaseModel):
     graphs: list[EvidenceGraph] = Field(default_factory=list, exclude=True)
     trace_graphs: list[TraceGraph] = Field(default_factory=list, exclude=True)
 
-    def services(self) -> list[str]:
-        """Services in rank order (pod candidates map to their service; nodes are skipped)."""
-        out: list[str] = []
-        for c in self.candidates:
-            svc = c.component if c.level == "service" else c.service
-            if c.level != "node" and svc and svc not in out:
-                out.append(svc)
-        return out
-
 
 class RCLAgent:
-    """Multi-agent recursion-of-thought over trace graphs, with a pluggable reasoner."""
+    """Multi-agent recursion-of-thought over trace graphs, with a pluggable reasoner.
+
+    Args:
+        config: how to run (:class:`RCLConfig`; defaults are general).
+        reasoner: what decides inside each agent; default the embedded statistical reasoner built from
+            ``config.reasoner``. An :class:`~faultwise.rcl.reasoners.llm.LLMReasoner` asks a model instead.
+
+    Example::
+
+        diagnosis = RCLAgent(RCLConfig()).find_root_causes(incident, normal, start_us=alarm_us)
+        for c in diagnosis.candidates[:3]:
+            print(c.component, c.level, c.fault_type, c.score)
+    """
 
     def __init__(self, config: RCLConfig | None = None, reasoner: Reasoner | None = None):
         self.config = config or RCLConfig()
-        rc = self.config.reasoner
-        if not self.config.use_logs or not self.config.use_metrics:
-            rc = EmbeddedConfig(
-                **{**rc.__dict__, "use_logs": self.config.use_logs, "use_metrics": self.config.use_metrics}
-            )
-        self.reasoner: Reasoner = reasoner or EmbeddedReasoner(rc)
+        self.reasoner: Reasoner = reasoner or EmbeddedReasoner(self.config.reasoner)
 
     def find_root_causes(
         self,
         incident: Telemetry,
-        baseline: Telemetry | None = None,
+        normal: Telemetry | None = None,
         start_us: int | None = None,
         progress: Callable[[int, int], None] | None = None,
     ) -> Diagnosis:
         """Rank the likely root causes of ``incident``.
 
-        ``baseline`` is fault-free telemetry of the same system; ``start_us`` the incident start (alarm or
-        injection time). Spans before ``start_us`` join the baseline. With neither, the first
+        ``normal`` is fault-free telemetry of the same system (the baseline); ``start_us`` the incident start
+        (alarm or injection time). Spans before ``start_us`` join the baseline. With neither, the first
         ``baseline_fraction`` of the incident's time range is taken as normal.
         """
         t0 = time.perf_counter()
@@ -97,17 +118,17 @@ class RCLAgent:
         if not len(spans):
             raise InputError(incident.sources.get("traces", "<traces>"), "no spans to diagnose")
         lo, hi = incident.time_range_us()
-        if start_us is None and baseline is None:
+        if start_us is None and normal is None:
             start_us = int(lo + (hi - lo) * cfg.baseline_fraction)
         logs_on = cfg.use_logs and incident.logs is not None and len(incident.logs) > 0
         base_spans: list[pd.DataFrame] = []
         base_logs: list[pd.DataFrame] = []
         base_src: list[str] = []
-        if baseline is not None and len(baseline.spans):
-            base_spans.append(baseline.spans)
-            if cfg.use_logs and baseline.logs is not None:
-                base_logs.append(baseline.logs)
-            base_src.append(baseline.sources.get("traces", "baseline"))
+        if normal is not None and len(normal.spans):
+            base_spans.append(normal.spans)
+            if cfg.use_logs and normal.logs is not None:
+                base_logs.append(normal.logs)
+            base_src.append(normal.sources.get("traces", "baseline"))
         if start_us is not None:
             before = spans[spans["start_us"] < start_us]
             if len(before):
@@ -120,7 +141,7 @@ class RCLAgent:
                 incident.sources.get("traces", "<traces>"),
                 "no fault-free period to learn the normal baseline from",
             )
-        base = NormalProfile.fit(
+        profile = NormalProfile.fit(
             pd.concat(base_spans, ignore_index=True),
             pd.concat([lg.assign(segment=i) for i, lg in enumerate(base_logs)], ignore_index=True)
             if base_logs
@@ -133,10 +154,10 @@ class RCLAgent:
         )
         if not cfg.use_metrics:
             inc = Telemetry(inc.spans, inc.logs, None, inc.sources)
-        metric_base = baseline.metrics if (baseline is not None and cfg.use_metrics) else None
-        tools = DataTools(inc, base, metric_baseline=metric_base, window_us=window)
+        metric_normal = normal.metrics if (normal is not None and cfg.use_metrics) else None
+        tools = DataTools(inc, profile, metric_normal=metric_normal, window_us=window)
 
-        chosen = select_traces(tools, start_us, cfg.max_traces, cfg.min_trace_score)
+        chosen = select_traces(tools, start_us, cfg.max_traces, cfg.min_trace_score, cfg.reasoner)
         warnings: list[str] = []
         graphs: list[TraceGraph] = []
         by_trace = spans[spans["trace_id"].isin(set(chosen))].groupby("trace_id", sort=False)
@@ -164,7 +185,7 @@ class RCLAgent:
             self.reasoner, concurrency=cfg.concurrency, schedule=cfg.schedule, on_trace_done=tick
         )
         gegs = coord.run(graphs, tools)
-        ranked = synthesize(gegs, tools, SynthesisConfig(use_graph_breadth=cfg.use_graph_breadth))
+        ranked = synthesize(gegs, tools, cfg.synthesis)
 
         ranked = asyncio.run(self.reasoner.synthesize(ranked, [g.pruned() for g in gegs]))
         all_traces = spans["trace_id"].nunique()

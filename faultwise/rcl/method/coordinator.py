@@ -18,8 +18,7 @@ from faultwise.rcl.method.agent import DedicatedAgent
 from faultwise.rcl.profile.graph import TraceGraph
 from faultwise.rcl.reasoners.base import Reasoner
 from faultwise.rcl.records import AgentReport, EvidenceGraph
-from faultwise.rcl.tools.data_tools import DataTools
-from faultwise.rcl.tools.scoped import ScopedTools
+from faultwise.rcl.tools import DataTools, ScopedTools
 
 Schedule = Literal["dependency", "levels"]
 

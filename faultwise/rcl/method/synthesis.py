@@ -10,21 +10,33 @@ and to their node when several pods of one node are blamed and the node's own me
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from dataclasses import dataclass
+
+from pydantic import BaseModel, ConfigDict, Field
 
 from faultwise.rcl.records import Candidate, EvidenceGraph
-from faultwise.rcl.tools.data_tools import DataTools
+from faultwise.rcl.tools import DataTools
 
 _HOST_SYMPTOMS = {"cpu", "memory", "latency", "network_delay"}
 
 
-@dataclass(frozen=True)
-class SynthesisConfig:
-    use_graph_breadth: bool = True
-    breadth_weight: float = 0.5
-    node_metric_z: float = 3.0
-    max_candidates: int = 10
-    smoothing_traces: float = 5.0
+class SynthesisConfig(BaseModel):
+    """How the traces' conclusions and the evidence graphs become one ranked list."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    use_graph_breadth: bool = Field(
+        True, description="add each pod's consistency of own evidence across its traces (off: votes only)"
+    )
+    breadth_weight: float = Field(0.5, ge=0, description="weight of that consistency against the votes")
+    node_metric_z: float = Field(
+        3.0, ge=0, description="metric shift (z) a node needs before its abnormal pods roll up to it"
+    )
+    max_candidates: int = Field(10, ge=1, description="candidates returned")
+    smoothing_traces: float = Field(
+        5.0,
+        ge=0,
+        description="traces added to a pod's participation, so that rare pods do not win on one vote",
+    )
 
 
 def _participation(tools: DataTools) -> dict[str, int]:
@@ -121,7 +133,7 @@ def synthesize(
             and (types[p].most_common(1)[0][0] if types[p] else breadth_kind.get(p, "")) in _HOST_SYMPTOMS
         ]
         services = {service_of.get(p, p) for p in strong}
-        nm = tools.metric_deviations(node)
+        nm = tools.metric_shifts(node)
         if len(services) >= 2 and nm.max_abs_z >= cfg.node_metric_z:
             ranked = sorted((score[p] for p in strong), reverse=True)
             s = ranked[0] + 0.25 * sum(
@@ -176,7 +188,7 @@ def synthesize(
         )
         if breadth.get(p):
             rationale += f"; own evidence across its traces {breadth[p]:.2f} on average (0..1)"
-        pm = tools.metric_deviations(p)
+        pm = tools.metric_shifts(p)
         ev = list(symptoms[p])
         if pm.deviations and abs(pm.deviations[0].z) >= 3:
             d = pm.deviations[0]

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from faultwise.rcl.records import AgentReport, Candidate, FaultType, SelfEvidence
 from faultwise.rcl.telemetry.schema import Span
-from faultwise.rcl.tools.scoped import ScopedTools
+from faultwise.rcl.tools import ScopedTools
 
 if TYPE_CHECKING:
     from faultwise.rcl.records import EvidenceGraph

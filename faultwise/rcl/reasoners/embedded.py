@@ -10,12 +10,14 @@ what its children explain.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
 
 from faultwise.rcl.reasoners.base import no_cause_report, self_report
 from faultwise.rcl.records import AgentReport, Candidate, FaultType, SelfEvidence
 from faultwise.rcl.telemetry.schema import Span, service_of_pod
-from faultwise.rcl.tools.scoped import ScopedTools
+from faultwise.rcl.tools import ScopedTools
 
 _CPU_WORDS = ("cpu", "load", "throttl")
 _MEM_WORDS = ("mem", "heap", "gc", "oom", "rss")
@@ -30,6 +32,11 @@ def saturate(z: float, z0: float = 3.0, scale: float = 3.0) -> float:
     return 1.0 - math.exp(-(z - z0) / scale)
 
 
+def saturate_many(z: np.ndarray, z0: float = 3.0, scale: float = 3.0) -> np.ndarray:
+    """:func:`saturate` over an array at once (an infinite z saturates to 1 here; the tools never give one)."""
+    return np.where(z > z0, 1.0 - np.exp(-(np.nan_to_num(z) - z0) / scale), 0.0)
+
+
 def noisy_or(*ps: float) -> float:
     out = 1.0
     for p in ps:
@@ -37,22 +44,47 @@ def noisy_or(*ps: float) -> float:
     return 1.0 - out
 
 
-@dataclass(frozen=True)
-class EmbeddedConfig:
-    """Knobs of the embedded reasoner (general defaults; nothing here is tuned to one dataset)."""
+class EmbeddedConfig(BaseModel):
+    """Knobs of the embedded reasoner (general defaults; nothing here is tuned to one dataset).
 
-    z0: float = 3.0
-    z_scale: float = 10.0
-    abnormal_at: float = 0.1
-    missing_log: float = 1.0  # weight of a usual line that vanished, against a new error line (1.0)
-    new_log: float = 0.5
-    metric_support: float = 0.3
-    use_logs: bool = True
-    use_metrics: bool = True
-    keep_self_ratio: float = 1.5  # own local evidence must beat the child's confidence by this factor
-    callee_down: float = 0.9
-    # the pod-wide error-line rate is the same for all the pod's spans: less specific than a span's own lines
-    pod_error_rate: float = 0.5
+    Evidence strengths (z) become scores in [0, 1) by ``1 - exp(-(z - z0) / z_scale)`` above ``z0``; the
+    label-free trace selection scores traces with the same curve and weights, so that changing them changes
+    which traces are diagnosed too. Which modalities are used is the analyzer's choice
+    (:class:`~faultwise.rcl.method.analyzer.RCLConfig`), not the reasoner's.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    z0: float = Field(3.0, ge=0, description="deviation (z) up to which evidence scores nothing")
+    z_scale: float = Field(10.0, gt=0, description="z above z0 over which a score rises to 63 %")
+    abnormal_at: float = Field(0.1, ge=0, le=1, description="score from which a span is abnormal")
+    missing_log: float = Field(
+        1.0, ge=0, le=1, description="weight of a usual line that vanished, against a new error line (1.0)"
+    )
+    new_log: float = Field(0.5, ge=0, le=1, description="weight of an over-represented non-error line")
+    metric_support: float = Field(
+        0.3, ge=0, le=1, description="weight of a metric shift, which only supports other evidence"
+    )
+    keep_self_ratio: float = Field(
+        1.5, ge=0, description="own local evidence must beat the blamed child's confidence by this factor"
+    )
+    callee_down: float = Field(
+        0.9, ge=0, le=1, description="score of a call unanswered by pods that sent no span in the window"
+    )
+    pod_error_rate: float = Field(
+        0.5,
+        ge=0,
+        le=1,
+        description="weight of the pod-wide error-line rate (the same for all its spans: less specific "
+        "than a span's own lines)",
+    )
+    selection_new_log_z: float = Field(
+        0.5,
+        ge=0,
+        le=1,
+        description="trace selection: factor on the z of an over-represented non-error line, applied "
+        "before the curve (the agents weigh it after, by new_log)",
+    )
 
 
 class EmbeddedReasoner:
@@ -95,41 +127,39 @@ class EmbeddedReasoner:
         if span.is_error:
             symptoms.append(f"span failed (status {span.status_code or 'error'})")
 
-        s_log, s_pattern, has_error_logs, exc_like = 0.0, 0.0, False, False
-        if c.use_logs:
-            lg = tools.logs()
-            has_error_logs = lg.error_lines > 0
-            parts = [
-                saturate(lg.new_error_z, c.z0, c.z_scale),
-                c.missing_log * saturate(lg.missing_z, c.z0, c.z_scale),
-                c.new_log * saturate(lg.new_z, c.z0, c.z_scale),
-                c.pod_error_rate * saturate(lg.pod_error_rate_z, c.z0, c.z_scale),
-            ]
-            if saturate(lg.pod_error_rate_z, c.z0, c.z_scale):
-                symptoms.append(f"its pod logs errors above its normal rate (z={lg.pod_error_rate_z:.1f})")
-            if lg.new_error_templates:
-                symptoms.append(
-                    f"error log over-represented (z={lg.new_error_z:.1f}): {lg.new_error_templates[0]}"
-                )
-                exc_like = any(w in x.lower() for x in lg.new_error_templates for w in _EXC_WORDS)
-            if lg.missing_templates:
-                symptoms.append(f"usual log missing (z={lg.missing_z:.1f}): {lg.missing_templates[0]}")
-            if lg.new_templates:
-                symptoms.append(f"unusual log (z={lg.new_z:.1f}): {lg.new_templates[0]}")
-            s_log = noisy_or(*parts)
-            s_pattern = noisy_or(*parts[:3])  # what this span's own lines show, without the pod-wide rate
+        exc_like = False
+        lg = tools.logs()  # empty without logs (the analyzer leaves them out for a no-logs run)
+        has_error_logs = lg.error_lines > 0
+        parts = [
+            saturate(lg.new_error_z, c.z0, c.z_scale),
+            c.missing_log * saturate(lg.missing_z, c.z0, c.z_scale),
+            c.new_log * saturate(lg.new_z, c.z0, c.z_scale),
+            c.pod_error_rate * saturate(lg.pod_error_rate_z, c.z0, c.z_scale),
+        ]
+        if saturate(lg.pod_error_rate_z, c.z0, c.z_scale):
+            symptoms.append(f"its pod logs errors above its normal rate (z={lg.pod_error_rate_z:.1f})")
+        if lg.new_error_templates:
+            symptoms.append(
+                f"error log over-represented (z={lg.new_error_z:.1f}): {lg.new_error_templates[0]}"
+            )
+            exc_like = any(w in x.lower() for x in lg.new_error_templates for w in _EXC_WORDS)
+        if lg.missing_templates:
+            symptoms.append(f"usual log missing (z={lg.missing_z:.1f}): {lg.missing_templates[0]}")
+        if lg.new_templates:
+            symptoms.append(f"unusual log (z={lg.new_z:.1f}): {lg.new_templates[0]}")
+        s_log = noisy_or(*parts)
+        s_pattern = noisy_or(*parts[:3])  # what this span's own lines show, without the pod-wide rate
 
-        s_metric, top_metric = 0.0, ""
-        if c.use_metrics:
-            pm, nm = tools.pod_metrics(), tools.node_metrics()
-            best = max((pm, nm), key=lambda m: m.max_abs_z)
-            s_metric = saturate(best.max_abs_z, c.z0, 5.0)
-            if s_metric and best.deviations:
-                d = best.deviations[0]
-                top_metric = d.metric.lower()
-                symptoms.append(
-                    f"{d.entity} {d.metric} {d.baseline_mean:.3g} -> {d.incident_mean:.3g} (z={d.z:.1f})"
-                )
+        top_metric = ""
+        pm, nm = tools.pod_metrics(), tools.node_metrics()  # empty without metrics
+        best = max((pm, nm), key=lambda m: m.max_abs_z)
+        s_metric = saturate(best.max_abs_z, c.z0, 5.0)
+        if s_metric and best.deviations:
+            d = best.deviations[0]
+            top_metric = d.metric.lower()
+            symptoms.append(
+                f"{d.entity} {d.metric} {d.baseline_mean:.3g} -> {d.incident_mean:.3g} (z={d.z:.1f})"
+            )
 
         # a call nobody answered, into pods that went silent: the callee is down
         s_down, down = 0.0, []
@@ -151,7 +181,7 @@ class EmbeddedReasoner:
             span_id=span.span_id,
             service=span.service,
             pod=span.pod,
-            node=span.node or tools.tools.node_of(span.pod),
+            node=tools.node(),
             operation=span.operation,
             is_abnormal=score >= c.abnormal_at,
             has_error=span.is_error,

@@ -16,9 +16,8 @@ the format ladder and the repair retry), that agent's decision is the embedded r
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from faultwise.rcl.llm.client import LLMClient, Tool
 from faultwise.rcl.llm.errors import LLMError
@@ -28,7 +27,7 @@ from faultwise.rcl.reasoners.base import no_cause_report, self_report
 from faultwise.rcl.reasoners.embedded import EmbeddedReasoner
 from faultwise.rcl.records import AgentReport, Candidate, EvidenceGraph, FaultType, SelfEvidence
 from faultwise.rcl.telemetry.schema import Span
-from faultwise.rcl.tools.scoped import ScopedTools
+from faultwise.rcl.tools import ScopedTools
 
 VerifyDecision = pick_fields(
     SelfEvidence,
@@ -50,19 +49,26 @@ class SynthesisDecision(BaseModel):
     ranking: list[RankedChoice] = Field(description="candidates, most likely root cause first")
 
 
-@dataclass(frozen=True)
-class LLMReasonerConfig:
+class LLMReasonerConfig(BaseModel):
     """Prompt bounds and call budget. Sizes are characters of JSON text."""
 
-    tool_rounds: int = 1
-    max_children: int = 8
-    max_text: int = 160
-    max_children_chars: int = 2400
-    max_candidates: int = 10
-    max_graphs: int = 3
-    max_graph_nodes: int = 12
-    max_synthesis_chars: int = 6000
-    skip_trivial: bool = True  # a normal span with no blamed descendant is reported normal without a call
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    tool_rounds: int = Field(1, ge=0, description="rounds of tool calls an agent may make before it answers")
+    max_children: int = Field(
+        8, ge=1, description="child reports listed in a consolidation prompt (the rest counted)"
+    )
+    max_text: int = Field(160, ge=16, description="characters kept of any one text (symptom, reason, name)")
+    max_children_chars: int = Field(2400, ge=200, description="characters of the listed child reports")
+    max_candidates: int = Field(10, ge=1, description="candidates the synthesis prompt shows")
+    max_graphs: int = Field(3, ge=0, description="pruned evidence graphs the synthesis prompt shows")
+    max_graph_nodes: int = Field(12, ge=1, description="abnormal spans shown per evidence graph")
+    max_synthesis_chars: int = Field(
+        6000, ge=400, description="characters of the whole synthesis prompt's data"
+    )
+    skip_trivial: bool = Field(
+        True, description="a normal span with no blamed descendant is reported normal without a call"
+    )
 
 
 def _span_view(span: Span, max_text: int) -> str:

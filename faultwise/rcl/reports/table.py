@@ -1,15 +1,12 @@
-"""Terminal output: the ranked candidates and the benchmark scores as rich tables."""
+"""Terminal output of a diagnosis: the ranked candidates and what they rest on, as rich tables."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
-
-from faultwise.rcl.bench.metrics import BenchSummary, CaseResult
 
 if TYPE_CHECKING:
     from faultwise.rcl.method.analyzer import Diagnosis
@@ -62,39 +59,3 @@ def print_diagnosis(console: Console, diagnosis: Diagnosis, top: int = 10) -> No
     else:
         console.print("[yellow]no candidate: nothing in the incident deviates from the baseline[/yellow]")
     console.print(diagnosis_summary(diagnosis))
-
-
-def cases_table(results: Sequence[CaseResult]) -> Table:
-    table = Table(title="Cases", title_justify="left")
-    table.add_column("case")
-    table.add_column("fault type", style="magenta")
-    table.add_column("truth", style="cyan", overflow="fold")
-    table.add_column("rank", justify="right")
-    table.add_column("top 3 answers", overflow="fold")
-    table.add_column("s", justify="right")
-    for r in results:
-        rank = (
-            Text(str(r.rank), style="green" if r.rank == 1 else "yellow") if r.rank else Text("miss", "red")
-        )
-        table.add_row(r.case_id, r.fault_type, r.truth, rank, ", ".join(r.ranked[:3]), f"{r.seconds:.1f}")
-    return table
-
-
-def summary_table(summary: BenchSummary, level: str) -> Table:
-    table = Table(title=f"Scores ({level} level)", title_justify="left")
-    for col in ("fault type", "cases", "AC@1", "AC@3", "AC@5", "Avg@5", "MRR"):
-        table.add_column(col, justify="left" if col == "fault type" else "right")
-    for ft, s in summary.by_fault_type.items():
-        table.add_row(ft, str(s.cases), f"{s.ac1:.3f}", f"{s.ac3:.3f}", "", "", "")
-    table.add_row(
-        Text("all", style="bold"),
-        str(summary.cases),
-        f"{summary.ac1:.3f}",
-        f"{summary.ac3:.3f}",
-        f"{summary.ac5:.3f}",
-        f"{summary.avg5:.3f}",
-        f"{summary.mrr:.3f}",
-        style="bold",
-    )
-    table.caption = f"{summary.seconds_per_case:.2f} s per case"
-    return table

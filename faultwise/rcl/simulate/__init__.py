@@ -5,20 +5,23 @@ fault-free baseline window, the window after injection and the ground truth.
 """
 
 from faultwise.rcl.simulate.config import INJECTABLE_FAULTS, GroundTruth, SynthConfig, SynthIncident
+from faultwise.rcl.simulate.export import OTLP_FILES, write_incident_otlp
 from faultwise.rcl.simulate.generator import generate_incident, generate_large_trace
 from faultwise.rcl.simulate.metrics import NODE_METRICS, POD_METRICS
 from faultwise.rcl.simulate.topology import Operation, Step, Topology
 
 __all__ = [
+    "GroundTruth",
     "INJECTABLE_FAULTS",
     "NODE_METRICS",
-    "POD_METRICS",
-    "GroundTruth",
+    "OTLP_FILES",
     "Operation",
+    "POD_METRICS",
     "Step",
     "SynthConfig",
     "SynthIncident",
     "Topology",
     "generate_incident",
     "generate_large_trace",
+    "write_incident_otlp",
 ]

@@ -1,6 +1,7 @@
 """Telemetry: canonical records and the loaders of the formats users have."""
 
 from faultwise.rcl.telemetry.aiops2022_full import aiops2022_incidents, load_aiops2022_bed
+from faultwise.rcl.telemetry.levels import error_lines_per_pod, is_error_line, norm_level
 from faultwise.rcl.telemetry.load import (
     FAMILIES,
     FORMATS,
@@ -26,13 +27,15 @@ __all__ = [
     "FORMATS",
     "LOG_COLUMNS",
     "METRIC_COLUMNS",
-    "SPAN_COLUMNS",
     "NezhaCase",
     "RCAEvalCase",
-    "aiops2022_incidents",
-    "find_rcaeval_cases",
+    "SPAN_COLUMNS",
     "Span",
     "Telemetry",
+    "aiops2022_incidents",
+    "error_lines_per_pod",
+    "find_rcaeval_cases",
+    "is_error_line",
     "load_aiops2022_bed",
     "load_logs",
     "load_metrics",
@@ -40,6 +43,7 @@ __all__ = [
     "load_rcaeval_case",
     "load_telemetry",
     "load_traces",
+    "norm_level",
     "read_nezha_cases",
     "service_of_pod",
     "sniff_format",

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from faultwise.io import atomic_open
-from faultwise.rcl.telemetry.schema import LOG_COLUMNS, METRIC_COLUMNS, SPAN_COLUMNS
+from faultwise.rcl.telemetry.schema import LOG_COLUMNS, METRIC_COLUMNS, SPAN_COLUMNS, Telemetry
 
 _KIND_TO_OTLP = {"": 0, "internal": 1, "server": 2, "client": 3, "producer": 4, "consumer": 5}
 _LEVEL_TO_SEVERITY = {"DEBUG": 5, "INFO": 9, "WARN": 13, "ERROR": 17}
@@ -283,6 +283,21 @@ def write_otlp_logs(logs: pd.DataFrame, path: str | Path, *, records_per_line: i
                 ]
             }
             fh.write(json.dumps(doc, separators=(",", ":")) + "\n")
+
+
+def write_otlp(
+    telemetry: Telemetry,
+    traces: str | Path,
+    logs: str | Path | None = None,
+    metrics: str | Path | None = None,
+) -> None:
+    """A telemetry's spans, and its logs and metrics where it has them and a path is given, as the OTLP JSON
+    files a collector's file exporter writes."""
+    write_otlp_traces(telemetry.spans, traces)
+    if logs is not None and telemetry.logs is not None:
+        write_otlp_logs(telemetry.logs, logs)
+    if metrics is not None and telemetry.metrics is not None:
+        write_otlp_metrics(telemetry.metrics, metrics)
 
 
 def _metric_resource(entity: str, kind: str) -> dict:

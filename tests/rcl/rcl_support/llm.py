@@ -67,3 +67,14 @@ def blaming_script(request: dict):
     from rcl_support.fakeserver import blaming_answer
 
     return blaming_answer()(request)
+
+
+class LLMKit:
+    """The helpers above as one object, handed to the tests by the ``llm`` fixture."""
+
+    client = staticmethod(client_for)
+    json_answer = staticmethod(json_answer)
+    last_user = staticmethod(last_user)
+    span_id_in = staticmethod(span_id_in)
+    in_process_client = InProcessClient
+    blaming_script = staticmethod(blaming_script)

@@ -1,36 +1,15 @@
-"""Run several methods side by side on the same cases: each case is loaded once, every method ranks it, and
-each method is scored with the same metrics (:mod:`faultwise.rcl.bench.metrics`).
-
-Time per case is the method's own ranking time; loading the case is counted once, apart
-(``load_seconds_per_case``), because all methods share it.
-"""
+"""What a bench run prints: one method's cases and scores, or several methods side by side, as a JSON
+document or rich tables."""
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 
 from pydantic import BaseModel, Field
 from rich.table import Table
+from rich.text import Text
 
-from faultwise.rcl.bench.metrics import BenchSummary, CaseResult, rank_of, ranked_candidates, summarize
-from faultwise.rcl.compare.base import Method
-from faultwise.rcl.telemetry.schema import Telemetry
-
-
-@dataclass(frozen=True)
-class BenchCase:
-    """One labelled incident, loaded: what every method sees, plus the truth used only to score."""
-
-    case_id: str
-    fault_type: str
-    level: str
-    truth: str
-    incident: Telemetry
-    baseline: Telemetry | None
-    start_us: int | None
-    load_seconds: float = 0.0
+from faultwise.rcl.bench.metrics import BenchSummary, CaseResult, summarize
 
 
 class MethodsReport(BaseModel):
@@ -41,41 +20,6 @@ class MethodsReport(BaseModel):
     load_seconds_per_case: float
     methods: dict[str, BenchSummary] = Field(description="per method, in the order run")
     results: dict[str, list[CaseResult]] = Field(description="per method, every scored case")
-
-
-def score_case(case: BenchCase, method: Method) -> CaseResult:
-    """Rank one loaded case with one method and score it at the truth's level."""
-    t0 = time.perf_counter()
-    candidates = method.rank(case.incident, case.baseline, case.start_us)
-    seconds = time.perf_counter() - t0
-    ranked = ranked_candidates(candidates, case.level)
-    return CaseResult(
-        case_id=case.case_id,
-        fault_type=case.fault_type,
-        level=case.level,
-        truth=case.truth,
-        ranked=ranked[:10],
-        rank=rank_of(case.truth, ranked),
-        seconds=round(seconds, 3),
-    )
-
-
-def run_methods(
-    cases: Iterable[BenchCase],
-    methods: Sequence[Method],
-    on_case: Callable[[BenchCase, dict[str, CaseResult]], None] | None = None,
-) -> tuple[dict[str, list[CaseResult]], list[float]]:
-    """Every method on every case (cases are consumed one at a time, so only one is in memory)."""
-    results: dict[str, list[CaseResult]] = {m.name: [] for m in methods}
-    loads: list[float] = []
-    for case in cases:
-        loads.append(case.load_seconds)
-        scored = {m.name: score_case(case, m) for m in methods}
-        for name, r in scored.items():
-            results[name].append(r)
-        if on_case:
-            on_case(case, scored)
-    return results, loads
 
 
 def methods_report(results: dict[str, list[CaseResult]], loads: Sequence[float], level: str) -> MethodsReport:
@@ -134,3 +78,39 @@ def fault_type_table(report: MethodsReport) -> Table:
 def table_width(report: MethodsReport) -> int:
     """Columns needed so the per-fault-type table does not wrap (rich assumes 80 off a terminal)."""
     return max(100, 24 + sum(max(len(n), 9) + 3 for n in report.methods))
+
+
+def cases_table(results: Sequence[CaseResult]) -> Table:
+    table = Table(title="Cases", title_justify="left")
+    table.add_column("case")
+    table.add_column("fault type", style="magenta")
+    table.add_column("truth", style="cyan", overflow="fold")
+    table.add_column("rank", justify="right")
+    table.add_column("top 3 answers", overflow="fold")
+    table.add_column("s", justify="right")
+    for r in results:
+        rank = (
+            Text(str(r.rank), style="green" if r.rank == 1 else "yellow") if r.rank else Text("miss", "red")
+        )
+        table.add_row(r.case_id, r.fault_type, r.truth, rank, ", ".join(r.ranked[:3]), f"{r.seconds:.1f}")
+    return table
+
+
+def summary_table(summary: BenchSummary, level: str) -> Table:
+    table = Table(title=f"Scores ({level} level)", title_justify="left")
+    for col in ("fault type", "cases", "AC@1", "AC@3", "AC@5", "Avg@5", "MRR"):
+        table.add_column(col, justify="left" if col == "fault type" else "right")
+    for ft, s in summary.by_fault_type.items():
+        table.add_row(ft, str(s.cases), f"{s.ac1:.3f}", f"{s.ac3:.3f}", "", "", "")
+    table.add_row(
+        Text("all", style="bold"),
+        str(summary.cases),
+        f"{summary.ac1:.3f}",
+        f"{summary.ac3:.3f}",
+        f"{summary.ac5:.3f}",
+        f"{summary.avg5:.3f}",
+        f"{summary.mrr:.3f}",
+        style="bold",
+    )
+    table.caption = f"{summary.seconds_per_case:.2f} s per case"
+    return table

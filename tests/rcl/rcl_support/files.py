@@ -1,4 +1,4 @@
-"""Shared helpers of the CLI, report and bench tests: small generated incidents written as user files.
+"""Generated incidents written as a Nezha-layout benchmark folder, and the CLI run in-process.
 
 Everything here is produced by our own generator and writers (no third-party data).
 """
@@ -7,42 +7,12 @@ from __future__ import annotations
 
 import csv
 import json
-from functools import lru_cache
 from pathlib import Path
 
 import pandas as pd
 
 from faultwise.cli import main
-from faultwise.rcl.simulate import SynthConfig, SynthIncident, generate_incident
-from faultwise.rcl.telemetry import writers
-
-SMALL = {"requests_per_s": 5.0, "normal_s": 30.0, "incident_s": 30.0}
-
-
-@lru_cache(maxsize=8)
-def small_incident(fault_type: str = "cpu", seed: int = 0) -> SynthIncident:
-    """A small, easy incident (a few thousand spans): fast to diagnose."""
-    return generate_incident(SynthConfig(fault_type=fault_type, seed=seed, **SMALL))
-
-
-def write_otlp_incident(inc: SynthIncident, folder: Path) -> dict[str, Path]:
-    """The incident and its fault-free window as the OTLP JSON files a collector would write."""
-    folder.mkdir(parents=True, exist_ok=True)
-    paths = {
-        "traces": folder / "traces.jsonl",
-        "logs": folder / "logs.jsonl",
-        "metrics": folder / "metrics.jsonl",
-        "baseline": folder / "base-traces.jsonl",
-        "baseline_logs": folder / "base-logs.jsonl",
-        "baseline_metrics": folder / "base-metrics.jsonl",
-    }
-    writers.write_otlp_traces(inc.incident.spans, paths["traces"])
-    writers.write_otlp_logs(inc.incident.logs, paths["logs"])
-    writers.write_otlp_metrics(inc.incident.metrics, paths["metrics"])
-    writers.write_otlp_traces(inc.normal.spans, paths["baseline"])
-    writers.write_otlp_logs(inc.normal.logs, paths["baseline_logs"])
-    writers.write_otlp_metrics(inc.normal.metrics, paths["baseline_metrics"])
-    return paths
+from faultwise.rcl.simulate import SynthIncident
 
 
 def run_cli(capsys, args: list[str]) -> tuple[int, str, str]:

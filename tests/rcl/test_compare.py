@@ -7,7 +7,6 @@ import pandas as pd
 import pytest
 
 from faultwise.errors import InputError
-from faultwise.rcl.bench.metrics import ranked_candidates
 from faultwise.rcl.compare import (
     AnomalyPageRank,
     LogErrorRate,
@@ -20,28 +19,20 @@ from faultwise.rcl.compare import (
     method_names,
     split_periods,
 )
-from faultwise.rcl.records import Candidate
-from faultwise.rcl.simulate import SynthConfig, generate_incident
+from faultwise.rcl.records import Candidate, names_at_level
 from faultwise.rcl.telemetry.schema import Telemetry
-
-SMALL = dict(normal_s=30, incident_s=30, requests_per_s=8)
 
 
 @pytest.fixture(scope="module")
-def incidents():
-    cache = {}
-
-    def get(fault: str, seed: int):
-        if (fault, seed) not in cache:
-            cache[(fault, seed)] = generate_incident(SynthConfig(fault_type=fault, seed=seed, **SMALL))
-        return cache[(fault, seed)]
-
-    return get
+def incidents(small_incident):
+    return small_incident
 
 
 def rank_of_truth(method, inc) -> int | None:
     t = inc.truth
-    ranked = ranked_candidates(method.rank(inc.incident, inc.normal, int(t.inject_ts_s * 1e6)), t.level)
+    ranked = names_at_level(
+        method.find_root_causes(inc.incident, inc.normal, int(t.inject_ts_s * 1e6)).candidates, t.level
+    )
     return ranked.index(t.component) + 1 if t.component in ranked else None
 
 
@@ -73,12 +64,12 @@ def test_single_signals_miss_what_they_cannot_see(incidents):
 def test_random_is_seeded_and_covers_vanished_pods(incidents):
     inc = incidents("pod_failure", 0)
     start = int(inc.truth.inject_ts_s * 1e6)
-    a = RandomRanking(seed=0).rank(inc.incident, inc.normal, start)
-    b = RandomRanking(seed=0).rank(inc.incident, inc.normal, start)
-    c = RandomRanking(seed=1).rank(inc.incident, inc.normal, start)
+    a = RandomRanking(seed=0).find_root_causes(inc.incident, inc.normal, start).candidates
+    b = RandomRanking(seed=0).find_root_causes(inc.incident, inc.normal, start).candidates
+    c = RandomRanking(seed=1).find_root_causes(inc.incident, inc.normal, start).candidates
     assert [x.component for x in a] == [x.component for x in b]
     assert [x.component for x in a] != [x.component for x in c]
-    pods = ranked_candidates(a, "pod")
+    pods = names_at_level(a, "pod")
     assert inc.truth.component in pods  # the failed pod only has spans in the baseline
     assert set(pods) == set(inc.normal.spans["pod"]) | set(inc.incident.spans["pod"])
 
@@ -87,7 +78,7 @@ def test_every_method_answers_all_levels(incidents):
     inc = incidents("node_fault", 0)
     start = int(inc.truth.inject_ts_s * 1e6)
     for m in make_methods("random,self-time,log-errors,metric-dev,pagerank"):
-        cands = m.rank(inc.incident, inc.normal, start)
+        cands = m.find_root_causes(inc.incident, inc.normal, start).candidates
         assert {c.level for c in cands} == {"pod", "service", "node"}, m.name
         scores = [c.score for c in cands]
         assert scores == sorted(scores, reverse=True)
@@ -99,9 +90,11 @@ def test_methods_run_without_logs_and_metrics(incidents):
     bare = Telemetry(inc.incident.spans)
     start = int(inc.truth.inject_ts_s * 1e6)
     for m in make_methods("random,self-time,log-errors,metric-dev,pagerank"):
-        assert m.rank(bare, Telemetry(inc.normal.spans), start), m.name
+        assert m.find_root_causes(bare, Telemetry(inc.normal.spans), start).candidates, m.name
     # without any signal of its kind a method still ranks, every component equal
-    flat = {c.score for c in LogErrorRate().rank(bare, None, start) if c.level == "pod"}
+    flat = {
+        c.score for c in LogErrorRate().find_root_causes(bare, None, start).candidates if c.level == "pod"
+    }
     assert len(flat) == 1
 
 
@@ -138,21 +131,21 @@ def test_candidates_service_takes_best_pod_node_takes_mean():
     got = {(c.level, c.component): c.score for c in cands}
     assert got[("service", "b")] == 5.0 and got[("service", "a")] == 1.0
     assert got[("node", "n1")] == 2.0 and got[("node", "n2")] == 5.0
-    assert ranked_candidates(cands, "pod") == ["b-1", "b-0", "a-0"]
-    assert ranked_candidates(cands, "service") == ["b", "a"]
+    assert names_at_level(cands, "pod") == ["b-1", "b-0", "a-0"]
+    assert names_at_level(cands, "service") == ["b", "a"]
 
 
-def test_ranked_candidates_maps_pods_to_services_and_skips_nodes():
+def test_names_at_level_maps_pods_to_services_and_skips_nodes():
     cands = [
         Candidate(component="n1", level="node", score=9, rationale=""),
         Candidate(component="b-1", level="pod", score=5, rationale="", service="b"),
         Candidate(component="a", level="service", score=4, rationale="", service="a"),
         Candidate(component="b", level="service", score=3, rationale="", service="b"),
     ]
-    assert ranked_candidates(cands, "service") == ["b", "a"]
-    assert ranked_candidates(cands, "node") == ["n1"]
+    assert names_at_level(cands, "service") == ["b", "a"]
+    assert names_at_level(cands, "node") == ["n1"]
     with pytest.raises(ValueError):
-        ranked_candidates(cands, "cluster")
+        names_at_level(cands, "cluster")
 
 
 def test_anomaly_walk_settles_on_the_deepest_anomalous_pod():
@@ -171,7 +164,14 @@ def test_anomaly_walk_without_edges_follows_anomaly():
 
 def test_method_names_groups_and_errors():
     assert method_names("all")[0] == "rcl" and "pagerank" in method_names("all")
-    assert method_names("baselines") == ["rcl", "random", "self-time", "log-errors", "metric-dev", "pagerank"]
+    assert method_names("comparisons") == [
+        "rcl",
+        "random",
+        "self-time",
+        "log-errors",
+        "metric-dev",
+        "pagerank",
+    ]
     assert method_names("random, random,ablations")[:2] == ["random", "rcl"]
     with pytest.raises(InputError, match="unknown method 'nope'"):
         method_names("random,nope")
@@ -181,11 +181,12 @@ def test_method_names_groups_and_errors():
 
 def test_ablations_switch_exactly_one_flag():
     from faultwise.rcl.method.analyzer import RCLConfig
+    from faultwise.rcl.method.synthesis import SynthesisConfig
 
     default = RCLConfig()
     got = {m.name: m.config for m in make_methods("ablations")}
     assert got["rcl"] == default
     assert got["rcl-no-logs"] == RCLConfig(use_logs=False)
     assert got["rcl-no-metrics"] == RCLConfig(use_metrics=False)
-    assert got["rcl-no-graph"] == RCLConfig(use_graph_breadth=False)
+    assert got["rcl-no-graph"] == RCLConfig(synthesis=SynthesisConfig(use_graph_breadth=False))
     assert got["rcl-levels"] == RCLConfig(schedule="levels") and default.schedule == "dependency"

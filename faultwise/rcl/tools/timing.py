@@ -1,0 +1,73 @@
+"""Timing shifts: each span against its operation's normal timings, and each operation (on each pod) as a
+whole against how often its spans normally run slow or fail.
+
+One slow span is noise; an operation whose spans on one pod exceed their normal 95th percentile far more
+often than 5 % of the time (a binomial z) is a real shift. All of it vectorised over every span at once.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from faultwise.rcl.profile.normal import NormalProfile
+from faultwise.rcl.profile.stats import binomial_z, robust_z
+
+
+def in_window(spans: pd.DataFrame, window_us: tuple[int, int]) -> np.ndarray:
+    """Spans of the traces that start inside the window (a trace is in or out as a whole)."""
+    lo, hi = window_us
+    first = spans.groupby("trace_id")["start_us"].transform("min")
+    return ((first >= lo) & (first <= hi)).to_numpy()
+
+
+def _profile_rows(spans: pd.DataFrame, profile: NormalProfile) -> pd.DataFrame:
+    """The profile's operation statistics aligned with the spans (NaN for an operation never seen)."""
+    key = pd.MultiIndex.from_frame(spans[["service", "operation"]])
+    return profile.op_stats.reindex(key)
+
+
+def _operation_groups(spans: pd.DataFrame) -> list[pd.Series]:
+    return [spans["pod"], spans["operation"]]
+
+
+def score_timings(spans: pd.DataFrame, profile: NormalProfile, window: np.ndarray) -> None:
+    """Add, per span: robust z of duration, own time and gap (``dur_z``, ``self_z``, ``gap_z``) and the
+    normal medians (``base_*_med``); whether own time and gap exceed the normal 95th percentile
+    (``self_exceeds``, ``gap_exceeds``); and how far its operation on its pod exceeds it more often than
+    normal in the window (``op_self_shift_z``, ``op_gap_shift_z``; zero outside the window)."""
+    st = _profile_rows(spans, profile)
+    for col, name in (("duration_us", "dur"), ("self_us", "self"), ("gap_us", "gap")):
+        med = st[f"{name}_med"].to_numpy(dtype=float)
+        mad = st[f"{name}_mad"].to_numpy(dtype=float)
+        z = robust_z(spans[col].to_numpy(dtype=float), med, mad)
+        spans[f"{name}_z"] = np.nan_to_num(z, nan=0.0, posinf=50.0, neginf=-50.0)
+        spans[f"base_{name}_med"] = med
+    grp = _operation_groups(spans)
+    for name in ("self", "gap"):
+        p95 = st[f"{name}_p95"].to_numpy(dtype=float)
+        val = spans[f"{name}_us"].to_numpy(dtype=float)
+        exceed = np.nan_to_num(val > p95 * 1.05 + 100.0, nan=0.0).astype(bool)
+        has = ~np.isnan(val) & ~np.isnan(p95)
+        spans[f"{name}_exceeds"] = exceed & has
+        k = pd.Series(np.where(window, exceed & has, False)).groupby(grp).transform("sum").to_numpy()
+        n = pd.Series(np.where(window, has, False)).groupby(grp).transform("sum").to_numpy()
+        z = binomial_z(k, n, 0.05)
+        spans[f"op_{name}_shift_z"] = np.where(window, z, 0.0)
+
+
+def score_error_shift(spans: pd.DataFrame, profile: NormalProfile, window: np.ndarray) -> None:
+    """Add ``op_err_shift_z``: how far the operation on the span's pod fails more often in the window than
+    its normal error rate (zero outside the window)."""
+    st = _profile_rows(spans, profile)
+    grp = _operation_groups(spans)
+    base_err = st["err_rate"].to_numpy(dtype=float)
+    k = (
+        pd.Series(np.where(window, spans["is_error"].to_numpy(), False))
+        .groupby(grp)
+        .transform("sum")
+        .to_numpy()
+    )
+    n = pd.Series(window).groupby(grp).transform("sum").to_numpy()
+    z = binomial_z(k, n, np.nan_to_num(base_err, nan=0.0))
+    spans["op_err_shift_z"] = np.where(window, z, 0.0)
