@@ -2,7 +2,10 @@
 
 import pytest
 
+from faultwise.rcl.method.analyzer import RCLAgent, RCLConfig
+from faultwise.rcl.method.selection import select_traces, trace_anomaly_scores
 from faultwise.rcl.profile import NormalProfile
+from faultwise.rcl.reasoners.embedded import EmbeddedConfig
 from faultwise.rcl.telemetry.schema import span_at
 from faultwise.rcl.tools import MAX_ITEMS, DataTools, LogEvidence, ScopedTools
 
@@ -70,3 +73,19 @@ def test_pod_failure_names_the_absent_callee(full_incident):
     absent = {p for sid in unanswered for p in tools.absent_callees(sid)}
     assert inc.truth.component in absent
     assert tools.absent_callees("no-such-span") == []
+
+
+def test_trace_selection_scores_with_the_reasoners_config(exception_case):
+    inc, tools = exception_case
+    start = int(inc.truth.inject_ts_s * 1e6)
+    default = trace_anomaly_scores(tools, start)
+    assert default.max() > 0.5 and select_traces(tools, start, 10, 0.1) == [
+        str(t) for t in default.index[:10]
+    ]
+    # a reasoner that takes nothing short of an enormous deviation for evidence selects nothing
+    deaf = EmbeddedConfig(z0=1000.0)
+    assert (trace_anomaly_scores(tools, start, deaf) == 0).all()
+    assert select_traces(tools, start, 10, 0.1, deaf) == []
+    # and the analyzer selects with the config it reasons with
+    d = RCLAgent(RCLConfig(reasoner=deaf)).find_root_causes(inc.incident, inc.normal, start_us=start)
+    assert d.traces_analyzed == 0 and d.candidates == []

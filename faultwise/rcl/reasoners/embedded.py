@@ -34,7 +34,8 @@ def saturate(z: float, z0: float = 3.0, scale: float = 3.0) -> float:
 
 def saturate_many(z: np.ndarray, z0: float = 3.0, scale: float = 3.0) -> np.ndarray:
     """:func:`saturate` over an array at once (an infinite z saturates to 1 here; the tools never give one)."""
-    return np.where(z > z0, 1.0 - np.exp(-(np.nan_to_num(z) - z0) / scale), 0.0)
+    with np.errstate(over="ignore"):  # far below z0 the curve's exp overflows; np.where drops those values
+        return np.where(z > z0, 1.0 - np.exp(-(np.nan_to_num(z) - z0) / scale), 0.0)
 
 
 def noisy_or(*ps: float) -> float:
