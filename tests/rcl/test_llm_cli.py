@@ -144,6 +144,28 @@ def test_bench_caches_answers_and_reports_calls_per_case(monkeypatch, tmp_path: 
     assert uncached["calls"] == first["calls"] and uncached["cache_hits"] == 0
 
 
+def test_bench_methods_side_by_side_with_the_llm_reasoner(cli):
+    """--methods and the LLM reasoner go together: each rcl method has its own reasoner and counts."""
+    args = [
+        "rcl", "bench", "synthetic", "--seeds", "1", "--fault-types", "cpu", "--requests-per-s", "5",
+        "--max-traces", "2", "--methods", "random,rcl,rcl-no-logs", "--reasoner", "llm", "--llm-model", "m",
+        "--no-cache", "--json",
+    ]  # fmt: skip
+    with FakeChatServer(schema_answer()) as srv:
+        rc, out, err = cli([*args, "--llm-base-url", srv.base_url])
+        served = len(srv.requests)
+    assert rc == 0, err
+    doc = json.loads(out)
+    assert list(doc["methods"]) == ["random", "rcl", "rcl-no-logs"]
+    assert set(doc["llm"]) == {"rcl", "rcl-no-logs"}  # the comparison method asks no model
+    (plain,) = doc["results"]["random"]
+    assert plain["llm"] is None
+    for name in ("rcl", "rcl-no-logs"):
+        (case,) = doc["results"][name]
+        assert case["llm"]["calls"] == doc["llm"][name]["calls"] > 0
+    assert doc["llm"]["rcl"]["calls"] + doc["llm"]["rcl-no-logs"]["calls"] == served
+
+
 @pytest.fixture(scope="module")
 def interrupted(files, tmp_path_factory):
     """Run ``diagnose --reasoner llm --html`` in a subprocess, press Ctrl-C while LLM calls are in flight."""
