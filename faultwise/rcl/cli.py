@@ -24,7 +24,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from faultwise.errors import InputError
-from faultwise.rcl.bench.cases import BenchCase
+from faultwise.rcl.bench.cases import MODALITY_SETS, BenchCase, parse_modalities, with_modalities
 from faultwise.rcl.bench.metrics import CaseResult, summarize
 from faultwise.rcl.bench.report import (
     cases_table,
@@ -334,8 +334,28 @@ MethodsOpt = Annotated[
 ]
 
 
-#: The reasoner options every bench command takes, declared once (name, annotated type, default).
-_BENCH_REASONER_OPTIONS: list[tuple[str, Any, Any]] = [
+ModalitiesOpt = Annotated[
+    str,
+    typer.Option(
+        "--modalities",
+        help=f"Give every method only these modalities of each case: {' | '.join(MODALITY_SETS)} "
+        "(traces: what a user with only a trace collector has).",
+    ),
+]
+
+
+@dataclass(frozen=True)
+class BenchSettings:
+    """What every bench command takes besides its dataset: how the rcl methods run, and which modalities
+    of each case every method sees."""
+
+    methods: MethodSettings = MethodSettings()
+    modalities: tuple[str, ...] = MODALITY_SETS["all"]
+
+
+#: The options every bench command takes, declared once (name, annotated type, default).
+_BENCH_OPTIONS: list[tuple[str, Any, Any]] = [
+    ("modalities", ModalitiesOpt, "all"),
     ("reasoner", ReasonerOpt, "embedded"),
     ("concurrency", ConcurrencyOpt, 16),
     ("llm_base_url", LLMBaseUrlOpt, None),
@@ -347,6 +367,7 @@ _BENCH_REASONER_OPTIONS: list[tuple[str, Any, Any]] = [
 
 
 def _bench_settings(
+    modalities: str,
     reasoner: str,
     concurrency: int,
     llm_base_url: str | None,
@@ -354,25 +375,28 @@ def _bench_settings(
     llm_config: Path | None,
     cache: bool,
     max_traces: int | None,
-) -> MethodSettings:
-    """The analyzer's config and reasoner for every rcl method of a bench (checked before any case loads);
-    each rcl method gets a reasoner of its own, so that its LLM calls are counted apart."""
+) -> BenchSettings:
+    """The modality set, and the analyzer's config and reasoner for every rcl method of a bench (checked before
+    any case loads); each rcl method gets a reasoner of its own, so that its LLM calls are counted apart."""
     from faultwise.rcl.reasoners.factory import build_reasoner
 
     config = rcl_config(concurrency, max_traces)
     build_reasoner(
         reasoner, llm_base_url, llm_model, None, llm_config, cache
     )  # a bad setting fails here, once
-    return MethodSettings(
-        config=config,
-        reasoner=lambda: build_reasoner(reasoner, llm_base_url, llm_model, None, llm_config, cache),
+    return BenchSettings(
+        methods=MethodSettings(
+            config=config,
+            reasoner=lambda: build_reasoner(reasoner, llm_base_url, llm_model, None, llm_config, cache),
+        ),
+        modalities=parse_modalities(modalities, "--modalities"),
     )
 
 
 def with_reasoner_options(command: Callable[..., None]) -> Callable[..., None]:
-    """Give a bench command the reasoner options (declared once, above) and hand it their result as
-    ``settings``: a checked :class:`MethodSettings`."""
-    names = [name for name, _, _ in _BENCH_REASONER_OPTIONS]
+    """Give a bench command the shared options (declared once, above) and hand it their result as
+    ``settings``: a checked :class:`BenchSettings`."""
+    names = [name for name, _, _ in _BENCH_OPTIONS]
 
     @functools.wraps(command)
     def run(**values: Any) -> None:
@@ -382,18 +406,20 @@ def with_reasoner_options(command: Callable[..., None]) -> Callable[..., None]:
     own = [p for p in inspect.signature(command, eval_str=True).parameters.values() if p.name != "settings"]
     extra = [
         inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation)
-        for name, annotation, default in _BENCH_REASONER_OPTIONS
+        for name, annotation, default in _BENCH_OPTIONS
     ]
     run.__signature__ = inspect.Signature([*own, *extra])  # type: ignore[attr-defined]
     hints = {k: v for k, v in get_type_hints(command, include_extras=True).items() if k != "settings"}
-    run.__annotations__ = {**hints, **{name: annotation for name, annotation, _ in _BENCH_REASONER_OPTIONS}}
+    run.__annotations__ = {**hints, **{name: annotation for name, annotation, _ in _BENCH_OPTIONS}}
     return run
 
 
-def _print_one_method(results: list[CaseResult], level: str, json_out: bool, usage: LLMUsage | None) -> None:
+def _print_one_method(
+    results: list[CaseResult], level: str, json_out: bool, usage: LLMUsage | None, modalities: tuple[str, ...]
+) -> None:
     summary = summarize(results)
     if json_out:
-        doc = summary.model_dump(mode="json")
+        doc = {**summary.model_dump(mode="json"), "modalities": list(modalities)}
         if usage is not None:  # what the LLM cost, in total and per case
             doc["llm"] = {
                 **usage.summary(),
@@ -404,12 +430,15 @@ def _print_one_method(results: list[CaseResult], level: str, json_out: bool, usa
     console = Console()
     console.print(cases_table(results))
     console.print(summary_table(summary, level))
+    console.print(f"modalities given to the method: {', '.join(modalities)}")
 
 
-def _print_methods(run: BenchRun, methods: list[Method], level: str, json_out: bool) -> None:
+def _print_methods(
+    run: BenchRun, methods: list[Method], level: str, json_out: bool, modalities: tuple[str, ...]
+) -> None:
     report = methods_report(run.results, run.load_seconds, level)
     if json_out:
-        doc = report.model_dump(mode="json")
+        doc = {**report.model_dump(mode="json"), "modalities": list(modalities)}
         usage = {m.name: u.summary() for m in methods if (u := method_usage(m)) is not None}
         if usage:  # what the LLM cost each method, in total (per case: results.*.llm)
             doc["llm"] = usage
@@ -420,13 +449,14 @@ def _print_methods(run: BenchRun, methods: list[Method], level: str, json_out: b
         console = Console(width=table_width(report))
     console.print(methods_table(report))
     console.print(fault_type_table(report))
+    console.print(f"modalities given to every method: {', '.join(modalities)}")
 
 
 def _run_bench(
     cases: Iterable[BenchCase],
     n_cases: int,
     spec: str | None,
-    settings: MethodSettings,
+    settings: BenchSettings,
     label: str,
     level: str,
     json_out: bool,
@@ -434,7 +464,7 @@ def _run_bench(
 ) -> None:
     """Every method ``spec`` names (default: rcl alone) on each case, with one progress bar; one method
     prints its cases and scores, several a side-by-side table (or the matching JSON document)."""
-    methods = make_methods(spec or "rcl", settings)
+    methods = make_methods(spec or "rcl", settings.methods)
     done = 0
     with progress_bar(not json_out, label) as update:
         update(0, n_cases)
@@ -444,13 +474,15 @@ def _run_bench(
             done += 1
             update(done, n_cases)
 
-        run = run_bench(cases, methods, on_case=on_case)
+        run = run_bench((with_modalities(c, settings.modalities) for c in cases), methods, on_case=on_case)
     if side_by_side is None:
         side_by_side = spec is not None
     if side_by_side:
-        _print_methods(run, methods, level, json_out)
+        _print_methods(run, methods, level, json_out, settings.modalities)
     else:
-        _print_one_method(run.results[methods[0].name], level, json_out, method_usage(methods[0]))
+        _print_one_method(
+            run.results[methods[0].name], level, json_out, method_usage(methods[0]), settings.modalities
+        )
 
 
 @bench_app.command("nezha")
@@ -465,12 +497,12 @@ def bench_nezha(
         str | None, typer.Option("--cases", help="Comma-separated case ids to run (cases.csv order).")
     ] = None,
     methods: MethodsOpt = None,
-    settings: MethodSettings | None = None,
+    settings: BenchSettings | None = None,
 ) -> None:
     """Diagnose every case of a Nezha-layout folder; score AC@1/3/5, Avg@5 and MRR at service level."""
     from faultwise.rcl.bench.nezha import nezha_cases, select_cases
 
-    settings = settings or MethodSettings()
+    settings = settings or BenchSettings()
     ids = [c.strip() for c in cases.split(",") if c.strip()] if cases else None
     chosen = select_cases(root, ids, limit)
     _run_bench(nezha_cases(root, chosen), len(chosen), methods, settings, "nezha cases", "service", json_out)
@@ -490,14 +522,14 @@ def bench_synthetic(
         float | None, typer.Option("--requests-per-s", help="Traffic of the generated system (default 20).")
     ] = None,
     methods: MethodsOpt = None,
-    settings: MethodSettings | None = None,
+    settings: BenchSettings | None = None,
 ) -> None:
     """Generate incidents of every injectable fault type and score the method at the truth's level."""
     from faultwise.rcl.bench.synthetic import synthetic_cases, synthetic_plan
     from faultwise.rcl.simulate import INJECTABLE_FAULTS, SynthConfig
 
     _at_least_one("--seeds", seeds)
-    settings = settings or MethodSettings()
+    settings = settings or BenchSettings()
     types = [t.strip() for t in fault_types.split(",") if t.strip()] if fault_types else None
     unknown = [t for t in types or [] if t not in INJECTABLE_FAULTS]
     if unknown:
@@ -521,12 +553,12 @@ def bench_rcaeval(
     ] = False,
     limit: Annotated[int | None, typer.Option("--limit", help="Run only the first N cases.")] = None,
     methods: MethodsOpt = None,
-    settings: MethodSettings | None = None,
+    settings: BenchSettings | None = None,
 ) -> None:
     """Diagnose every RCAEval case folder (truth from the folder name); score at service level."""
     from faultwise.rcl.bench.rcaeval import rcaeval_cases, select_rcaeval_cases
 
-    settings = settings or MethodSettings()
+    settings = settings or BenchSettings()
     chosen = select_rcaeval_cases(root, limit)
     _run_bench(rcaeval_cases(chosen), len(chosen), methods, settings, "rcaeval cases", "service", json_out)
 
@@ -543,7 +575,7 @@ def bench_aiops2022(
     methods: MethodsOpt = None,
     before_s: Annotated[int, typer.Option("--before-s", help="Normal period before each fault.")] = 600,
     after_s: Annotated[int, typer.Option("--after-s", help="Window after each fault.")] = 600,
-    settings: MethodSettings | None = None,
+    settings: BenchSettings | None = None,
 ) -> None:
     """Each ground-truth fault of AIOps-2022 cloudbed folders, scored at the fault's level (node|pod|service);
     printed side by side even for one method."""
@@ -551,7 +583,7 @@ def bench_aiops2022(
 
     _at_least_one("--before-s", before_s)
     _at_least_one("--after-s", after_s)
-    settings = settings or MethodSettings()
+    settings = settings or BenchSettings()
     beds = find_beds(root)
     cases = list(aiops2022_cases(beds, before_s, after_s))
     if not cases:

@@ -51,7 +51,10 @@ def test_cli_json(cli):
     )
     assert rc == 0, err
     doc = json.loads(out)
-    assert set(doc) == {"cases", "ac1", "ac3", "ac5", "avg5", "mrr", "by_fault_type", "seconds_per_case"}
+    assert set(doc) == {
+        "cases", "ac1", "ac3", "ac5", "avg5", "mrr", "by_fault_type", "seconds_per_case", "modalities"
+    }  # fmt: skip
+    assert doc["modalities"] == ["traces", "logs", "metrics"]
     assert doc["cases"] == 1 and set(doc["by_fault_type"]) == {"cpu"}
     # an easy cpu contention at this traffic: its pod ranks first, so every figure is 1
     assert {k: doc[k] for k in ("ac1", "ac3", "ac5", "avg5", "mrr")} == pytest.approx(

@@ -7,7 +7,7 @@ Datasets: :mod:`~faultwise.rcl.bench.nezha`, :mod:`~faultwise.rcl.bench.syntheti
 """
 
 from faultwise.rcl.bench.aiops2022 import aiops2022_cases, find_beds
-from faultwise.rcl.bench.cases import BenchCase
+from faultwise.rcl.bench.cases import MODALITY_SETS, BenchCase, parse_modalities, with_modalities
 from faultwise.rcl.bench.metrics import BenchSummary, CaseResult, FaultTypeScore, summarize
 from faultwise.rcl.bench.nezha import nezha_cases, select_cases
 from faultwise.rcl.bench.rcaeval import rcaeval_cases, select_rcaeval_cases
@@ -21,11 +21,13 @@ __all__ = [
     "BenchSummary",
     "CaseResult",
     "FaultTypeScore",
+    "MODALITY_SETS",
     "MethodsReport",
     "aiops2022_cases",
     "find_beds",
     "methods_report",
     "nezha_cases",
+    "parse_modalities",
     "rcaeval_cases",
     "run_bench",
     "score_case",
@@ -34,4 +36,5 @@ __all__ = [
     "summarize",
     "synthetic_cases",
     "synthetic_plan",
+    "with_modalities",
 ]
