@@ -29,3 +29,51 @@ def dedupe_spans(spans: pd.DataFrame) -> pd.DataFrame:
     """Keep each (trace, span) once: consecutive export files (e.g. Nezha's minute files) overlap."""
     dup = spans.duplicated(["trace_id", "span_id"])
     return spans[~dup].reset_index(drop=True) if dup.any() else spans
+
+
+def separate_services(spans: pd.DataFrame) -> pd.DataFrame:
+    """Never let two services share one pod: where a pod name carries spans of several services (a host
+    name taken for the instance, with several services on that host), each service becomes its own pod
+    there (``<service>``, or ``<service>@<host>`` when the service runs on several such hosts) and the
+    shared name becomes their node, where no node was known."""
+    if not len(spans):
+        return spans
+    per_pod = spans.groupby("pod", sort=False)["service"].nunique()
+    shared = per_pod.index[per_pod > 1]
+    if not len(shared):
+        return spans
+    out = spans.copy()
+    rows = out["pod"].isin(set(shared))
+    hosts_per_service = out.loc[rows].groupby("service")["pod"].nunique()
+    host = out.loc[rows, "pod"].astype(str)
+    service = out.loc[rows, "service"].astype(str)
+    on_many = service.map(hosts_per_service).to_numpy() > 1
+    new_pod = service.where(~on_many, service + "@" + host)
+    no_node = out.loc[rows, "node"] == ""
+    out.loc[rows & (out["node"] == ""), "node"] = host[no_node.to_numpy()]
+    out.loc[rows, "pod"] = new_pod.astype("string")
+    return out
+
+
+def spans_off_roots(spans: pd.DataFrame) -> dict[str, list[str]]:
+    """Per trace, the spans no root leads to: spans on a parent cycle, and below one. A root is a span
+    with no parent, or whose parent is not in the trace (an orphan). Empty when every span hangs under a
+    root."""
+    if not len(spans):
+        return {}
+    ids = spans[["trace_id", "span_id", "parent_id"]].astype(str)
+    known = pd.MultiIndex.from_frame(ids[["trace_id", "span_id"]])
+    has_parent = pd.MultiIndex.from_frame(ids[["trace_id", "parent_id"]]).isin(known)
+    reached = ~has_parent
+    frontier = ids.loc[reached, ["trace_id", "span_id"]]
+    children = ids.loc[has_parent]
+    while len(frontier):
+        step = children.merge(frontier.rename(columns={"span_id": "parent_id"}), on=["trace_id", "parent_id"])
+        new = pd.MultiIndex.from_frame(step[["trace_id", "span_id"]])
+        fresh = known.isin(new) & ~reached
+        if not fresh.any():
+            break
+        reached |= fresh
+        frontier = ids.loc[fresh, ["trace_id", "span_id"]]
+    off = ids.loc[~reached]
+    return {str(t): g["span_id"].tolist() for t, g in off.groupby("trace_id", sort=False)}
