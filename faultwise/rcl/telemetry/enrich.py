@@ -77,3 +77,21 @@ def spans_off_roots(spans: pd.DataFrame) -> dict[str, list[str]]:
         frontier = ids.loc[fresh, ["trace_id", "span_id"]]
     off = ids.loc[~reached]
     return {str(t): g["span_id"].tolist() for t, g in off.groupby("trace_id", sort=False)}
+
+
+#: The service of spans whose source names none (OpenTelemetry SDKs say the same).
+UNKNOWN_SERVICE = "unknown_service"
+
+
+def name_unknown_services(spans: pd.DataFrame) -> tuple[pd.DataFrame, int]:
+    """Spans with no service (and no pod) get :data:`UNKNOWN_SERVICE`; returns them and how many."""
+    if not len(spans):
+        return spans, 0
+    missing = spans["service"].fillna("").astype(str) == ""
+    n = int(missing.sum())
+    if not n:
+        return spans, 0
+    out = spans.copy()
+    out.loc[missing, "service"] = UNKNOWN_SERVICE
+    out.loc[missing & (out["pod"].fillna("").astype(str) == ""), "pod"] = UNKNOWN_SERVICE
+    return out, n

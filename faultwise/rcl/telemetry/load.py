@@ -16,9 +16,22 @@ import pandas as pd
 
 from faultwise.errors import InputError
 from faultwise.rcl.telemetry import aiops2022, canonical, jaeger, nezha, otlp, rcaeval, zipkin
-from faultwise.rcl.telemetry._common import PathLike, as_paths, check_file, collecting_warnings, read_head
+from faultwise.rcl.telemetry._common import (
+    PathLike,
+    as_paths,
+    check_file,
+    collecting_warnings,
+    read_head,
+    warn,
+)
 from faultwise.rcl.telemetry.decode import looks_like_text, proto_kind, read_chunks, read_head_bytes
-from faultwise.rcl.telemetry.enrich import dedupe_spans, fill_nodes, separate_services
+from faultwise.rcl.telemetry.enrich import (
+    UNKNOWN_SERVICE,
+    dedupe_spans,
+    fill_nodes,
+    name_unknown_services,
+    separate_services,
+)
 from faultwise.rcl.telemetry.schema import Telemetry
 
 Paths = PathLike | list[PathLike] | tuple[PathLike, ...]
@@ -208,6 +221,14 @@ def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
     return frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
 
 
+def _named(path: Path, spans: pd.DataFrame) -> pd.DataFrame:
+    """A file's spans, those that name no service called :data:`~enrich.UNKNOWN_SERVICE` (and counted)."""
+    spans, n = name_unknown_services(spans)
+    if n:
+        warn(path, f"{n} span(s) name no service (no service.name / serviceName): called {UNKNOWN_SERVICE}")
+    return spans
+
+
 def _finish_spans(frames: list[pd.DataFrame]) -> pd.DataFrame:
     return separate_services(dedupe_spans(_concat(frames)))
 
@@ -218,7 +239,7 @@ def load_traces(path: Paths, fmt: str = "auto") -> pd.DataFrame:
     frames = []
     for p in _expand(path):
         name = _resolve(p, fmt, "traces", tuple(TRACE_LOADERS))
-        frames.append(TRACE_LOADERS[name](p))
+        frames.append(_named(p, TRACE_LOADERS[name](p)))
     return _finish_spans(frames)
 
 
@@ -266,10 +287,10 @@ def _otlp_extras(
     for p in paths:
         name = _resolve(p, fmt, "traces", tuple(TRACE_LOADERS))
         if name != "otlp-traces":
-            spans.append(TRACE_LOADERS[name](p))
+            spans.append(_named(p, TRACE_LOADERS[name](p)))
             continue
         blocks = otlp.read_otlp(p)
-        spans.append(otlp.load_otlp_traces(p, blocks))
+        spans.append(_named(p, otlp.load_otlp_traces(p, blocks)))
         resolved = p.resolve()
         if blocks.blocks["logs"] and resolved not in given["logs"]:
             extra["logs"].append(otlp.load_otlp_logs(p, blocks))
