@@ -38,7 +38,7 @@ from faultwise.rcl.bench.runner import BenchRun, method_usage, run_bench
 from faultwise.rcl.compare import Method, MethodSettings, make_methods, registered_methods
 from faultwise.rcl.llm.usage import LLMUsage
 from faultwise.rcl.method.analyzer import Diagnosis, RCLAgent, RCLConfig
-from faultwise.rcl.reports.coverage import Coverage
+from faultwise.rcl.reports.coverage import Coverage, describe_coverage
 from faultwise.rcl.telemetry import FAMILIES, FORMATS, Telemetry, load_telemetry
 
 app = typer.Typer(
@@ -151,8 +151,6 @@ def diagnose_inputs(
     inputs: Inputs, config: RCLConfig, show_progress: bool, reasoner=None
 ) -> tuple[Diagnosis, Coverage]:
     """The diagnosis, and what it covered (whose notes on what was not analysed join its warnings)."""
-    from faultwise.rcl.reports.coverage import describe_coverage
-
     with progress_bar(show_progress, "diagnosing traces") as update:
         diagnosis = RCLAgent(config, reasoner=reasoner).find_root_causes(
             inputs.incident, inputs.baseline, start_us=inputs.start_us, progress=update

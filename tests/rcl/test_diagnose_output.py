@@ -67,6 +67,7 @@ def test_a_single_trace_is_never_a_silent_all_clear(tmp_path, cli):
         assert any(w.startswith("no trace was analysed") for w in doc["warnings"])
         assert any("3 error span(s)" in w for w in doc["warnings"])
         assert all(not e["analysed"] for e in cov["error_spans"])
+        assert cov["error_spans_missed"] == 3
     else:
         assert cov["error_spans_analysed"] == 3
 

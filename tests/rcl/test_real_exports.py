@@ -99,6 +99,7 @@ def test_file_diagnoses_and_says_what_was_analysed(name, cli):
         assert not doc["candidates"]
     missed = cov["error_spans_total"] - cov["error_spans_analysed"]
     if missed and doc["traces_analyzed"] == 0:
+        assert cov["error_spans_missed"] == missed
         assert len([e for e in cov["error_spans"] if not e["analysed"]]) == min(missed, 20)
         assert any(f"{missed} error span(s)" in w for w in doc["warnings"])
     assert doc["warnings"] or doc["traces_analyzed"]

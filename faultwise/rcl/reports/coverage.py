@@ -56,9 +56,14 @@ class Coverage(BaseModel):
     spans_analysed: int = Field(ge=0, description="spans of the diagnosed traces")
     error_spans_total: int = Field(ge=0, description="failed spans loaded")
     error_spans_analysed: int = Field(ge=0, description="failed spans inside the diagnosed traces")
+    error_spans_missed: int = Field(
+        ge=0,
+        description="failed spans left out: in incident traces that were not diagnosed (all failed spans "
+        "when no trace was)",
+    )
     error_spans: list[ErrorSpan] = Field(
         default_factory=list,
-        description=f"the failed spans, those not analysed first (at most {MAX_LISTED_ERROR_SPANS})",
+        description=f"the failed spans, those left out first (at most {MAX_LISTED_ERROR_SPANS})",
     )
     baseline_kind: BaselineKind = Field(description="where the normal profile came from")
     baseline: str = Field(description="the baseline in words")
@@ -186,6 +191,7 @@ def describe_coverage(diagnosis: Diagnosis, incident: Telemetry) -> Coverage:
         spans_analysed=diagnosis.spans_analyzed,
         error_spans_total=n_err,
         error_spans_analysed=n_err_analysed,
+        error_spans_missed=n_missed,
         error_spans=listed,
         baseline_kind=kind,
         baseline=baseline_words(diagnosis, kind),

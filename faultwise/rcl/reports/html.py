@@ -250,21 +250,19 @@ def _warnings_html(warnings: Iterable[str]) -> str:
 
 
 def _error_spans_html(coverage: Coverage | None) -> str:
-    """The failed spans the diagnosis did not analyse (never left out silently)."""
-    if coverage is None:
+    """The failed spans the diagnosis left out (never silently)."""
+    if coverage is None or not coverage.error_spans_missed:
         return ""
-    missed = [e for e in coverage.error_spans if not e.analysed]
-    if not missed:
-        return ""
+    missed = coverage.error_spans[: coverage.error_spans_missed]
     rows = "".join(
         f"<tr><td>{_e(e.service)}</td><td>{_e(e.operation)}</td><td>{_e(e.status_code or '-')}</td>"
         f'<td class="src">{_e(e.span_id)}</td><td class="src">{_e(e.trace_id)}</td></tr>'
         for e in missed
     )
-    n_missed = coverage.error_spans_total - coverage.error_spans_analysed
-    more = f" (the first {len(missed)} shown)" if n_missed > len(missed) else ""
+    more = f" (the first {len(missed)} shown)" if coverage.error_spans_missed > len(missed) else ""
     return (
-        f'<details class="card" open><summary>Failed spans not analysed: {len(missed)}{_e(more)}</summary>'
+        f'<details class="card" open><summary>Failed spans not analysed: {coverage.error_spans_missed}'
+        f"{_e(more)}</summary>"
         '<div class="scroll"><table class="grid"><tr><th>service</th><th>operation</th><th>status</th>'
         f"<th>span</th><th>trace</th></tr>{rows}</table></div></details>"
     )

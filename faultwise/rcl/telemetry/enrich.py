@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 
@@ -61,21 +62,18 @@ def spans_off_roots(spans: pd.DataFrame) -> dict[str, list[str]]:
     root."""
     if not len(spans):
         return {}
-    ids = spans[["trace_id", "span_id", "parent_id"]].astype(str)
-    known = pd.MultiIndex.from_frame(ids[["trace_id", "span_id"]])
-    has_parent = pd.MultiIndex.from_frame(ids[["trace_id", "parent_id"]]).isin(known)
+    trace = spans["trace_id"].astype(str).to_numpy(dtype=object)
+    own = pd.Index(trace + "\x00" + spans["span_id"].astype(str).to_numpy(dtype=object))
+    parent_key = trace + "\x00" + spans["parent_id"].astype(str).to_numpy(dtype=object)
+    parent_pos = own.get_indexer(parent_key)  # -1: no parent in the trace, a root
+    has_parent = parent_pos >= 0
     reached = ~has_parent
-    frontier = ids.loc[reached, ["trace_id", "span_id"]]
-    children = ids.loc[has_parent]
-    while len(frontier):
-        step = children.merge(frontier.rename(columns={"span_id": "parent_id"}), on=["trace_id", "parent_id"])
-        new = pd.MultiIndex.from_frame(step[["trace_id", "span_id"]])
-        fresh = known.isin(new) & ~reached
-        if not fresh.any():
+    while True:  # one step down the trees per round
+        step = reached | (has_parent & reached[np.where(has_parent, parent_pos, 0)])
+        if (step == reached).all():
             break
-        reached |= fresh
-        frontier = ids.loc[fresh, ["trace_id", "span_id"]]
-    off = ids.loc[~reached]
+        reached = step
+    off = spans.loc[~reached, ["trace_id", "span_id"]].astype(str)
     return {str(t): g["span_id"].tolist() for t, g in off.groupby("trace_id", sort=False)}
 
 
