@@ -86,7 +86,8 @@ def fit(
 
     if not 0 < false_alarm_rate < 1:
         raise InputError("--false-alarm-rate", f"must be between 0 and 1, got {false_alarm_rate}")
-    runs = split_runs(load_bench(bench_dir).runs, _check_split(split))
+    _check_split(split)
+    runs = split_runs(load_bench(bench_dir).runs, split)
     model = fit_model(runs, false_alarm_rate, fitted_on=str(bench_dir))
     save_model(model, out)
     n_norm = sum(not r.is_faulty for r in runs)

@@ -53,17 +53,20 @@ def test_generate_resumes_after_a_kill_and_never_shows_half_runs(tmp_path, monke
     planned = [c.run_id for c in run_configs("smoke", 0)]
     assert [r.run_id for r in read_registry(out)] == planned[:2]
     assert sorted(p.name for p in (out / "runs").iterdir()) == sorted(planned[:2])  # no temp dir, no half run
-    # a run moved into place whose registry row was never written must not look complete
-    orphan = planned[2]
+    # a run moved into place whose registry row was never written must not look complete: it is discarded
+    orphan = planned[-1]
     (out / "runs" / orphan).mkdir()
     (out / "runs" / orphan / "steps.jsonl").write_text("{half-written\n")
-    progress = []
     monkeypatch.setattr(runner, "run", _stand_in_run)
+    one_more = gen.generate(out, scale="smoke", seed=0, workers=1, limit=1)
+    assert one_more.already_done == 2 and one_more.generated == 1
+    assert sorted(p.name for p in (out / "runs").iterdir()) == sorted(planned[:3])
+    progress = []
     summary = gen.generate(
         out, scale="smoke", seed=0, workers=1, on_progress=lambda d, n, r: progress.append(d)
     )
-    assert summary.already_done == 2 and summary.generated == len(planned) - 2
-    assert progress[0] == 2 and progress[-1] == len(planned)
+    assert summary.already_done == 3 and summary.generated == len(planned) - 3
+    assert progress[0] == 3 and progress[-1] == len(planned)
     bench = load_bench(out)  # every record validates, the orphan was redone
     assert [r.info.run_id for r in bench.runs] == planned
     assert all(len(r.steps) == r.info.steps for r in bench.runs)
