@@ -1,4 +1,5 @@
 import json
+import os
 
 import pytest
 
@@ -141,3 +142,31 @@ def test_held_out_seed_split(benches):
     assert not {r.info.seed for r in fit} & {r.info.seed for r in ev}
     assert {r.info.fault_type for r in ev} - {r.info.fault_type for r in fit} == set()
     assert any(r.info.fault_type == "none" for r in ev)
+
+
+def test_majority_class_comparison_is_the_same_in_every_process(benches, model, tmp_path):
+    """The majority class among tied classes must not depend on the process's string hashing."""
+    import subprocess
+    import sys
+
+    from faultwise.rft.fm import save_model
+
+    save_model(model, tmp_path / "m.json")
+    code = (
+        "import json, sys; from faultwise.rft.faultbench import load_bench; from faultwise.rft.fm import load_model;"
+        "from faultwise.rft.fm.compare import diagnosis_methods;"
+        f"m = load_model({str(tmp_path / 'm.json')!r}); fit = load_bench({str(benches[0])!r}).runs;"
+        f"ev = load_bench({str(benches[1])!r}).runs;"
+        "print(json.dumps(diagnosis_methods(m, fit, ev)['majority_class'], sort_keys=True))"
+    )
+    outs = {
+        subprocess.run(
+            [sys.executable, "-c", code],
+            capture_output=True,
+            text=True,
+            check=True,
+            env={**os.environ, "PYTHONHASHSEED": h},
+        ).stdout
+        for h in ("1", "4", "5")
+    }
+    assert len(outs) == 1, outs

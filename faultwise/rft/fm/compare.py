@@ -132,7 +132,7 @@ def diagnosis_methods(
     X, y = diagnosis_training_set(model, fit_runs)
     faulty = [r for r in eval_runs if r.is_faulty]
     Xe = np.vstack([diagnosis_windows(model, r, extra=0)[0] for r in faulty])
-    majority = max(set(y), key=y.count)
+    majority = max(sorted(set(y)), key=y.count)  # ties: the first by name (a set's order changes run to run)
     preds = {
         "knn": make_pipeline(StandardScaler(), KNeighborsClassifier(n_neighbors=5)).fit(X, y).predict(Xe),
         "svm": make_pipeline(StandardScaler(), SVC(C=10.0, gamma="scale")).fit(X, y).predict(Xe),
