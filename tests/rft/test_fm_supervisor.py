@@ -7,8 +7,9 @@ vanished has a gradient norm of exactly zero on any CPU — and diagnose with a 
 names one type: they check the loop itself (alarm at the onset, rollback to a checkpoint saved before it, the
 action's settings in the resumed steps, verification that ignores what the action tolerates, the stop and the
 kept checkpoint for an environment fault). Whether the statistical detector and the diagnoser get a real run
-right is an outcome of that run: the slow tests at the end check it on this shape, ``faultwise rft evaluate``
-measures it on a bench.
+right is an outcome of that run, measured rather than asserted: ``benchmarks/rft_supervisor_outcomes.py``
+(a reward spike and a broken tool on this tiny shape, per seed), ``faultwise rft bench remediate`` and
+``faultwise rft evaluate`` on a bench.
 """
 
 import math
@@ -179,47 +180,3 @@ def test_heldout_accuracy_is_the_true_task_accuracy():
     warm, _ = load_policy(warm_start(PolicyConfig()))
     acc = heldout_accuracy(warm, 64)
     assert 0.15 < acc < 0.9 and (acc * 64) % 1 == 0  # partly competent; a share of the 64 problems
-
-
-# --- exact outcomes of real runs (slow): the statistical detector and the rules on this tiny shape ---------
-
-
-@pytest.fixture(scope="module")
-def fitted_model(tmp_path_factory) -> FMModel:
-    """A profile of three real healthy runs; with so few runs its threshold is widened (margin), as anyone
-    calibrating on little data should. No classifier: the fingerprint rules diagnose."""
-    root = tmp_path_factory.mktemp("normal3")
-    runs = [
-        signal_run(run(RunConfig(run_id=f"n{seed}", seed=seed, **{**SHAPE, "group_size": 4, "steps": 7}),
-                       root / str(seed)))
-        for seed in (101, 102, 103)
-    ]  # fmt: skip
-    return FMModel(profile=fit_profile(runs, margin=1.0))
-
-
-@pytest.mark.slow
-@pytest.mark.trl
-def test_reward_spike_is_detected_diagnosed_rolled_back_and_fixed(fitted_model, tmp_path):
-    cfg = RunConfig(run_id="spike", seed=7, fault_type="reward_spike", strength="easy", onset_step=5,
-                    **{**SHAPE, "group_size": 4})  # fmt: skip
-    sup = Supervisor(fitted_model, save_every=2).run(cfg, tmp_path)
-    rep = sup.report
-    first = rep.attempts[0]
-    assert first.first_alarm_step is not None and first.first_alarm_step >= 5  # no false alarm before onset
-    assert first.diagnosis is not None and first.diagnosis.family == "RF"
-    assert rep.actions[0].kind == "retrain" and rep.actions[0].guards
-    assert (rep.attempts[1].resumed_from_step or 0) < first.first_alarm_step
-    assert rep.status == "recovered", rep.summary()
-    assert [s.step for s in sup.steps] == list(range(1, cfg.steps + 1))  # the final lineage is complete
-    assert max(s.reward_mean for s in sup.steps if s.step > (rep.attempts[1].resumed_from_step or 0)) <= 1.2
-
-
-@pytest.mark.slow
-@pytest.mark.trl
-def test_broken_tool_stops_the_run_and_names_the_cause(fitted_model, tmp_path):
-    cfg = RunConfig(run_id="tool", seed=8, fault_type="tool_call_error", strength="easy", onset_step=5,
-                    **{**SHAPE, "group_size": 4})  # fmt: skip
-    rep = Supervisor(fitted_model, save_every=2).run(cfg, tmp_path).report
-    assert rep.status == "stopped" and rep.diagnosis.fault_type == "tool_call_error", rep.summary()
-    assert "tool" in rep.stop_cause and rep.final_checkpoint is not None
-    assert len(rep.attempts) == 1  # no retraining: an environment fault is reported, not trained around

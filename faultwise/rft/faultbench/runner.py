@@ -2,7 +2,7 @@
 
 Public API (what RFT-FM remediation builds on):
 
-- :class:`RunConfig` — every hyperparameter of a run, including the remediation knobs: ``learning_rate``,
+- :class:`RunConfig` (``config.py``) — every hyperparameter of a run, including the remediation knobs: ``learning_rate``,
   ``beta`` (KL coefficient), ``epsilon`` (clip range), ``temperature``, ``max_completion_length``,
   ``reward_guard`` (clip rewards to ``[0, reward_guard]``), ``scale_rewards`` (advantage normalisation:
   ``group|batch|none``), ``tool_retries`` (retry failed calculator calls), ``drop_corrupted`` (zero the
@@ -13,7 +13,8 @@ Public API (what RFT-FM remediation builds on):
   ``on_step_record`` method) are called live after each step as
   ``on_step_record(record, trajectories, control, controller)`` with the new :class:`StepRecord`, its
   :class:`TrajectoryRecord` list, the trainer's ``control`` (set ``should_training_stop`` to stop) and the
-  :class:`BenchController`.
+  :class:`BenchController` (``controller.py``). The :class:`RunOutput` holds the records and the policy the
+  run ended with.
 - Checkpoints: with ``save_every=K`` the trainer saves ``workdir/trainer/checkpoint-<step>`` every K steps; each
   also holds ``faultbench_state.json`` (the records so far). ``run(new_cfg, workdir, resume_from=<checkpoint>)``
   rolls back to that checkpoint (records after it are dropped) and continues with ``new_cfg``'s hyperparameters
