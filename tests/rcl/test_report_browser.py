@@ -1,10 +1,13 @@
 """The HTML report in a real browser: headless Chromium (Debian's ``chromium`` and ``chromedriver``) renders
 it at desktop and at phone width, and the rendered page is checked: the service map's nodes lie inside the
 viewport without overlapping, the candidates are visible, the page does not overflow sideways, and the
-browser logs no error. Skipped, with the reason, only where Chromium or selenium is missing."""
+browser logs no error. Skipped, with the reason, only where Chromium or selenium is missing; with
+``FAULTWISE_REQUIRE_BROWSER=1`` (set by ``.ci/run``) a missing browser fails the test instead, so CI always
+renders the report."""
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -20,6 +23,8 @@ DESKTOP = (1400, 900)
 PHONE = (390, 844)
 #: Smallest rendered height of a service name in the map, in CSS pixels: still readable.
 MIN_TEXT_PX = 10
+#: CI sets this: there the browser test must run, never skip.
+REQUIRED = os.environ.get("FAULTWISE_REQUIRE_BROWSER") == "1"
 FLAGS = (
     "--headless",
     "--no-sandbox",
@@ -33,13 +38,22 @@ FLAGS = (
 )
 
 
+def _missing(what: str) -> None:
+    """Skip the browser test, saying what is missing; fail it where CI requires it to run."""
+    reason = f"{what}: the report is not rendered in a browser"
+    if REQUIRED:
+        pytest.fail(f"{reason}, and FAULTWISE_REQUIRE_BROWSER=1 requires it", pytrace=False)
+    pytest.skip(reason)
+
+
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory):
     if CHROMIUM is None or CHROMEDRIVER is None:
-        pytest.skip(
-            "Chromium is missing (apt-get install chromium chromium-driver): the report is not rendered"
-        )
-    webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is missing (pip install selenium)")
+        _missing("Chromium is missing (apt-get install chromium chromium-driver)")
+    try:
+        from selenium import webdriver
+    except ImportError:
+        _missing("selenium is missing (pip install selenium)")
     from selenium.webdriver.chrome.options import Options
     from selenium.webdriver.chrome.service import Service
 
