@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from rcl_support.fakeserver import FakeChatServer, children_in, echo_answer, reading_in, record_name
+from rcl_support.fakeserver import Answer, FakeChatServer, children_in, echo_answer, reading_in, record_name
 
 from faultwise.rcl.method.analyzer import RCLAgent, RCLConfig
 from faultwise.rcl.reasoners.escalation import (
@@ -176,16 +176,22 @@ def test_competing_children_are_asked_and_the_answer_is_followed(llm):
 
 def test_the_call_budget_is_respected_and_the_rest_is_said_to_be_embedded(incident, llm):
     every = EscalationRule(mode="all")
-    with FakeChatServer(echo_answer()) as srv:
-        reasoner = LLMReasoner(
-            llm.client(srv.base_url), config=LLMReasonerConfig(escalation=every, budget_calls=12)
-        )
+    agree = echo_answer()
+
+    def needs_repairs(request):  # every first answer is prose: more calls than the plan expects
+        repairing = "That answer is not a valid" in (request["messages"][-1].get("content") or "")
+        if record_name(request) in ("self_verdict", "branch_report") and not repairing:
+            return Answer(content="It looks fine to me.")
+        return agree(request)
+
+    with FakeChatServer(needs_repairs) as srv:
+        config = LLMReasonerConfig(escalation=every, budget_calls=12)
+        reasoner = LLMReasoner(llm.client(srv.base_url), config=config)
         d = _diagnose(incident, reasoner)
         names = [record_name(r) for r in srv.requests]
     u = reasoner.usage
-    assert (
-        len(names) == u.budget_calls_used <= 12 and names[-1] == "final_ranking"
-    )  # the synthesis kept its call
+    # the client refused what the plan did not foresee; the synthesis kept its call
+    assert len(names) == u.budget_calls_used == 12 and names[-1] == "final_ranking" and u.repairs > 0
     assert u.questions_over_budget > 0 and u.incidents_over_budget == 1
     over = [n for g in d.graphs for n in g.nodes.values() if n.decided_by == "embedded_over_budget"]
     assert len(over) > 0

@@ -103,3 +103,20 @@ def test_cached_prompt_tokens_are_reported(llm):
             asyncio.run(client.chat([system, {"role": "user", "content": q}]))
     u = client.usage
     assert u.calls == 2 and 0 < u.cached_prompt_tokens < u.prompt_tokens
+
+
+def test_the_budget_admits_requests_while_they_fit_and_keeps_the_reserve_for_the_final_one():
+    from faultwise.rcl.llm import Budget, LLMOverBudget
+
+    b = Budget(calls=3, tokens=1000, reserve_calls=1, reserve_tokens=300)
+    first = b.admit(400)
+    with pytest.raises(LLMOverBudget, match="token budget"):  # 400 in flight + 400 > 1000 - 300
+        b.admit(400)
+    b.settle(first, 150)  # the answer cost less than its estimate
+    b.admit(100)
+    with pytest.raises(LLMOverBudget, match="call budget"):  # two sent, the third call is the reserve
+        b.admit(10)
+    b.admit(10, final=True)
+    with pytest.raises(LLMOverBudget):
+        b.admit(10, final=True)
+    assert (b.calls_used, b.refused) == (3, 3)
