@@ -36,7 +36,7 @@ from faultwise.rcl.bench.report import (
 )
 from faultwise.rcl.bench.runner import BenchRun, method_usage, run_bench
 from faultwise.rcl.compare import Method, MethodSettings, make_methods, registered_methods
-from faultwise.rcl.llm.usage import LLMUsage
+from faultwise.rcl.llm.usage import LLMUsage, Prices
 from faultwise.rcl.method.analyzer import Diagnosis, RCLAgent, RCLConfig
 from faultwise.rcl.reports.coverage import Coverage, describe_coverage
 from faultwise.rcl.telemetry import FAMILIES, FORMATS, Telemetry, load_telemetry
@@ -234,9 +234,58 @@ LLMConfigOpt = Annotated[
 ]
 
 
-def llm_document(reasoner) -> dict | None:
-    """The ``"llm"`` block of the JSON output (None with the embedded reasoner)."""
-    return None if reasoner is None else reasoner.usage.summary()
+LLMBudgetOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--llm-budget",
+        help="LLM requests one incident may send (retries and repairs included; 0: no limit) [default: 60].",
+    ),
+]
+LLMTokenBudgetOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--llm-token-budget", help="Prompt + completion tokens one incident may spend (0: no limit)."
+    ),
+]
+LLMEscalateOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--llm-escalate",
+        help="doubt: ask the model only where the embedded verdict is in doubt [default]; all: every span.",
+    ),
+]
+LLMPriceInOpt = Annotated[
+    float | None, typer.Option("--llm-price-in", help="Price of a million prompt tokens (adds llm.cost).")
+]
+LLMPriceOutOpt = Annotated[
+    float | None,
+    typer.Option("--llm-price-out", help="Price of a million completion tokens (adds llm.cost)."),
+]
+
+
+def llm_prices(price_in: float | None, price_out: float | None) -> Prices | None:
+    """The price table from ``--llm-price-in`` / ``--llm-price-out`` (``None`` when neither is given)."""
+    if price_in is None and price_out is None:
+        return None
+    return checked_config(
+        Prices,
+        {"input_per_mtok": "--llm-price-in", "output_per_mtok": "--llm-price-out"},
+        input_per_mtok=price_in or 0.0,
+        output_per_mtok=price_out or 0.0,
+    )
+
+
+def llm_document(reasoner, prices: Prices | None = None, graphs: list | None = None) -> dict | None:
+    """The ``"llm"`` block of the JSON output (None with the embedded reasoner): counters, budget, cost,
+    and how many decisions the LLM and the embedded reasoner made."""
+    if reasoner is None:
+        return None
+    from faultwise.rcl.reasoners.llm import decided_counts
+
+    doc = reasoner.report(prices)
+    if graphs is not None:
+        doc["decisions"] = decided_counts(graphs)
+    return doc
 
 
 # --- faultwise rcl diagnose ------------------------------------------------------------------------------
@@ -285,13 +334,23 @@ def diagnose(
     llm_base_url: LLMBaseUrlOpt = None,
     llm_model: LLMModelOpt = None,
     llm_config: LLMConfigOpt = None,
+    llm_budget: LLMBudgetOpt = None,
+    llm_token_budget: LLMTokenBudgetOpt = None,
+    llm_escalate: LLMEscalateOpt = None,
+    llm_price_in: LLMPriceInOpt = None,
+    llm_price_out: LLMPriceOutOpt = None,
     cache: Annotated[bool, typer.Option("--cache/--no-cache", help="Reuse cached LLM answers.")] = False,
 ) -> None:
     """Rank the likely root causes of an incident from its traces (and logs and metrics where given).
 
     Without --baseline or --start, the first third of the traces' time range is taken as normal.
     """
-    from faultwise.rcl.reasoners.factory import build_reasoner, check_answered
+    from faultwise.rcl.reasoners.factory import (
+        build_reasoner,
+        check_answered,
+        llm_warnings,
+        reasoner_config,
+    )
     from faultwise.rcl.reports.html import check_report_path
 
     _check_output(html)
@@ -299,22 +358,27 @@ def diagnose(
         check_report_path(html)  # an unwritable report path fails now, before any work
     _at_least_one("--top", top)
     config = rcl_config(concurrency, max_traces)
-    agent_reasoner = build_reasoner(reasoner, llm_base_url, llm_model, None, llm_config, cache)
+    prices = llm_prices(llm_price_in, llm_price_out)
+    agent_reasoner = build_reasoner(
+        reasoner,
+        llm_base_url,
+        llm_model,
+        None,
+        llm_config,
+        cache,
+        config=reasoner_config(llm_budget, llm_token_budget, llm_escalate),
+    )
     inputs = load_inputs(traces, logs, metrics, baseline, baseline_logs, baseline_metrics, start, fmt)
     diagnosis, coverage = diagnose_inputs(inputs, config, show_progress=not json_out, reasoner=agent_reasoner)
     if agent_reasoner is not None:
         check_answered(agent_reasoner)
-        if agent_reasoner.usage.fallbacks:
-            diagnosis.warnings.append(
-                f"LLM failed for good on {agent_reasoner.usage.fallbacks} agent decision(s); "
-                "the embedded reasoner made those (see llm.fallback_agents in --json)"
-            )
+        diagnosis.warnings.extend(llm_warnings(agent_reasoner))
     # the diagnosis is printed first: a report that cannot be written after all (disk full) is one error
     # line and exit code 2, and the JSON or the table has still reached stdout
     if json_out:
         doc = diagnosis_document(diagnosis, inputs, coverage)
         if agent_reasoner is not None:
-            doc["llm"] = llm_document(agent_reasoner)
+            doc["llm"] = llm_document(agent_reasoner, prices, diagnosis.graphs)
         typer.echo(json.dumps(doc, indent=2))
     else:
         from faultwise.rcl.reports.table import print_diagnosis
@@ -363,6 +427,8 @@ class BenchSettings:
 
     methods: MethodSettings = MethodSettings()
     modalities: tuple[str, ...] = MODALITY_SETS["all"]
+    llm_budget: dict[str, int | None] | None = None  # the LLM budget per incident (None: embedded)
+    prices: Prices | None = None
 
 
 #: The options every bench command takes, declared once (name, annotated type, default).
@@ -375,6 +441,11 @@ _BENCH_OPTIONS: list[tuple[str, Any, Any]] = [
     ("llm_config", LLMConfigOpt, None),
     ("cache", BenchCacheOpt, True),
     ("max_traces", BenchMaxTracesOpt, None),
+    ("llm_budget", LLMBudgetOpt, None),
+    ("llm_token_budget", LLMTokenBudgetOpt, None),
+    ("llm_escalate", LLMEscalateOpt, None),
+    ("llm_price_in", LLMPriceInOpt, None),
+    ("llm_price_out", LLMPriceOutOpt, None),
 ]
 
 
@@ -387,21 +458,34 @@ def _bench_settings(
     llm_config: Path | None,
     cache: bool,
     max_traces: int | None,
+    llm_budget: int | None,
+    llm_token_budget: int | None,
+    llm_escalate: str | None,
+    llm_price_in: float | None,
+    llm_price_out: float | None,
 ) -> BenchSettings:
     """The modality set, and the analyzer's config and reasoner for every rcl method of a bench (checked before
     any case loads); each rcl method gets a reasoner of its own, so that its LLM calls are counted apart."""
-    from faultwise.rcl.reasoners.factory import build_reasoner
+    from faultwise.rcl.reasoners.factory import build_reasoner, reasoner_config
 
     config = rcl_config(concurrency, max_traces)
-    build_reasoner(
-        reasoner, llm_base_url, llm_model, None, llm_config, cache
+    llm = reasoner_config(llm_budget, llm_token_budget, llm_escalate)
+    prices = llm_prices(llm_price_in, llm_price_out)
+    first = build_reasoner(
+        reasoner, llm_base_url, llm_model, None, llm_config, cache, config=llm
     )  # a bad setting fails here, once
     return BenchSettings(
         methods=MethodSettings(
             config=config,
-            reasoner=lambda: build_reasoner(reasoner, llm_base_url, llm_model, None, llm_config, cache),
+            reasoner=lambda: build_reasoner(
+                reasoner, llm_base_url, llm_model, None, llm_config, cache, config=llm
+            ),
         ),
         modalities=parse_modalities(modalities, "--modalities"),
+        llm_budget=None
+        if first is None
+        else {"calls_per_incident": llm.budget_calls, "tokens_per_incident": llm.budget_tokens},
+        prices=prices,
     )
 
 
@@ -426,17 +510,29 @@ def with_reasoner_options(command: Callable[..., None]) -> Callable[..., None]:
     return run
 
 
+def _llm_block(usage: LLMUsage, settings: BenchSettings, results: list[CaseResult] | None = None) -> dict:
+    """What the LLM cost a bench method: totals, budget per incident, money, and per case when given."""
+    doc = {**usage.summary(settings.prices), "budget": settings.llm_budget}
+    if results is not None:
+        doc["cases"] = [{"case_id": r.case_id, **_case_cost(r.llm, settings.prices)} for r in results]
+    return doc
+
+
+def _case_cost(llm: dict | None, prices: Prices | None) -> dict:
+    if not llm or prices is None:
+        return dict(llm or {})
+    return {**llm, "cost": prices.cost(llm.get("prompt_tokens", 0), llm.get("completion_tokens", 0))}
+
+
 def _print_one_method(
-    results: list[CaseResult], level: str, json_out: bool, usage: LLMUsage | None, modalities: tuple[str, ...]
+    results: list[CaseResult], level: str, json_out: bool, usage: LLMUsage | None, settings: BenchSettings
 ) -> None:
     summary = summarize(results)
+    modalities = settings.modalities
     if json_out:
         doc = {**summary.model_dump(mode="json"), "modalities": list(modalities)}
         if usage is not None:  # what the LLM cost, in total and per case
-            doc["llm"] = {
-                **usage.summary(),
-                "cases": [{"case_id": r.case_id, **(r.llm or {})} for r in results],
-            }
+            doc["llm"] = _llm_block(usage, settings, results)
         typer.echo(json.dumps(doc, indent=2))
         return
     console = Console()
@@ -446,12 +542,13 @@ def _print_one_method(
 
 
 def _print_methods(
-    run: BenchRun, methods: list[Method], level: str, json_out: bool, modalities: tuple[str, ...]
+    run: BenchRun, methods: list[Method], level: str, json_out: bool, settings: BenchSettings
 ) -> None:
     report = methods_report(run.results, run.load_seconds, level)
+    modalities = settings.modalities
     if json_out:
         doc = {**report.model_dump(mode="json"), "modalities": list(modalities)}
-        usage = {m.name: u.summary() for m in methods if (u := method_usage(m)) is not None}
+        usage = {m.name: _llm_block(u, settings) for m in methods if (u := method_usage(m)) is not None}
         if usage:  # what the LLM cost each method, in total (per case: results.*.llm)
             doc["llm"] = usage
         typer.echo(json.dumps(doc, indent=2))
@@ -490,11 +587,9 @@ def _run_bench(
     if side_by_side is None:
         side_by_side = spec is not None
     if side_by_side:
-        _print_methods(run, methods, level, json_out, settings.modalities)
+        _print_methods(run, methods, level, json_out, settings)
     else:
-        _print_one_method(
-            run.results[methods[0].name], level, json_out, method_usage(methods[0]), settings.modalities
-        )
+        _print_one_method(run.results[methods[0].name], level, json_out, method_usage(methods[0]), settings)
 
 
 @bench_app.command("nezha")
