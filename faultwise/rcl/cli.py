@@ -749,6 +749,60 @@ def bench_aiops2022(
     )
 
 
+@bench_app.command("replay")
+@with_reasoner_options
+def bench_replay(
+    sources: Annotated[
+        list[Path],
+        typer.Argument(
+            help="A Nezha-layout folder (its fault-free minutes), or fault-free trace files (or a folder of them)."
+        ),
+    ],
+    faults: Annotated[
+        str, typer.Option("--faults", help="all, or comma-separated fault models (see rcl inject --fault).")
+    ] = "all",
+    strengths: Annotated[str, typer.Option("--strengths", help="Comma-separated: easy, hard.")] = "easy,hard",
+    targets: Annotated[int, typer.Option("--targets", help="Target services drawn per seed.")] = 10,
+    seeds: Annotated[int, typer.Option("--seeds", help="Seeds 0..N-1, each drawing its own targets.")] = 1,
+    min_calls: Annotated[
+        int, typer.Option("--min-calls", help="Calls into a service after the onset it needs to be a target.")
+    ] = 5,
+    json_out: Annotated[
+        bool, typer.Option("--json", help="Print only the scores as one JSON document.")
+    ] = False,
+    methods: MethodsOpt = None,
+    settings: BenchSettings | None = None,
+) -> None:
+    """Inject every fault model at every strength into fault-free telemetry (targets drawn from the seed) and
+    score the methods per fault type and strength, at service level."""
+    from faultwise.rcl.bench.replay import replay_cases, replay_plan, replay_sources
+    from faultwise.rcl.inject import FAULTS, STRENGTHS
+
+    for option, value in (("--targets", targets), ("--seeds", seeds), ("--min-calls", min_calls)):
+        _at_least_one(option, value)
+    settings = settings or BenchSettings()
+    chosen_faults = _choices("--faults", faults, FAULTS)
+    chosen_strengths = _choices("--strengths", strengths, STRENGTHS)
+    found = replay_sources(sources)
+    plan = replay_plan(found, chosen_faults, chosen_strengths, targets, seeds, min_calls)
+    _run_bench(
+        replay_cases(found, plan), len(plan), methods, settings, "replayed faults", "service", json_out, True
+    )
+
+
+def _choices(option: str, text: str, known: tuple[str, ...]) -> list[str]:
+    """``all`` or comma-separated names out of ``known``; an unknown name is one line."""
+    if text.strip() == "all":
+        return list(known)
+    names = [t.strip() for t in text.split(",") if t.strip()]
+    unknown = [n for n in names if n not in known]
+    if unknown or not names:
+        raise InputError(
+            option, f"unknown {', '.join(unknown) or 'empty list'}; use all or {', '.join(known)}"
+        )
+    return names
+
+
 # --- faultwise demo --------------------------------------------------------------------------------------
 
 

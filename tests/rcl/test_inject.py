@@ -252,6 +252,23 @@ def test_code_faults_cut_the_usual_child_calls_of_one_operation(fault):
         assert errors.mean() < 0.1
 
 
+def test_a_caught_exception_changes_the_logs_not_the_callers():
+    tel = normal()
+    cfg = InjectConfig(
+        fault="exception", target=target_service(tel), seed=1, params={"caught_share": 1.0, "share": 1.0}
+    )
+    inj = inject(tel, cfg)
+    failed_before = set(_by_key(tel.spans).index[tel.spans["is_error"].to_numpy()])
+    failed_after = set(_by_key(inj.incident.spans).index[inj.incident.spans["is_error"].to_numpy()])
+    assert failed_after <= failed_before  # nothing failed that had not failed anyway
+    added = inj.incident.logs["message"].str.contains("RuntimeException").sum()
+    assert added == inj.label.effect["log_lines_added"] == inj.label.effect["exceptions_caught"] > 5
+    assert inj.label.effect["exceptions_caught"] == inj.label.effect["requests_hit"]
+    escaped = inject(tel, cfg.model_copy(update={"params": {"caught_share": 0.0, "share": 1.0}}))
+    escaped_failed = escaped.incident.spans["is_error"].sum()
+    assert escaped_failed > tel.spans["is_error"].sum() + 5
+
+
 def test_failures_are_recorded_as_the_format_can():
     tel = statusless()
     cfg = InjectConfig(fault="exception", target=target_service(tel), seed=1)

@@ -2,11 +2,13 @@
 its requests.
 
 A code fault sits at one place in the code of one operation: ``operation`` (default: drawn from the seed,
-weighted by the pod's traffic) fails or returns at ``fail_point``, the share of its own calls and steps it
-made before the faulty statement (default: drawn from the seed). On a request it hits, the span that was
-about to make the next call stops there: that call and every later one vanish with their subtrees, the
-span and its ancestors in the pod end a moment later (0.2-2 ms to build the answer), so the operation is
-shorter and its usual child calls are missing.
+weighted by the pod's traffic) fails or returns at ``fail_point``, the share of its observable steps
+before the faulty statement (default: drawn from the seed). The steps of a request are what the pod
+records while serving it, in time order: the calls and internal spans below its entry span and the log
+lines they write. On a request it hits, the span that was about to take the next step stops there: the
+calls and lines it would have made later vanish (with the calls' subtrees) and it ends a moment later
+(0.2-2 ms to build the answer). A fault point late in the code changes only the last log lines; an early
+one takes the operation's usual child calls with it.
 """
 
 from __future__ import annotations
@@ -22,7 +24,6 @@ from faultwise.rcl.inject.failures import in_pod_below
 from faultwise.rcl.inject.model import FaultParams
 
 HANDLING_US = (200, 2_000)
-MAX_DRAWN_FAIL_POINT = 0.8
 
 
 class CodeFaultParams(FaultParams):
@@ -34,8 +35,8 @@ class CodeFaultParams(FaultParams):
         None,
         ge=0,
         lt=1,
-        description="where the faulty statement sits: share of the operation's calls made before it; "
-        "None: drawn from the seed",
+        description="where the faulty statement sits: share of the operation's steps (calls, log lines) "
+        "taken before it; None: drawn from the seed",
     )
 
 
@@ -51,7 +52,7 @@ def faulty_requests(ctx: InjectionContext, p: CodeFaultParams) -> tuple[str, flo
         operation = p.operation
         if not (ops == operation).any():
             raise InputError("operation", f"the target serves no {operation!r} request after the onset")
-    fail_point = float(ctx.rng.uniform(0, MAX_DRAWN_FAIL_POINT)) if p.fail_point is None else p.fail_point
+    fail_point = float(ctx.rng.uniform(0, 1)) if p.fail_point is None else p.fail_point
     chosen = rows[ops == operation]
     hit = chosen[ctx.rng.random(len(chosen)) < p.share]
     ctx.count("requests_of_operation", len(chosen))
@@ -76,8 +77,12 @@ def failure_point(ctx: InjectionContext, entry: int, fail_point: float) -> tuple
     """(the span that stops, the original time it stops at) in one request of the faulty operation."""
     f = ctx.forest
     below = in_pod_below(ctx, entry)
-    k = int(np.floor(fail_point * len(below)))
-    if k < len(below):
-        d = below[k]
-        return int(f.parent[d]), int(f.start[d])
+    steps = [(int(f.start[d]), 0, d) for d in below]  # a call or internal step: its parent stops before it
+    for row in (entry, *below):
+        steps.extend((t, 1, row) for t in ctx.log_times.get(row, ()))  # a line: its span stops before it
+    steps.sort()
+    k = int(np.floor(fail_point * len(steps)))
+    if k < len(steps):
+        t, kind, row = steps[k]
+        return (int(f.parent[row]), t) if kind == 0 else (row, t - 1)
     return entry, int(f.start[entry] + fail_point * (f.end[entry] - f.start[entry]))

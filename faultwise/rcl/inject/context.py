@@ -56,7 +56,8 @@ class InjectionContext:
     onset_us: int
     until_us: int
     statuses: StatusStyle
-    log_rows: set[int] = field(default_factory=set)  # span rows that have log lines
+    log_times: dict[int, list[int]] = field(default_factory=dict)  # span row -> times of its log lines
+    log_pods: set[str] = field(default_factory=set)  # pods that write log lines at all
     new_lines: list[NewLogLine] = field(default_factory=list)
     metric_notes: list[MetricNote] = field(default_factory=list)
     silent: list[tuple[str, int, int]] = field(default_factory=list)  # (pod, from, to): it writes no logs
@@ -91,15 +92,16 @@ class InjectionContext:
         return STATUS_CODES.get(self.statuses, STATUS_CODES["plain"])[kind]
 
     def logged_span(self, row: int) -> int:
-        """``row`` or its nearest ancestor in the same pod that writes log lines (-1: none does)."""
+        """``row`` or its nearest ancestor in the same pod that writes log lines; ``row`` itself when none
+        does but the pod logs at all (-1: the pod writes no logs)."""
         f = self.forest
         x, seen = row, set()
         while x >= 0 and x not in seen and f.pod[x] == f.pod[row]:
-            if x in self.log_rows:
+            if x in self.log_times:
                 return x
             seen.add(x)
             x = int(f.parent[x])
-        return -1
+        return row if str(f.pod[row]) in self.log_pods else -1
 
     def log_line(self, row: int, at_us: int, text: str) -> None:
         """Have the span (or its nearest ancestor in the pod that logs) write an error line at ``at_us``."""

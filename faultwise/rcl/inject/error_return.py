@@ -1,11 +1,11 @@
 """An early or wrong return in the code of one operation of the pod (the ``return`` faults of the Nezha
 benchmark, ChaosBlade's ``jvm return``): the method returns a value before doing its work.
 
-Mechanism (see :mod:`~faultwise.rcl.inject.code_faults` for where it strikes): the operation returns at the
-faulty statement without an error: the calls it would have made later vanish with their subtrees, it ends
-early, its status stays OK and no error line is written (the lines it would have written later are
-missing). With ``caller_error_share`` the caller cannot use the value and fails right after the call
-(its own later calls vanish, an error climbs upwards with ``abort_share``).
+Mechanism (see :mod:`~faultwise.rcl.inject.code_faults` for where it strikes): the method returns at the
+faulty statement without an error: the calls and lines it would have made later are missing, it ends
+early, its status stays OK and no error line is written; the code that called it goes on. With
+``caller_error_share`` the calling service cannot use the value and fails right after the call (its own
+later calls vanish, an error climbs upwards with ``abort_share``).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from pydantic import Field
 
 from faultwise.rcl.inject.code_faults import HANDLING_US, CodeFaultParams, strike
 from faultwise.rcl.inject.context import InjectionContext
-from faultwise.rcl.inject.failures import escalate, fail_up
+from faultwise.rcl.inject.failures import escalate, fail_up, handling_us
 from faultwise.rcl.inject.model import FaultModel
 
 
@@ -28,8 +28,8 @@ class ErrorReturnParams(CodeFaultParams):
 def plan(ctx: InjectionContext, p: ErrorReturnParams) -> None:
     f = ctx.forest
 
-    def give_back(_entry: int, stopper: int, at_us: int, _operation: str) -> None:
-        entry = fail_up(ctx, stopper, at_us, HANDLING_US, mark=False)
+    def give_back(entry: int, stopper: int, at_us: int, _operation: str) -> None:
+        ctx.fx.cut(stopper, at_us, handling_us(ctx, *HANDLING_US))
         up = int(f.parent[entry])
         if up < 0 or ctx.rng.random() >= p.caller_error_share:
             return
@@ -50,7 +50,7 @@ MODEL = FaultModel(
     params=ErrorReturnParams,
     presets={
         "easy": ErrorReturnParams(share=0.9, caller_error_share=0.3, abort_share=0.8),
-        "hard": ErrorReturnParams(share=0.35, caller_error_share=0.1, abort_share=0.6),
+        "hard": ErrorReturnParams(share=0.5, caller_error_share=0.1, abort_share=0.6),
     },
     plan=plan,
     needs="entries",

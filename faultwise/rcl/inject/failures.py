@@ -30,14 +30,12 @@ def fail_up(
     at_us: int,
     after_us: tuple[int, int],
     mark_first: bool = True,
-    mark: bool = True,
 ) -> int:
-    """``row`` fails (or returns early) at original time ``at_us`` and every ancestor of it in the same pod
-    returns right after its child on the path (each drops the calls it would have made later); with ``mark``
-    they are failed spans. Returns the pod's entry span."""
+    """``row`` fails at original time ``at_us`` and every ancestor of it in the same pod fails right after its
+    child on the path (each drops the calls it would have made later). Returns the pod's entry span."""
     f = ctx.forest
     ctx.fx.cut(row, at_us, handling_us(ctx, *after_us))
-    if mark and mark_first:
+    if mark_first:
         mark_failed(ctx, row)
     x, seen = row, {row}
     while True:
@@ -45,8 +43,7 @@ def fail_up(
         if b < 0 or b in seen or f.pod[b] != f.pod[x]:
             return x
         ctx.fx.cut(b, int(f.end[x]), handling_us(ctx, *after_us))
-        if mark:
-            mark_failed(ctx, b)
+        mark_failed(ctx, b)
         seen.add(b)
         x = b
 

@@ -198,7 +198,12 @@ def inject(normal: Telemetry, config: InjectConfig) -> Injection:
             "target", f"{config.target!r} has {_NEEDS_TEXT[model.needs]} after the onset {_utc(onset)}"
         )
     link = link_logs(normal.logs, forest)
-    ctx.log_rows = {int(r) for r in np.unique(link[link >= 0])}
+    if normal.logs is not None:
+        ctx.log_pods = set(normal.logs["pod"].astype(str).unique())
+        linked = np.flatnonzero(link >= 0)
+        times = normal.logs["ts_us"].to_numpy(dtype=np.int64)
+        for i in linked[np.lexsort((times[linked], link[linked]))]:
+            ctx.log_times.setdefault(int(link[i]), []).append(int(times[i]))
     model.plan(ctx, params)
     log_span, log_ts = log_arrays(normal.logs, link, ctx)
     shifted = replay(forest, ctx.fx, log_span, log_ts)
