@@ -194,6 +194,12 @@ def test_cpu_faults_stretch_the_pods_own_processing_only(fault):
     # other pods' spans keep their length unless they wait on the target (then they only grow)
     grown = new.loc[others, "duration_us"] - old.loc[others, "duration_us"]
     assert (grown >= 0).all() and (grown == 0).mean() > 0.5
+    # requests into the pod wait for a CPU before their server span starts: the client-server gap grows
+    servers = _calls_into_target(inj, normal().spans).index
+    clients = (old.loc[servers, "trace_id"] + "|" + old.loc[servers, "parent_id"]).to_numpy()
+    gap_old = old.loc[servers, "start_us"].to_numpy() - old.loc[clients, "start_us"].to_numpy()
+    gap_new = new.loc[servers, "start_us"].to_numpy() - new.loc[clients, "start_us"].to_numpy()
+    assert (gap_new >= gap_old).all() and np.mean(gap_new - gap_old) > 5_000
     cpu = inj.incident.metrics
     pod = inj.label.pods[0]
     rows = (cpu["entity"] == pod) & cpu["metric"].str.contains("cpu", case=False)
