@@ -120,3 +120,36 @@ def test_a_folder_without_traces_is_one_line(cli, tmp_path):
     (tmp_path / "notes.txt").write_text("nothing here")
     rc, _, err = cli(["rcl", "bench", "replay", tmp_path])
     assert rc != 0 and "no cases.csv and no trace files" in err and err.count("\n") == 1
+
+
+def test_trace_files_are_sources_of_one_system(cli, tmp_path):
+    from faultwise.rcl.bench.replay import replay_sources
+    from faultwise.rcl.telemetry.writers import write_otlp_traces
+
+    paths = []
+    for seed in (0, 1):
+        paths.append(tmp_path / f"normal{seed}.jsonl")
+        write_otlp_traces(small_incident("cpu", seed).normal.spans, paths[-1])
+    sources = replay_sources(paths)
+    assert [s.name for s in sources] == ["normal0.jsonl", "normal1.jsonl"]
+    assert {s.system for s in sources} == {"files"} and {s.statuses for s in sources} == {"auto"}
+    assert [s.name for s in replay_sources([tmp_path])] == ["normal0.jsonl", "normal1.jsonl"]
+    rc, out, err = cli(
+        [
+            "rcl",
+            "bench",
+            "replay",
+            *paths,
+            "--faults",
+            "exception",
+            "--strengths",
+            "hard",
+            "--targets",
+            "1",
+            "--methods",
+            "random",
+            "--json",
+        ]
+    )
+    assert rc == 0, err
+    assert json.loads(out)["cases"] == 1

@@ -54,5 +54,5 @@ MODEL = FaultModel(
     },
     plan=plan,
     needs="entries",
-    summary="one operation returns early at a fixed point: later calls vanish, no error where it happens",
+    summary="one method returns early at a fixed point: its later calls and lines vanish, no error there",
 )

@@ -53,5 +53,5 @@ MODEL = FaultModel(
     },
     plan=plan,
     needs="entries",
-    summary="one operation throws at a fixed point: later calls vanish, errors upstream, an error log line",
+    summary="one operation throws at a fixed point: an error line; caught, or later calls vanish and errors climb",
 )
