@@ -17,11 +17,9 @@ import tracemalloc
 
 import numpy as np
 
-from faultwise.rft.detect.model import FMModel
-from faultwise.rft.detect.profile import fit_profile
-from faultwise.rft.detect.signals import extract_signals
-from faultwise.rft.diagnose.online import FailureMonitor
+from faultwise.rft.fm import FailureMonitor, FMModel, fit_profile
 from faultwise.rft.records import StepRecord, TrajectoryRecord
+from faultwise.rft.signals import extract_signals
 
 
 def synthetic_step(rng: np.random.Generator, t: int, n: int) -> StepRecord:

@@ -1,12 +1,390 @@
-"""``faultwise rft ...`` commands. Heavy imports (torch, trl) happen inside commands, never at import."""
+"""``faultwise rft ...`` commands: the failure manager (``fit``, ``evaluate``, ``watch``, ``report``) and the
+benchmark (``bench generate|stats|remediate``).
+
+Every problem with the user's input is an :class:`InputError` (the root ``main`` prints it as one line);
+machine-readable output (``--json``) is the only thing on stdout then, progress goes to stderr, and files are
+written atomically. Heavy imports (torch, TRL, scikit-learn) happen inside the commands, never at import.
+"""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
 import typer
 
-from faultwise.rft.bench.cli import bench_app
-from faultwise.rft.fm_cli import register_fm_commands
+from faultwise.errors import InputError
 
-app = typer.Typer(help="Failure management for reinforcement fine-tuning runs.", no_args_is_help=True)
+app = typer.Typer(
+    help="Failure management for reinforcement fine-tuning runs.", no_args_is_help=True, add_completion=False
+)
+bench_app = typer.Typer(
+    help="RFT-FaultBench: generate and inspect fault-injected RL runs.", no_args_is_help=True
+)
 app.add_typer(bench_app, name="bench")
-register_fm_commands(app, bench_app)
+
+SPLITS = ("all", "fit", "eval")
+
+
+# --- shared pieces ---------------------------------------------------------------------------------------
+
+
+def _print_json(doc: dict[str, Any]) -> None:
+    typer.echo(json.dumps(doc, indent=2, sort_keys=False))
+
+
+def _at_least_one(option: str, value: int) -> None:
+    """Range checks here rather than in typer, so a bad value is one line like every other input error."""
+    if value < 1:
+        raise InputError(option, f"must be at least 1, got {value}")
+
+
+def _check_split(split: str) -> str:
+    if split not in SPLITS:
+        raise InputError("--split", f"must be one of {', '.join(SPLITS)}, not {split!r}")
+    return split
+
+
+def _check_scale(scale: str) -> str:
+    from faultwise.rft.faultbench.scales import SCALES
+
+    if scale not in SCALES:
+        raise InputError("--scale", f"unknown scale {scale!r}; choose one of {', '.join(SCALES)}")
+    return scale
+
+
+ModelOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--model",
+        help="Fitted model (from `faultwise rft fit`); without it the run's warm-up is its profile.",
+    ),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document, nothing else.")]
+BenchArg = Annotated[Path, typer.Argument(help="Bench directory (registry.csv + runs/).")]
+
+
+# --- faultwise rft fit | evaluate ------------------------------------------------------------------------
+
+
+@app.command()
+def fit(
+    bench_dir: BenchArg,
+    out: Annotated[Path, typer.Option("--out", help="Where to write the fitted model (JSON).")],
+    false_alarm_rate: Annotated[
+        float, typer.Option("--false-alarm-rate", help="Target run-level false-alarm rate on normal runs.")
+    ] = 0.01,
+    split: Annotated[
+        str, typer.Option("--split", help="all, or fit: only the fit part of the held-out-seed split.")
+    ] = "all",
+) -> None:
+    """Fit the normal profile on the bench's healthy runs and the diagnoser on its faulty runs."""
+    from faultwise.rft.faultbench.load import load_bench, split_runs
+    from faultwise.rft.fm.evaluation import fit_model
+    from faultwise.rft.fm.model import save_model
+
+    if not 0 < false_alarm_rate < 1:
+        raise InputError("--false-alarm-rate", f"must be between 0 and 1, got {false_alarm_rate}")
+    _check_split(split)
+    runs = split_runs(load_bench(bench_dir).runs, split)
+    model = fit_model(runs, false_alarm_rate, fitted_on=str(bench_dir))
+    save_model(model, out)
+    n_norm = sum(not r.is_faulty for r in runs)
+    prof = model.profile
+    slow = f" {prof.slow_threshold:.2f} (slow)" if prof.slow_threshold is not None else ""
+    typer.echo(
+        f"fitted on {n_norm} normal + {len(runs) - n_norm} faulty runs; thresholds {prof.threshold:.2f} "
+        f"(instant) {prof.trend_threshold:.2f} (trend) {prof.joint_threshold:.2f} (joint){slow}; "
+        f"diagnoser classes {len(model.diagnoser.classes) if model.diagnoser else 0}; wrote {out}"
+    )
+
+
+@app.command("evaluate")
+def evaluate_cmd(
+    bench_dir: BenchArg,
+    model: Annotated[Path, typer.Option("--model", help="Fitted model (from `faultwise rft fit`).")],
+    json_out: JsonOpt = False,
+    compare: Annotated[
+        bool,
+        typer.Option(
+            "--compare",
+            help="Also score the comparison methods (Isolation Forest, LOF, KNN, SVM, ...) on the same runs.",
+        ),
+    ] = False,
+    fit_bench: Annotated[
+        Path | None,
+        typer.Option(
+            "--fit-bench", help="The bench the model was fitted on (the comparison methods fit on it)."
+        ),
+    ] = None,
+    split: Annotated[
+        str, typer.Option("--split", help="all, or eval: score only the held-out-seed part of the bench.")
+    ] = "all",
+) -> None:
+    """Score detection and diagnosis on a bench; optionally the comparison methods side by side.
+
+    Score a model on seeds it was not fitted on: a bench generated with another --seed, or --split eval.
+    """
+    from faultwise.rft.faultbench.load import load_bench, split_runs
+    from faultwise.rft.fm.evaluation import evaluate
+    from faultwise.rft.fm.model import load_model
+
+    _check_split(split)
+    fm = load_model(model)
+    runs = split_runs(load_bench(bench_dir).runs, split)
+    doc = evaluate(fm, runs)
+    others = None
+    if compare:
+        src = fit_bench or (Path(fm.fitted_on) if fm.fitted_on else None)
+        if src is None:
+            raise InputError(model, "the comparison methods need the fitting bench: pass --fit-bench")
+        from faultwise.rft.fm.compare import compare_methods
+
+        fit_runs = load_bench(src).runs
+        if src.resolve() == Path(bench_dir).resolve() and split == "eval":
+            fit_runs = split_runs(
+                fit_runs, "fit"
+            )  # same bench: the methods fit on the same part as the model
+        others = compare_methods(fm, fit_runs, runs)
+    if json_out:
+        if others is not None:
+            doc["compare"] = others
+        _print_json(doc)
+        return
+    _print_tables(doc, others)
+
+
+def _print_tables(doc: dict[str, Any], others: dict[str, Any] | None) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    det, dia = doc["detection"], doc["diagnosis"]
+    t = Table(title="Detection (run level)")
+    for col in (
+        "method",
+        "F1 easy",
+        "F1 hard",
+        "P easy",
+        "R easy",
+        "P hard",
+        "R hard",
+        "false alarms",
+        "median delay",
+    ):
+        t.add_column(col)
+
+    def row(name: str, d: dict[str, Any]) -> None:
+        t.add_row(
+            name,
+            *(
+                f"{d[s][k]:.3f}"
+                for s, k in (
+                    ("easy", "f1"),
+                    ("hard", "f1"),
+                    ("easy", "precision"),
+                    ("easy", "recall"),
+                    ("hard", "precision"),
+                    ("hard", "recall"),
+                )
+            ),
+            f"{d['false_alarm_rate']}",
+            f"{d['median_delay_steps']}",
+        )
+
+    row("RFT-FM", det)
+    for name, d in (others or {}).get("detection", {}).items():
+        row(name, d)
+    t2 = Table(title="Diagnosis (fault type)")
+    for col in ("method", "macro-F1 easy", "macro-F1 hard", "acc easy", "acc hard"):
+        t2.add_column(col)
+    for name, d in [("RFT-FM", dia), *(others or {}).get("diagnosis", {}).items()]:
+        t2.add_row(
+            name,
+            f"{d['easy']['macro_f1']:.3f}",
+            f"{d['hard']['macro_f1']:.3f}",
+            f"{d['easy']['accuracy']:.3f}",
+            f"{d['hard']['accuracy']:.3f}",
+        )
+    c = Console()
+    c.print(t)
+    c.print(t2)
+
+
+# --- faultwise rft watch | report ------------------------------------------------------------------------
+
+
+@app.command("watch")
+def watch_cmd(
+    log: Annotated[
+        Path,
+        typer.Argument(help="verl JSONL/console log, trainer_state.json, TensorBoard events, steps.jsonl."),
+    ],
+    model: ModelOpt = None,
+    once: Annotated[bool, typer.Option("--once", help="Read what is there and stop (no follow).")] = False,
+    json_out: Annotated[
+        bool, typer.Option("--json", help="One JSON event per line (alarms and diagnoses only).")
+    ] = False,
+    poll_s: Annotated[float, typer.Option("--poll-s", help="Seconds between polls of a growing log.")] = 1.0,
+) -> None:
+    """Follow a growing training log; print alarms and diagnoses as they happen."""
+    from faultwise.rft.fm.model import load_model
+    from faultwise.rft.fm.watcher import describe, watch
+
+    if not poll_s > 0:
+        raise InputError("--poll-s", f"must be positive, got {poll_s}")
+    fm = load_model(model) if model else None
+    n_alarms = 0
+    for ev in watch(log, fm, follow=not once, poll_s=poll_s):
+        if ev.verdict.alarm:
+            n_alarms += 1
+        if json_out:
+            if ev.verdict.alarm or ev.diagnosis is not None:
+                typer.echo(ev.model_dump_json())
+        else:
+            line = describe(ev)
+            if line:
+                typer.echo(line)
+    if not json_out:
+        typer.echo(f"done: {n_alarms} alarm step(s)")
+
+
+@app.command("report")
+def report_cmd(
+    path: Annotated[
+        Path, typer.Argument(help="Run directory (steps.jsonl, supervision.json) or any supported log.")
+    ],
+    html_out: Annotated[Path, typer.Option("--html", help="Where to write the self-contained HTML page.")],
+    model: ModelOpt = None,
+) -> None:
+    """Write an offline HTML report: curves with alarms, diagnosis and actions marked on them."""
+    from faultwise.io import atomic_write_text
+    from faultwise.rft.fm.model import load_model
+    from faultwise.rft.fm.report import report_for_path
+
+    if html_out.is_dir():
+        raise InputError(html_out, "is a directory, expected an output file name")
+    page = report_for_path(path, load_model(model) if model else None)
+    atomic_write_text(html_out, page)
+    typer.echo(f"wrote {html_out}")
+
+
+# --- faultwise rft bench ---------------------------------------------------------------------------------
+
+
+@bench_app.command("generate")
+def bench_generate(
+    out: Annotated[Path, typer.Argument(help="Bench directory (created; an existing one is continued).")],
+    scale: Annotated[str, typer.Option("--scale", help="smoke, small or paper.")] = "smoke",
+    seed: Annotated[int, typer.Option("--seed", help="Base seed of the bench.")] = 0,
+    workers: Annotated[int, typer.Option("--workers", help="Parallel runs (one CPU thread each).")] = 1,
+    cache_dir: Annotated[
+        Path | None, typer.Option("--cache-dir", help="Warm-start cache (default: user cache).")
+    ] = None,
+) -> None:
+    """Generate (or resume) a bench of real GRPO runs with injected faults."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from faultwise.rft.faultbench.generator import generate
+
+    _check_scale(scale)
+    _at_least_one("--workers", workers)
+    with Progress(
+        TextColumn("[bold]runs"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("{task.description}"),
+        console=Console(stderr=True),
+    ) as progress:
+        task = progress.add_task("", total=None)
+
+        def on_progress(done: int, planned: int, run_id: str) -> None:
+            progress.update(task, completed=done, total=planned, description=run_id)
+
+        summary = generate(
+            out, scale=scale, seed=seed, workers=workers, cache_dir=cache_dir, on_progress=on_progress
+        )
+    per_run = sum(summary.run_wall_s) / len(summary.run_wall_s) if summary.run_wall_s else 0.0
+    typer.echo(
+        f"{out}: {summary.already_done + summary.generated}/{summary.planned} runs complete "
+        f"({summary.generated} new in {summary.wall_time_s:.0f} s, {per_run:.1f} s per run, "
+        f"peak memory {summary.peak_rss_mb:.0f} MB per process)"
+    )
+
+
+@bench_app.command("stats")
+def bench_stats_cmd(
+    out: BenchArg,
+    json_out: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")] = False,
+) -> None:
+    """Counts by family/type/strength and the fingerprint table (effect of each fault on each signal)."""
+    from faultwise.rft.faultbench.load import load_bench
+    from faultwise.rft.faultbench.stats import bench_stats, moved_signals
+
+    stats = bench_stats(load_bench(out))
+    if json_out:
+        typer.echo(json.dumps(stats, indent=1))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    c = stats["counts"]
+    console.print(
+        f"{c['runs']} runs ({c['faulty_runs']} faulty, {c['normal_runs']} normal), "
+        f"{c['step_records']} step records, {c['trajectory_records']} trajectory records; onsets {c['by_onset']}"
+    )
+    console.print("by family: " + ", ".join(f"{k} {v}" for k, v in c["by_family"].items()))
+    table = Table(title="Fingerprint: median effect (Glass's delta vs normal runs) of the signals that move")
+    for col in ("fault type", "strength", "runs", "signals that move (|effect| >= 1)"):
+        table.add_column(col)
+    for ftype, by in stats["fingerprint"].items():
+        for strength, eff in by.items():
+            moved = moved_signals(eff, top=5)
+            text = ", ".join(f"{k} {v:+.1f}" for k, v in moved) or "[red]none[/red]"
+            table.add_row(ftype, strength, str(c["by_type_strength"].get(f"{ftype}/{strength}", 0)), text)
+    console.print(table)
+    if stats["traceless"]:
+        console.print(f"[red]no trace:[/red] {', '.join(stats['traceless'])}")
+
+
+@bench_app.command("remediate")
+def bench_remediate(
+    out: Annotated[Path, typer.Argument(help="Output directory (resumable).")],
+    scale: Annotated[str, typer.Option("--scale", help="smoke, small or paper.")] = "smoke",
+    seed: Annotated[
+        int, typer.Option("--seed", help="Base seed of the runs (use seeds the model was not fitted on).")
+    ] = 0,
+    model: Annotated[
+        Path | None,
+        typer.Option("--model", help="Fitted model; without it, fit on the scale's normal runs."),
+    ] = None,
+    n_eval: Annotated[
+        int, typer.Option("--n-eval", help="Held-out problems for the true task accuracy.")
+    ] = 128,
+    json_out: Annotated[bool, typer.Option("--json", help="Print the summary document only.")] = False,
+    limit: Annotated[
+        int | None,
+        typer.Option("--limit", help="Only the first N faulty runs, taken round-robin over families."),
+    ] = None,
+) -> None:
+    """Run the scale's faulty runs with the closed loop on; score success on true task accuracy."""
+    from faultwise.rft.fm.model import load_model
+    from faultwise.rft.fm.remediate.bench import remediation_bench
+
+    _check_scale(scale)
+    _at_least_one("--n-eval", n_eval)
+    if limit is not None:
+        _at_least_one("--limit", limit)
+    fm = load_model(model) if model else None
+    doc = remediation_bench(
+        out, scale, seed, fm, n_eval, limit=limit, progress=None if json_out else typer.echo
+    )
+    if json_out:
+        _print_json(doc)
+    else:
+        typer.echo(f"{doc['runs']} runs, success rate {doc['success_rate']:.3f}")
+        for fam, d in doc["by_family"].items():
+            typer.echo(f"  {fam}: {d['success_rate']:.3f} of {d['runs']}")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 Strength = Literal["easy", "hard", "none"]
 
@@ -22,6 +22,13 @@ FAULT_FAMILIES: dict[str, tuple[str, ...]] = {
 }
 FAULT_TYPES: tuple[str, ...] = tuple(t for types in FAULT_FAMILIES.values() for t in types)
 FAMILY_OF: dict[str, str] = {t: fam for fam, types in FAULT_FAMILIES.items() for t in types}
+
+
+def first_problem(exc: ValidationError) -> str:
+    """The first problem of a validation error as one line: ``field.path: message``."""
+    e = exc.errors()[0]
+    loc = ".".join(str(x) for x in e.get("loc", ()))
+    return f"{loc}: {e.get('msg')}" if loc else str(e.get("msg"))
 
 
 class StepRecord(BaseModel):

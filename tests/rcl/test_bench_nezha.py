@@ -14,7 +14,7 @@ from rcl_support.files import write_nezha_folder
 from faultwise.rcl.bench import nezha_cases, run_bench, score_case, select_cases
 from faultwise.rcl.compare import RCLMethod
 
-KEYS = {"cases", "ac1", "ac3", "ac5", "avg5", "mrr", "by_fault_type", "seconds_per_case"}
+KEYS = {"cases", "ac1", "ac3", "ac5", "avg5", "mrr", "by_fault_type", "seconds_per_case", "modalities"}
 REAL = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "nezha-tt"
 
 

@@ -1,91 +1,103 @@
-"""Real GRPO runs: smoke bench generation with a simulated kill and resume, seed-matched fault traces, and
-the runner's checkpoint / resume-with-new-hyperparameters / live-record API."""
+"""Bench generation (resumable, with a stand-in runner), the real smoke bench's records, and the runner's
+checkpoint / resume-with-new-hyperparameters / live-record API on real GRPO runs."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-pytest.importorskip("trl")
-
-from faultwise.rft.bench import generate as gen  # noqa: E402
-from faultwise.rft.bench.load import load_bench  # noqa: E402
-from faultwise.rft.bench.scales import run_configs  # noqa: E402
-from faultwise.rft.bench.stats import bench_stats  # noqa: E402
-
-pytestmark = pytest.mark.rft
+from faultwise.errors import InputError
+from faultwise.rft.faultbench import RunConfig, RunOutput, load_bench, policy, run_configs, runner
+from faultwise.rft.faultbench import generator as gen
+from faultwise.rft.faultbench.load import read_registry
+from faultwise.rft.faultbench.stats import bench_stats
+from faultwise.rft.records import StepRecord, TrajectoryRecord
 
 
-@pytest.fixture(scope="module")
-def smoke_bench(tmp_path_factory):
-    """Generate the smoke bench; the first attempt is 'killed' (an exception) at its third run."""
-    import torch
+def _stand_in_run(cfg: RunConfig, workdir, **kwargs) -> RunOutput:
+    """What ``runner.run`` returns, without training: records of the right shape, labelled from the config."""
+    active = [cfg.fault_type != "none" and s >= max(cfg.onset_step, 1) for s in range(1, cfg.steps + 1)]
+    steps = [
+        StepRecord(step=s, reward_mean=0.5, task_accuracy=0.4, fault_type=cfg.fault_type, strength=cfg.strength,
+                   fault_active=a)
+        for s, a in zip(range(1, cfg.steps + 1), active, strict=True)
+    ]  # fmt: skip
+    trajs = [
+        TrajectoryRecord.model_validate(
+            {"step": s, "index": i, "reward": 1.0, "correct": True, "response_length": 5, "advantage": 0.0,
+             "return": 1.0, "repetition_ratio": 0.0, "unique_token_ratio": 1.0, "tool_calls": 0,
+             "tool_errors": 0, "is_empty": False, "is_short": False, "is_long": False}
+        )
+        for s in range(1, cfg.steps + 1)
+        for i in range(cfg.trajectories_per_step)
+    ]  # fmt: skip
+    return RunOutput(cfg.run_info(), steps, trajs, 0.01)
 
-    torch.set_num_threads(1)
-    out = tmp_path_factory.mktemp("smoke")
-    real = gen._run_one
+
+def test_generate_resumes_after_a_kill_and_never_shows_half_runs(tmp_path, monkeypatch):
+    """The first attempt dies at its third run; a run directory without a registry row is redone."""
+    pytest.importorskip("torch")  # the worker pins torch's threads
     calls = {"n": 0}
 
-    def dies_on_third(*args):
+    def dies_on_third(cfg, workdir, **kwargs):
         calls["n"] += 1
         if calls["n"] == 3:
             raise RuntimeError("killed")
-        return real(*args)
+        return _stand_in_run(cfg, workdir, **kwargs)
 
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(gen, "_run_one", dies_on_third)
-        with pytest.raises(RuntimeError, match="killed"):
-            gen.generate(out, scale="smoke", seed=0, workers=1)
-    after_kill = {
-        "registry": [r.run_id for r in gen.read_registry(out)],
-        "dirs": sorted(p.name for p in (out / "runs").iterdir()),
-    }
-    # a run moved into place whose registry row was never written must not look complete
+    monkeypatch.setattr(policy, "warm_start", lambda cfg, cache_dir=None: tmp_path)
+    monkeypatch.setattr(runner, "run", dies_on_third)
+    out = tmp_path / "bench"
+    with pytest.raises(RuntimeError, match="killed"):
+        gen.generate(out, scale="smoke", seed=0, workers=1)
     planned = [c.run_id for c in run_configs("smoke", 0)]
-    orphan = next(r for r in planned if r not in after_kill["registry"])
+    assert [r.run_id for r in read_registry(out)] == planned[:2]
+    assert sorted(p.name for p in (out / "runs").iterdir()) == sorted(planned[:2])  # no temp dir, no half run
+    # a run moved into place whose registry row was never written must not look complete: it is discarded
+    orphan = planned[-1]
     (out / "runs" / orphan).mkdir()
     (out / "runs" / orphan / "steps.jsonl").write_text("{half-written\n")
+    monkeypatch.setattr(runner, "run", _stand_in_run)
+    one_more = gen.generate(out, scale="smoke", seed=0, workers=1, limit=1)
+    assert one_more.already_done == 2 and one_more.generated == 1
+    assert sorted(p.name for p in (out / "runs").iterdir()) == sorted(planned[:3])
     progress = []
     summary = gen.generate(
         out, scale="smoke", seed=0, workers=1, on_progress=lambda d, n, r: progress.append(d)
     )
-    return out, after_kill, summary, planned, progress
+    assert summary.already_done == 3 and summary.generated == len(planned) - 3
+    assert progress[0] == 3 and progress[-1] == len(planned)
+    bench = load_bench(out)  # every record validates, the orphan was redone
+    assert [r.info.run_id for r in bench.runs] == planned
+    assert all(len(r.steps) == r.info.steps for r in bench.runs)
+    with pytest.raises(InputError, match="holds a smoke bench with seed 0"):
+        gen.generate(out, scale="smoke", seed=1, workers=1)
 
 
-def test_kill_leaves_only_complete_runs(smoke_bench):
-    out, after_kill, summary, planned, progress = smoke_bench
-    assert after_kill["registry"] == planned[:2]
-    assert after_kill["dirs"] == sorted(planned[:2])  # no temp dir, no half run
-    assert summary.already_done == 2 and summary.generated == len(planned) - 2
-    assert progress[-1] == len(planned)
+# --- real GRPO runs ------------------------------------------------------------------------------------------
 
 
-def test_records_validate_and_count(smoke_bench):
-    out, _, _, planned, _ = smoke_bench
-    bench = load_bench(out)
-    assert [r.run_id for r in bench.runs] == planned
-    for info in bench.runs:
-        steps = bench.steps[bench.steps.run_id == info.run_id]
-        assert list(steps.step) == list(range(1, info.steps + 1))
-        trajs = bench.trajectories[bench.trajectories.run_id == info.run_id]
-        assert len(trajs) == info.steps * info.trajectories_per_step
-        assert steps.fault_active.all() == (info.fault_type != "none")
-    # the policy is partly competent: accuracy well between 0 and 1
-    normal = bench.steps[bench.steps.fault_type == "none"]
-    assert 0.15 < normal.task_accuracy.mean() < 0.9
+@pytest.mark.trl
+def test_smoke_bench_records_validate_and_count(smoke_bench):
+    bench = load_bench(smoke_bench)
+    assert [r.info.run_id for r in bench.runs] == [c.run_id for c in run_configs("smoke", 0)]
+    for r in bench.runs:
+        assert [s.step for s in r.steps] == list(range(1, r.info.steps + 1))
+        assert r.trajectory_count == r.info.steps * r.info.trajectories_per_step
+        assert all(s.fault_active for s in r.steps) == r.is_faulty
+    frame = bench.steps_frame()
+    normal = frame[frame.fault_type == "none"]
+    assert 0.15 < normal.task_accuracy.mean() < 0.9  # the warm-started policy is partly competent
     assert normal.kl.notna().all() and normal.entropy.notna().all() and normal.grad_norm.notna().all()
     st = bench_stats(bench)
     assert st["counts"]["normal_runs"] == 2 and st["counts"]["faulty_runs"] == 3
 
 
-def _by_run(out):
-    bench = load_bench(out, trajectories=False)
-    return {rid: g for rid, g in bench.steps.groupby("run_id")}
-
-
-def test_faults_leave_their_trace_vs_seed_matched_normal(smoke_bench):
+@pytest.mark.trl
+def test_smoke_faults_leave_their_trace_vs_seed_matched_normal(smoke_bench):
     """The smoke faults share seed and hyperparameters with normal-s0."""
-    runs = _by_run(smoke_bench[0])
+    frame = load_bench(smoke_bench, trajectories=False).steps_frame()
+    runs = {rid: g for rid, g in frame.groupby("run_id")}
     normal = runs["normal-s0"]
     ent = runs["entropy_collapse-easy-s0"]
     late = slice(4, None)
@@ -97,12 +109,11 @@ def test_faults_leave_their_trace_vs_seed_matched_normal(smoke_bench):
     assert long.long_ratio.mean() > normal.long_ratio.mean() + 0.15
 
 
+@pytest.mark.trl
+@pytest.mark.smoke
 def test_runner_checkpoint_resume_with_new_hyperparameters(tmp_path):
-    import torch
+    from faultwise.rft.faultbench.runner import latest_checkpoint, run
 
-    from faultwise.rft.runner import RunConfig, latest_checkpoint, run
-
-    torch.set_num_threads(1)
     seen = []
 
     def listener(rec, trajs, control, controller):
@@ -114,6 +125,11 @@ def test_runner_checkpoint_resume_with_new_hyperparameters(tmp_path):
     assert [s.step for s in first.steps] == [1, 2, 3, 4, 5, 6]
     assert seen == [(s, 8, True, 5e-4) for s in range(1, 7)]  # streamed live, one call per step
     assert [s.fault_active for s in first.steps] == [False, True, True, True, True, True]
+    warm, _ = policy.load_policy(policy.warm_start(cfg.policy_config()))
+    trained = dict(first.policy.named_parameters())
+    assert any(
+        not (p == trained[n]).all() for n, p in warm.named_parameters()
+    )  # the trained policy comes back
     ckpt = tmp_path / "trainer" / "checkpoint-3"
     assert ckpt.is_dir() and latest_checkpoint(tmp_path).name == "checkpoint-6"
     # roll back to step 3, change lr / beta / temperature, remove the fault, continue
@@ -128,23 +144,18 @@ def test_runner_checkpoint_resume_with_new_hyperparameters(tmp_path):
     assert len(second.trajectories) == 6 * 8
 
 
+@pytest.mark.trl
+@pytest.mark.smoke
 def test_callback_can_stop_a_run_live(tmp_path):
-    import torch
+    from transformers import TrainerCallback
 
-    from faultwise.rft.runner import RunConfig, run
+    from faultwise.rft.faultbench.runner import run
 
-    torch.set_num_threads(1)
-
-    class StopAtTwo:
+    class StopAtTwo(TrainerCallback):
         def on_step_record(self, rec, trajs, control, controller):
             if rec.step == 2:
                 control.should_training_stop = True
 
-    from transformers import TrainerCallback
-
-    class Cb(TrainerCallback, StopAtTwo):
-        pass
-
-    out = run(RunConfig(seed=4, steps=6, prompts_per_step=2, group_size=4), tmp_path, callbacks=[Cb()])
+    out = run(RunConfig(seed=4, steps=6, prompts_per_step=2, group_size=4), tmp_path, callbacks=[StopAtTwo()])
     assert [s.step for s in out.steps] == [1, 2]
     assert np.isfinite([s.reward_mean for s in out.steps]).all()

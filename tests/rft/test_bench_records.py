@@ -9,9 +9,9 @@ import pytest
 
 from faultwise.cli import main
 from faultwise.errors import InputError
-from faultwise.rft.bench.generate import read_registry, write_registry, write_run_files
-from faultwise.rft.bench.load import load_bench
-from faultwise.rft.bench.stats import bench_stats
+from faultwise.rft.faultbench.generator import write_registry, write_run_files
+from faultwise.rft.faultbench.load import load_bench, read_registry, read_trajectories
+from faultwise.rft.faultbench.stats import bench_stats
 from faultwise.rft.records import RunInfo, StepRecord, TrajectoryRecord
 
 
@@ -50,7 +50,15 @@ def bench(tmp_path):
 
 def test_roundtrip_and_stats(bench):
     b = load_bench(bench)
-    assert len(b.runs) == 3 and len(b.steps) == 12 and len(b.trajectories) == 36
+    assert [r.info.run_id for r in b.runs] == ["normal-a", "normal-b", "tce-a"]
+    assert [len(r.steps) for r in b.runs] == [4, 4, 4] and [r.trajectory_count for r in b.runs] == [
+        12,
+        12,
+        12,
+    ]
+    assert len(b.steps_frame()) == 12 and b.runs[2].onset == 1 and b.runs[0].onset is None
+    assert [t.index for t in b.runs[0].trajectories[2]] == [0, 1, 2]
+    assert not load_bench(bench, trajectories=False).runs[0].trajectories
     st = bench_stats(b)
     assert st["counts"]["by_family"] == {"TE": 1, "none": 2}
     eff = st["fingerprint"]["tool_call_error"]["easy"]
@@ -135,3 +143,16 @@ def test_cli_stats_json(bench, capsys):
     assert out["counts"]["runs"] == 3 and "tool_call_error" in out["fingerprint"]
     assert main(["rft", "bench", "stats", str(bench)]) == 0
     assert "tool_errors_per_traj" in capsys.readouterr().out
+
+
+def test_trajectories_are_optional_and_jsonl_is_read_too(bench):
+    run_dir = bench / "runs" / "normal-a"
+    rows = pd.read_parquet(run_dir / "trajectories.parquet").to_dict(orient="records")
+    (run_dir / "trajectories.parquet").unlink()
+    assert read_trajectories(run_dir) == {}
+    (run_dir / "trajectories.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    by_step = read_trajectories(run_dir)
+    assert sorted(by_step) == [1, 2, 3, 4] and all(len(ts) == 3 for ts in by_step.values())
+    (run_dir / "trajectories.jsonl").write_text("{broken\n")
+    with pytest.raises(InputError, match=r"trajectories.jsonl:1: not JSON"):
+        load_bench(bench)

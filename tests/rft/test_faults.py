@@ -7,9 +7,11 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from faultwise.rft import task as T
-from faultwise.rft.faults import INJECTORS, StepContext, make_injector
-from faultwise.rft.policy import SamplingParams, ToolResult
+from faultwise.errors import InputError
+from faultwise.rft.faultbench import task as T
+from faultwise.rft.faultbench.faults import INJECTORS, Injector, StepContext, make_injector
+from faultwise.rft.faultbench.faults.base import group_stats, grpo_advantages
+from faultwise.rft.faultbench.policy import SamplingParams, ToolResult
 from faultwise.rft.records import FAULT_TYPES
 
 G = 8
@@ -37,13 +39,30 @@ def test_one_injector_per_type_and_docstrings():
         assert inj.family in ("RF", "PG", "OD", "CA", "TE")
 
 
-def test_bad_arguments():
-    with pytest.raises(ValueError):
+def test_bad_arguments_are_input_errors():
+    with pytest.raises(InputError, match="fault_type: unknown fault type 'nope'"):
         make_injector("nope", "easy")
-    with pytest.raises(ValueError):
+    with pytest.raises(InputError, match="strength: must be easy or hard"):
         make_injector("reward_spike", "medium")
-    with pytest.raises(ValueError):
+    with pytest.raises(InputError, match="onset_step: counts from 1"):
         make_injector("reward_spike", "easy", onset_step=0)
+
+
+def test_injector_classes_are_checked_when_defined():
+    with pytest.raises(TypeError, match="not one of FAULT_TYPES"):
+
+        class Misspelt(Injector):
+            fault_type = "reward_spikes"
+
+    with pytest.raises(TypeError, match="already has an injector"):
+
+        class Second(Injector):
+            fault_type = "reward_spike"
+
+    class NoFault(Injector):  # hooks that inject no fault (remediation guards) are allowed, not registered
+        fault_type = "none"
+
+    assert set(INJECTORS) == set(FAULT_TYPES) and NoFault not in INJECTORS.values()
 
 
 @pytest.mark.parametrize("ftype", FAULT_TYPES)
@@ -140,8 +159,6 @@ def test_optimisation_faults():
 def test_value_mismatch_biases_baseline():
     c = ctx()
     r = rewards_of(c)
-    from faultwise.rft.faults.base import group_stats, grpo_advantages
-
     mean, std = group_stats(r, G)
     adv = grpo_advantages(r, mean, std, "group")
     for strength in ("easy", "hard"):
@@ -189,7 +206,7 @@ def test_tool_faults():
 def test_generation_faults_move_sampled_completions():
     """Through the real sampler (untrained tiny model): the generation faults change what is sampled."""
     pytest.importorskip("torch")
-    from faultwise.rft.policy import PolicyConfig, build_model, sample_rollouts
+    from faultwise.rft.faultbench.policy import PolicyConfig, build_model, sample_rollouts
 
     model = build_model(PolicyConfig(), seed=0)
     prompts = [p.prompt for p in T.sample_problems(16, 1)]

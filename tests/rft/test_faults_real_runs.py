@@ -8,9 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-pytest.importorskip("trl")
-
-pytestmark = [pytest.mark.slow, pytest.mark.rft]
+pytestmark = [pytest.mark.slow, pytest.mark.trl]
 
 STEPS = 12
 
@@ -26,11 +24,8 @@ def _mean(out, key, start=1):
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
-    import torch
+    from faultwise.rft.faultbench import RunConfig, run
 
-    from faultwise.rft.runner import RunConfig, run
-
-    torch.set_num_threads(1)
     cache = {}
 
     def get(ftype: str, strength: str = "easy"):

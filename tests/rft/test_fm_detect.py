@@ -1,24 +1,23 @@
 import math
 
 import pytest
-from test_fm_synth import make_run
 
 from faultwise.errors import InputError
-from faultwise.rft.detect.model import FMModel, load_model, save_model
-from faultwise.rft.detect.monitor import Monitor
-from faultwise.rft.detect.profile import fit_profile
-from faultwise.rft.detect.signals import extract_signals
+from faultwise.rft.fm.detect.detector import Detector
+from faultwise.rft.fm.detect.profile import fit_profile
+from faultwise.rft.fm.model import FMModel, load_model, save_model
 from faultwise.rft.records import StepRecord
+from faultwise.rft.signals import extract_signals
 
 
 @pytest.fixture(scope="module")
-def profile():
+def profile(make_run):
     normal = [[(s.step, extract_signals(s)) for s in make_run(seed)] for seed in range(30)]
     return fit_profile(normal, target_false_alarm_rate=0.02)
 
 
 def first_alarm(profile, run):
-    mon = Monitor(profile)
+    mon = Detector(profile)
     for s in run:
         v = mon.update(s)
         if v.alarm:
@@ -26,7 +25,7 @@ def first_alarm(profile, run):
     return None, None
 
 
-def test_held_out_normal_runs_rarely_alarm(profile):
+def test_held_out_normal_runs_rarely_alarm(make_run, profile):
     alarms = sum(first_alarm(profile, make_run(seed))[0] is not None for seed in range(1000, 1040))
     assert alarms <= 2  # 5 % of 40 held-out runs at most, for a 2 % target
 
@@ -39,7 +38,7 @@ def test_held_out_normal_runs_rarely_alarm(profile):
         ("tool_call_error", "tool_errors_per_traj", "tool_health"),
     ],
 )
-def test_mid_run_fault_is_caught_fast_with_its_evidence(profile, fault, signal, invariant):
+def test_mid_run_fault_is_caught_fast_with_its_evidence(make_run, profile, fault, signal, invariant):
     step, v = first_alarm(profile, make_run(2000, fault, "easy", onset=15))
     assert step is not None and 15 <= step <= 17
     assert v.invariant == invariant
@@ -51,13 +50,13 @@ def test_mid_run_fault_is_caught_fast_with_its_evidence(profile, fault, signal, 
     assert v.score > 1.0 and v.evidence[0].normalised > min(profile.threshold, profile.trend_threshold)
 
 
-def test_hard_fault_from_step_one_is_caught(profile):
+def test_hard_fault_from_step_one_is_caught(make_run, profile):
     step, _ = first_alarm(profile, make_run(2001, "entropy_collapse", "hard", onset=0))
     assert step is not None and step <= 3
 
 
-def test_nan_and_exploding_grad_norm_are_hard_rules(profile):
-    mon = Monitor(profile)
+def test_nan_and_exploding_grad_norm_are_hard_rules(make_run, profile):
+    mon = Detector(profile)
     run = make_run(7)
     for s in run[:5]:
         mon.update(s)
@@ -72,17 +71,17 @@ def test_nan_and_exploding_grad_norm_are_hard_rules(profile):
     assert v.alarm and v.rule == "exploding_grad_norm"
 
 
-def test_memory_is_bounded_over_a_long_run(profile):
-    mon = Monitor(profile)
+def test_memory_is_bounded_over_a_long_run(make_run, profile):
+    mon = Detector(profile)
     run = make_run(9, steps=30)
     for i in range(600):
         mon.update(run[i % 30].model_copy(update={"step": i}))
     assert len(mon.window) == mon.window.maxlen
-    assert len(mon._raw.signals) == len(extract_signals(run[0]))
+    assert mon.tracked_signals == set(extract_signals(run[0]))
 
 
-def test_missing_signals_are_skipped_not_alarmed(profile):
-    mon = Monitor(profile)
+def test_missing_signals_are_skipped_not_alarmed(make_run, profile):
+    mon = Detector(profile)
     for s in make_run(11)[:10]:
         v = mon.update(StepRecord(step=s.step, reward_mean=s.reward_mean))
     assert not v.alarm
@@ -107,8 +106,8 @@ def test_fit_needs_normal_runs():
         fit_profile([])
 
 
-def test_vanished_update_is_a_hard_rule(profile):
-    mon = Monitor(profile)
+def test_vanished_update_is_a_hard_rule(make_run, profile):
+    mon = Detector(profile)
     run = make_run(8)
     for s in run[:5]:
         assert not mon.update(s).rule
@@ -116,9 +115,9 @@ def test_vanished_update_is_a_hard_rule(profile):
     assert v.alarm and v.rule == "vanished_update" and v.invariant == "kl_dynamics"
 
 
-def test_slow_drift_accumulates_in_the_cusum_channel(profile):
+def test_slow_drift_accumulates_in_the_cusum_channel(make_run, profile):
     """A small offset that persists adds up in the CUSUM; each step alone stays inside the normal range."""
-    mon = Monitor(profile)
+    mon = Detector(profile)
     cusum = []
     for s in make_run(2002, "entropy_collapse", "hard", onset=5):
         mon.update(s)
@@ -127,8 +126,8 @@ def test_slow_drift_accumulates_in_the_cusum_channel(profile):
     assert profile.slow_threshold is not None and profile.slow_threshold >= 1.0
 
 
-def test_alarm_dates_the_onset_from_where_its_signals_started_to_drift(profile):
-    mon = Monitor(profile)
+def test_alarm_dates_the_onset_from_where_its_signals_started_to_drift(make_run, profile):
+    mon = Detector(profile)
     for s in make_run(2003, "entropy_collapse", "easy", onset=12):
         v = mon.update(s)
         if v.alarm:
@@ -136,5 +135,5 @@ def test_alarm_dates_the_onset_from_where_its_signals_started_to_drift(profile):
             break
     else:
         pytest.fail("no alarm")
-    quiet = Monitor(profile).update(make_run(1)[0])
+    quiet = Detector(profile).update(make_run(1)[0])
     assert quiet.onset_estimate is None  # no alarm, no onset

@@ -1,24 +1,25 @@
 import json
+import os
 
 import pytest
-from test_fm_synth import make_run, write_bench
 
 from faultwise.cli import main
-from faultwise.rft.detect.model import FMModel
-from faultwise.rft.diagnose.classifier import diagnose
-from faultwise.rft.diagnose.online import FailureMonitor
-from faultwise.rft.evaluate import RunOutcome, detection_metrics, fit_model, load_bench
+from faultwise.rft.faultbench.load import load_bench, split_runs
+from faultwise.rft.fm.diagnose.classifier import diagnose
+from faultwise.rft.fm.evaluation import RunOutcome, detection_metrics, fit_model
+from faultwise.rft.fm.model import FMModel
+from faultwise.rft.fm.monitor import FailureMonitor
 
 
 @pytest.fixture(scope="module")
-def benches(tmp_path_factory):
+def benches(write_bench, tmp_path_factory):
     root = tmp_path_factory.mktemp("bench")
     return write_bench(root / "fit", 0, per_type=2), write_bench(root / "eval", 7000, per_type=1, normals=10)
 
 
 @pytest.fixture(scope="module")
 def model(benches):
-    return fit_model(load_bench(benches[0]))
+    return fit_model(load_bench(benches[0]).runs)
 
 
 def run_fm(model, run):
@@ -42,7 +43,7 @@ def run_fm(model, run):
         "update_freeze",
     ],
 )
-def test_diagnoser_names_the_injected_type_with_deciding_signals(model, fault):
+def test_diagnoser_names_the_injected_type_with_deciding_signals(make_run, model, fault):
     ev = run_fm(model, make_run(9100, fault, "easy", onset=0))
     assert ev is not None and ev.verdict.step <= 4
     d = ev.diagnosis
@@ -50,7 +51,7 @@ def test_diagnoser_names_the_injected_type_with_deciding_signals(model, fault):
     assert d.deciding_signals and all(s.weight > 0 for s in d.deciding_signals)
 
 
-def test_rules_alone_diagnose_a_clear_fingerprint(model):
+def test_rules_alone_diagnose_a_clear_fingerprint(make_run, model):
     rules_only = model.model_copy(update={"diagnoser": None})
     ev = run_fm(rules_only, make_run(9200, "entropy_collapse", "easy", onset=5))
     assert ev.diagnosis.fault_type == "entropy_collapse" and ev.diagnosis.source == "rules"
@@ -94,40 +95,40 @@ def test_cli_fit_and_evaluate_json_document(benches, tmp_path, capsys):
     assert doc["detection"]["easy"]["recall"] >= 0.9 and doc["diagnosis"]["easy"]["macro_f1"] >= 0.8
 
 
-def test_cli_evaluate_with_baselines(tmp_path, capsys):
+def test_cli_evaluate_with_comparison_methods(write_bench, tmp_path, capsys):
     fit_dir = write_bench(tmp_path / "fit", 300, per_type=1, normals=10, steps=16)
     eval_dir = write_bench(tmp_path / "eval", 400, per_type=1, normals=6, steps=16)
     mp = tmp_path / "model.json"
     assert main(["rft", "fit", str(fit_dir), "--out", str(mp)]) == 0
     capsys.readouterr()
-    assert main(["rft", "evaluate", str(eval_dir), "--model", str(mp), "--json", "--baselines"]) == 0
-    base = json.loads(capsys.readouterr().out)["baselines"]
+    assert main(["rft", "evaluate", str(eval_dir), "--model", str(mp), "--json", "--compare"]) == 0
+    base = json.loads(capsys.readouterr().out)["compare"]
     assert set(base["detection"]) == {"isolation_forest", "lof", "flag_every_run"}
     assert base["detection"]["flag_every_run"]["false_alarm_rate"] == 1.0
     assert {"knn", "svm", "majority_class", "fingerprint_rules_only"} <= set(base["diagnosis"])
 
 
-def test_bad_bench_inputs(tmp_path, capsys):
+def test_bad_bench_inputs(write_bench, tmp_path, capsys):
     assert main(["rft", "fit", str(tmp_path), "--out", str(tmp_path / "m.json")]) == 2
-    assert "registry.csv not found" in capsys.readouterr().err
+    assert "no registry.csv" in capsys.readouterr().err
     root = write_bench(tmp_path / "b", 1, per_type=1, normals=3, steps=10)
     run_dir = next((root / "runs").iterdir())
     (run_dir / "steps.jsonl").write_text('{"step": 0, "reward_mean": 0.5}\n{"step": -3}\n')
     assert main(["rft", "fit", str(root), "--out", str(tmp_path / "m.json")]) == 2
     err = capsys.readouterr().err
-    assert "steps.jsonl: line 2" in err and "Traceback" not in err
+    assert "steps.jsonl:2: step:" in err and "Traceback" not in err
     assert not (tmp_path / "m.json").exists()
 
 
-def test_fit_refuses_bench_without_normal_runs(tmp_path):
+def test_fit_refuses_bench_without_normal_runs(write_bench, tmp_path):
     from faultwise.errors import InputError
 
     root = write_bench(tmp_path / "b", 1, per_type=1, normals=0, steps=10)
     with pytest.raises(InputError, match="normal runs"):
-        fit_model(load_bench(root))
+        fit_model(load_bench(root).runs)
 
 
-def test_model_without_diagnoser_still_detects(model):
+def test_model_without_diagnoser_still_detects(make_run, model):
     fm = FailureMonitor(FMModel(profile=model.profile))
     for s in make_run(9300, "kl_explosion", "easy", onset=10):
         fm.update(s)
@@ -135,11 +136,37 @@ def test_model_without_diagnoser_still_detects(model):
 
 
 def test_held_out_seed_split(benches):
-    from faultwise.rft.evaluate import split_runs
-
-    runs = load_bench(benches[0])
+    runs = load_bench(benches[0]).runs
     fit, ev = split_runs(runs, "fit"), split_runs(runs, "eval")
     assert len(fit) + len(ev) == len(runs)
     assert not {r.info.seed for r in fit} & {r.info.seed for r in ev}
     assert {r.info.fault_type for r in ev} - {r.info.fault_type for r in fit} == set()
     assert any(r.info.fault_type == "none" for r in ev)
+
+
+def test_majority_class_comparison_is_the_same_in_every_process(benches, model, tmp_path):
+    """The majority class among tied classes must not depend on the process's string hashing."""
+    import subprocess
+    import sys
+
+    from faultwise.rft.fm import save_model
+
+    save_model(model, tmp_path / "m.json")
+    code = (
+        "import json, sys; from faultwise.rft.faultbench import load_bench; from faultwise.rft.fm import load_model;"
+        "from faultwise.rft.fm.compare import diagnosis_methods;"
+        f"m = load_model({str(tmp_path / 'm.json')!r}); fit = load_bench({str(benches[0])!r}).runs;"
+        f"ev = load_bench({str(benches[1])!r}).runs;"
+        "print(json.dumps(diagnosis_methods(m, fit, ev)['majority_class'], sort_keys=True))"
+    )
+    outs = {
+        subprocess.run(
+            [sys.executable, "-c", code],
+            capture_output=True,
+            text=True,
+            check=True,
+            env={**os.environ, "PYTHONHASHSEED": h},
+        ).stdout
+        for h in ("1", "4", "5")
+    }
+    assert len(outs) == 1, outs

@@ -2,14 +2,13 @@ import json
 import math
 
 import pytest
-from test_fm_synth import make_run
 
 from faultwise.cli import main
 from faultwise.errors import InputError
-from faultwise.rft.detect.profile import fit_profile
-from faultwise.rft.detect.signals import extract_signals
-from faultwise.rft.integrations.readers import parse_console_line, read_log
-from faultwise.rft.integrations.watch import watch
+from faultwise.rft.fm.detect.profile import fit_profile
+from faultwise.rft.fm.readers import parse_console_line, read_log
+from faultwise.rft.fm.watcher import watch
+from faultwise.rft.signals import extract_signals
 
 VERL = {
     "actor/entropy": 1.2,
@@ -102,7 +101,7 @@ def test_tensorboard_events_openrlhf_names(tmp_path):
     assert res.steps[1].response_length_mean == 51
 
 
-def test_plain_steps_jsonl(tmp_path):
+def test_plain_steps_jsonl(make_run, tmp_path):
     p = tmp_path / "steps.jsonl"
     p.write_text("".join(r.model_dump_json() + "\n" for r in make_run(1, steps=5)))
     res = read_log(tmp_path)
@@ -147,8 +146,8 @@ def _log(tmp_path, recs):
     return p
 
 
-def test_watch_with_model_reports_alarm_and_diagnosis(tmp_path, capsys):
-    from faultwise.rft.detect.model import FMModel, save_model
+def test_watch_with_model_reports_alarm_and_diagnosis(make_run, tmp_path, capsys):
+    from faultwise.rft.fm.model import FMModel, save_model
 
     normal = [[(s.step, extract_signals(s)) for s in make_run(seed)] for seed in range(20)]
     save_model(FMModel(profile=fit_profile(normal)), tmp_path / "m.json")
@@ -160,7 +159,7 @@ def test_watch_with_model_reports_alarm_and_diagnosis(tmp_path, capsys):
     assert 12 <= first <= 14
 
 
-def test_watch_without_model_catches_nan_and_self_calibrates(tmp_path):
+def test_watch_without_model_catches_nan_and_self_calibrates(make_run, tmp_path):
     recs = make_run(501, "kl_explosion", "easy", onset=20)
     recs[5] = recs[5].model_copy(update={"kl": float("nan")})
     events = list(watch(_log(tmp_path, recs), None, follow=False))
@@ -169,7 +168,7 @@ def test_watch_without_model_catches_nan_and_self_calibrates(tmp_path):
     assert any(s >= 20 for s in alarms[1:])
 
 
-def test_watch_follows_a_growing_file(tmp_path):
+def test_watch_follows_a_growing_file(make_run, tmp_path):
     import threading
     import time
 

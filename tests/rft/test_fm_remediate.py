@@ -3,26 +3,37 @@
 import numpy as np
 import pytest
 
-from faultwise.rft.faults import make_injector
-from faultwise.rft.faults.base import StepContext, group_stats, grpo_advantages
-from faultwise.rft.policy import SamplingParams
+from faultwise.rft.faultbench.faults import make_injector
+from faultwise.rft.faultbench.faults.base import StepContext, group_stats, grpo_advantages
+from faultwise.rft.faultbench.policy import SamplingParams
+from faultwise.rft.faultbench.runner import RunConfig
+from faultwise.rft.fm.remediate.actions import ENVIRONMENT_CAUSES, MAX_VALID_REWARD, plan_action
+from faultwise.rft.fm.remediate.bench import judge, summarise
+from faultwise.rft.fm.remediate.guards import make_guards, rewritten_signals
 from faultwise.rft.records import FAULT_TYPES
-from faultwise.rft.remediate.actions import ENVIRONMENT_CAUSES, MAX_VALID_REWARD, plan_action
-from faultwise.rft.remediate.bench import judge, summarise
-from faultwise.rft.remediate.guards import make_guards, rewritten_signals
-from faultwise.rft.runner import RunConfig
 
 
 def ctx(step=3, g=4, seed=0):
     return StepContext(step=step, group_size=g, rng=np.random.default_rng(seed))
 
 
+# what each environment fault's stop cause must name: the part of the environment that is broken
+BROKEN_PART = {
+    "tool_call_error": "tool",
+    "observation_corruption": "observation",
+    "termination_error": "episode",
+}
+
+
 @pytest.mark.parametrize("fault", [*FAULT_TYPES, "unknown"])
 def test_every_diagnosis_has_a_valid_action(fault):
     cfg = RunConfig()
     a1 = plan_action(fault, cfg.model_dump(), 1)
-    if fault in ENVIRONMENT_CAUSES:
-        assert a1.kind == "stop" and a1.cause and fault.split("_")[0] in a1.cause or "tool" in a1.cause
+    if fault in ENVIRONMENT_CAUSES:  # stop at once, name the broken part, change nothing
+        assert a1.kind == "stop"
+        assert a1.cause is not None and BROKEN_PART[fault] in a1.cause
+        assert a1.changes == {} and a1.guards == []
+        assert plan_action(fault, cfg.model_dump(), 2).kind == "stop"
         return
     assert a1.kind == "retrain" and (a1.changes or a1.guards) and a1.rationale
     new = RunConfig.model_validate({**cfg.model_dump(), **a1.changes})  # the runner accepts the change
@@ -117,7 +128,7 @@ def test_success_judgement():
 
 
 def test_summary_document_shape():
-    from faultwise.rft.remediate.bench import RemediationOutcome
+    from faultwise.rft.fm.remediate.bench import RemediationOutcome
 
     rows = [
         RemediationOutcome(
@@ -157,17 +168,15 @@ def test_compensating_actions_name_the_signals_verification_must_tolerate():
     )  # its guard removes the cause: nothing to tolerate
 
 
-def test_tolerated_grad_norm_silences_the_vanished_update_rule():
-    from test_fm_synth import make_run
-
-    from faultwise.rft.detect.monitor import Monitor
-    from faultwise.rft.detect.profile import fit_profile
-    from faultwise.rft.detect.signals import extract_signals
+def test_tolerated_grad_norm_silences_the_vanished_update_rule(make_run):
+    from faultwise.rft.fm.detect.detector import Detector
+    from faultwise.rft.fm.detect.profile import fit_profile
+    from faultwise.rft.signals import extract_signals
 
     prof = fit_profile([[(r.step, extract_signals(r)) for r in make_run(seed)] for seed in range(12)])
     sig = extract_signals(make_run(99)[3])
     frozen = {**sig, "grad_norm": 0.0, "clip_ratio": 0.0, "policy_loss": 0.0}
-    assert Monitor(prof).update_signals(3, frozen).rule == "vanished_update"
-    mon = Monitor(prof)
+    assert Detector(prof).update_signals(3, frozen).rule == "vanished_update"
+    mon = Detector(prof)
     mon.ignore = set(plan_action("update_freeze", RunConfig().model_dump(), 1).tolerate)
     assert mon.update_signals(3, frozen).rule is None

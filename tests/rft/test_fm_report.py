@@ -1,16 +1,15 @@
 import json
 import re
 
-from test_fm_synth import make_run
-
 from faultwise.cli import main
-from faultwise.rft.detect.model import FMModel, save_model
-from faultwise.rft.detect.profile import fit_profile
-from faultwise.rft.detect.signals import extract_signals
-from faultwise.rft.remediate.actions import plan_action
-from faultwise.rft.remediate.supervisor import AlarmMark, AttemptReport, SupervisionReport
-from faultwise.rft.report import svg_curve
-from faultwise.rft.runner import RunConfig
+from faultwise.rft.faultbench.runner import RunConfig
+from faultwise.rft.fm.detect.profile import fit_profile
+from faultwise.rft.fm.model import FMModel, save_model
+from faultwise.rft.fm.monitor import FailureMonitor
+from faultwise.rft.fm.remediate.actions import plan_action
+from faultwise.rft.fm.remediate.supervisor import AlarmMark, AttemptReport, SupervisionReport
+from faultwise.rft.fm.report import svg_curve
+from faultwise.rft.signals import extract_signals
 
 
 def test_svg_curve_marks_alarms_onset_and_nan():
@@ -21,9 +20,10 @@ def test_svg_curve_marks_alarms_onset_and_nan():
     assert 'class="rollback"' in svg and 'class="nan"' in svg
 
 
-def test_report_of_a_run_dir_with_model_and_supervision(tmp_path, capsys):
+def test_report_of_a_run_dir_with_model_and_supervision(make_run, tmp_path, capsys):
     normal = [[(s.step, extract_signals(s)) for s in make_run(seed)] for seed in range(20)]
-    save_model(FMModel(profile=fit_profile(normal)), tmp_path / "m.json")
+    model = FMModel(profile=fit_profile(normal))
+    save_model(model, tmp_path / "m.json")
     run_dir = tmp_path / "run"
     run_dir.mkdir()
     recs = make_run(77, "kl_explosion", "easy", onset=10)
@@ -44,7 +44,11 @@ def test_report_of_a_run_dir_with_model_and_supervision(tmp_path, capsys):
     assert main(["rft", "report", str(run_dir), "--html", str(out), "--model", str(tmp_path / "m.json")]) == 0
     page = out.read_text()
     assert page.count("<svg") >= 6 and "kl_explosion" in page and "Recovered" in page
-    assert "First alarm: step 1" in page and "kl_dynamics" in page
+    fm = FailureMonitor(model)
+    first = next(r.step for r in recs if fm.update(r).verdict.alarm)  # what the page must report
+    assert 10 <= first <= 12  # at the onset (10), not before
+    shown = re.findall(r"First alarm: step (\d+)<", page)
+    assert shown == [str(first)] and "kl_dynamics" in page
     assert (
         not re.search(r"(src|href)=['\"]?https?:", page) and "<script" not in page
     )  # offline, self-contained

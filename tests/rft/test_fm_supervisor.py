@@ -1,65 +1,148 @@
 """The closed loop on real (tiny, CPU) TRL GRPO runs: detect, diagnose, roll back, fix, verify; stop on a
-broken tool. The normal profile is fitted here on a few real healthy runs of the same tiny shape; with so few
-runs its threshold is widened (margin), as anyone calibrating on little data should."""
+broken environment.
+
+Real training differs in its floating-point details from one CPU to the next, so what the default run asserts
+must not need one exact trajectory. The loop tests therefore detect with the hard rules only — an update that
+vanished has a gradient norm of exactly zero on any CPU — and diagnose with a stand-in diagnoser that always
+names one type: they check the loop itself (alarm at the onset, rollback to a checkpoint saved before it, the
+action's settings in the resumed steps, verification that ignores what the action tolerates, the stop and the
+kept checkpoint for an environment fault). Whether the statistical detector and the diagnoser get a real run
+right is an outcome of that run, measured rather than asserted: ``benchmarks/rft_supervisor_outcomes.py``
+(a reward spike and a broken tool on this tiny shape, per seed), ``faultwise rft bench remediate`` and
+``faultwise rft evaluate`` on a bench.
+"""
+
+import math
+from types import SimpleNamespace
 
 import pytest
 
-pytest.importorskip("trl")
+from faultwise.rft.faultbench.runner import RunConfig, run
+from faultwise.rft.fm.callback import FMCallback
+from faultwise.rft.fm.detect.profile import NormalProfile, fit_profile
+from faultwise.rft.fm.diagnose import FEATURE_NAMES, DiagnoserModel
+from faultwise.rft.fm.model import FMModel
+from faultwise.rft.fm.remediate.supervisor import Supervisor, heldout_accuracy
+from faultwise.rft.records import FAULT_TYPES
+from faultwise.rft.signals import extract_signals
 
-from faultwise.rft.detect.model import FMModel  # noqa: E402
-from faultwise.rft.detect.profile import fit_profile  # noqa: E402
-from faultwise.rft.detect.signals import extract_signals  # noqa: E402
-from faultwise.rft.integrations.trl_callback import FMCallback  # noqa: E402
-from faultwise.rft.remediate.supervisor import Supervisor, heldout_accuracy  # noqa: E402
-from faultwise.rft.runner import RunConfig, run  # noqa: E402
+SHAPE = {"steps": 10, "prompts_per_step": 2, "group_size": 8}
+ONSET = 5
 
-pytestmark = pytest.mark.rft
-SHAPE = {"steps": 10, "prompts_per_step": 2, "group_size": 4}
+
+def signal_run(out):
+    by = {}
+    for t in out.trajectories:
+        by.setdefault(t.step, []).append(t)
+    return [(s.step, extract_signals(s, by.get(s.step))) for s in out.steps]
 
 
 @pytest.fixture(scope="module")
-def model(tmp_path_factory):
+def real_profile(tmp_path_factory) -> NormalProfile:
+    """A normal profile of two real healthy runs of the tests' shape (what sets the hard rules' limits)."""
     root = tmp_path_factory.mktemp("normal")
-    normal = []
-    for seed in (101, 102, 103):
-        out = run(RunConfig(run_id=f"n{seed}", seed=seed, **{**SHAPE, "steps": 7}), root / str(seed))
-        by = {}
-        for t in out.trajectories:
-            by.setdefault(t.step, []).append(t)
-        normal.append([(s.step, extract_signals(s, by.get(s.step))) for s in out.steps])
-    return FMModel(profile=fit_profile(normal, margin=1.0))
+    runs = [
+        signal_run(run(RunConfig(run_id=f"n{seed}", seed=seed, **{**SHAPE, "steps": 6}), root / str(seed)))
+        for seed in (101, 102)
+    ]
+    return fit_profile(runs)
 
 
-def test_reward_spike_is_detected_diagnosed_rolled_back_and_fixed(model, tmp_path):
-    cfg = RunConfig(run_id="spike", seed=7, fault_type="reward_spike", strength="easy", onset_step=5, **SHAPE)
-    sup = Supervisor(model, save_every=2).run(cfg, tmp_path)
+def always(fault_type: str) -> DiagnoserModel:
+    """A stand-in diagnoser that names ``fault_type`` for any window."""
+    n = len(FEATURE_NAMES)
+    other = next(t for t in FAULT_TYPES if t != fault_type)
+    return DiagnoserModel(
+        classes=[fault_type, other],
+        features=list(FEATURE_NAMES),
+        mean=[0.0] * n,
+        scale=[1.0] * n,
+        coef=[[0.0] * n, [0.0] * n],
+        intercept=[10.0, 0.0],
+        max_distance=1e12,
+        centroids=[[0.0] * n, [0.0] * n],
+        span=[1e12] * n,
+    )
+
+
+def quiet(profile: NormalProfile) -> NormalProfile:
+    """``profile`` with every statistical channel off: alarms come from the hard rules alone."""
+    return profile.model_copy(
+        update={"threshold": math.inf, "trend_threshold": math.inf, "joint_threshold": math.inf,
+                "slow_threshold": None}
+    )  # fmt: skip
+
+
+def hard_rules_only(profile: NormalProfile, says: str) -> FMModel:
+    """Alarms from the hard rules alone, diagnoses from ``always(says)``."""
+    return FMModel(profile=quiet(profile), diagnoser=always(says))
+
+
+def frozen_from_onset(seed: int) -> RunConfig:
+    return RunConfig(
+        run_id=f"freeze-{seed}",
+        seed=seed,
+        fault_type="update_freeze",
+        strength="easy",
+        onset_step=ONSET,
+        **SHAPE,
+    )
+
+
+@pytest.mark.trl
+@pytest.mark.smoke
+def test_loop_rolls_back_before_the_alarm_retrains_with_the_action_and_verifies(real_profile, tmp_path):
+    assert real_profile.grad_norm_floor is not None  # healthy runs never have a zero gradient
+    cfg = frozen_from_onset(7)
+    sup = Supervisor(hard_rules_only(real_profile, "update_freeze"), save_every=2).run(cfg, tmp_path)
     rep = sup.report
     first = rep.attempts[0]
-    assert first.first_alarm_step is not None and first.first_alarm_step >= 5  # no false alarm before onset
-    assert first.diagnosis is not None and first.diagnosis.family == "RF"
-    assert rep.actions[0].kind == "retrain" and rep.actions[0].guards
-    assert (
-        rep.attempts[1].resumed_from_step is not None
-        and rep.attempts[1].resumed_from_step < first.first_alarm_step
-    )
-    assert rep.status == "recovered", rep.summary()
+    # the zero gradient of the onset step raises the alarm, is diagnosed at once and stops that attempt
+    assert first.first_alarm_step == ONSET and first.last_step == ONSET
+    assert rep.alarms[0].rule == "vanished_update" and first.diagnosis.fault_type == "update_freeze"
+    act = rep.actions[0]
+    assert act.kind == "retrain" and act.changes == {"learning_rate": 2 * cfg.learning_rate}
+    assert {"grad_norm", "policy_loss"} <= set(act.tolerate)
+    # one retry, and the verification after it ignores what the action tolerates: no new alarm
+    assert rep.status == "recovered" and len(rep.attempts) == 2, rep.summary()
+    retry = rep.attempts[1]
+    assert retry.first_alarm_step is None
+    # resumed from a checkpoint saved at least two steps before the alarm (one every 2 steps), or from the start
+    start = retry.resumed_from_step or 0
+    assert start <= ONSET - 2 and start % 2 == 0
     assert [s.step for s in sup.steps] == list(range(1, cfg.steps + 1))  # the final lineage is complete
-    assert max(s.reward_mean for s in sup.steps if s.step > rep.attempts[1].resumed_from_step) <= 1.2
-    assert 0.0 <= heldout_accuracy(sup.model, 16) <= 1.0
-
-
-def test_broken_tool_stops_the_run_and_names_the_cause(model, tmp_path):
-    cfg = RunConfig(
-        run_id="tool", seed=8, fault_type="tool_call_error", strength="easy", onset_step=5, **SHAPE
+    assert [s.learning_rate for s in sup.steps] == pytest.approx(
+        [cfg.learning_rate] * start + [2 * cfg.learning_rate] * (cfg.steps - start)
     )
-    rep = Supervisor(model, save_every=2).run(cfg, tmp_path).report
-    assert rep.status == "stopped" and rep.diagnosis.fault_type == "tool_call_error", rep.summary()
-    assert "tool" in rep.stop_cause and rep.final_checkpoint is not None
-    assert len(rep.attempts) == 1  # no retraining: an environment fault is reported, not trained around
+    # the action compensates, it does not remove the fault: the gradient stays zero from the onset on
+    assert [s.grad_norm == 0.0 for s in sup.steps] == [s.step >= ONSET for s in sup.steps]
+    assert rep.final_settings["learning_rate"] == 2 * cfg.learning_rate and sup.model is not None
 
 
-def test_callback_never_raises_into_the_trainer(model, tmp_path):
-    cb = FMCallback(model)
+@pytest.mark.trl
+@pytest.mark.smoke
+def test_environment_fault_stops_the_run_and_keeps_a_healthy_checkpoint(real_profile, tmp_path):
+    cfg = frozen_from_onset(8)
+    sup = Supervisor(hard_rules_only(real_profile, "tool_call_error"), save_every=1).run(cfg, tmp_path)
+    rep = sup.report
+    assert rep.status == "stopped" and len(rep.attempts) == 1, rep.summary()  # reported, not trained around
+    assert rep.actions[0].kind == "stop" and "tool" in rep.stop_cause
+    assert rep.attempts[0].first_alarm_step == ONSET
+    # a checkpoint is saved every step, the alarm's own and the one before it included; the kept one was saved
+    # at least two steps before the alarm (or it is the warm start)
+    assert sorted(int(p.name.split("-")[1]) for p in tmp_path.glob("attempt-0/trainer/checkpoint-*")) == list(
+        range(1, ONSET + 1)
+    )
+    kept = 0 if rep.final_checkpoint == "warm-start" else int(rep.final_checkpoint.rsplit("-", 1)[1])
+    assert kept <= ONSET - 2
+    assert [s.step for s in sup.steps] == list(range(1, kept + 1))  # the records of the kept lineage
+    assert sup.model is not None
+
+
+@pytest.mark.trl
+@pytest.mark.smoke
+def test_callback_never_raises_into_the_trainer(real_profile, tmp_path):
+    cb = FMCallback(FMModel(profile=real_profile))
 
     def broken(*args, **kwargs):
         raise RuntimeError("monitor bug")
@@ -70,12 +153,14 @@ def test_callback_never_raises_into_the_trainer(model, tmp_path):
     assert cb.errors == 3
 
 
-def test_callback_reads_plain_trl_logs(model):
-    from types import SimpleNamespace
-
+def test_callback_reads_plain_trl_logs(normal_signal_runs):
+    pytest.importorskip("transformers")
     from transformers import TrainerControl
 
     seen = []
+    model = FMModel(
+        profile=quiet(fit_profile(normal_signal_runs(12)))
+    )  # these logs are not the profile's runs
     cb = FMCallback(model, on_event=seen.append, stop_on_diagnosis=True)
     control = TrainerControl()
     for step in range(1, 6):
@@ -91,3 +176,15 @@ def test_callback_reads_plain_trl_logs(model):
     assert cb.last_step == 5 and cb.errors == 0
     assert seen[0].verdict.step == 3 and seen[0].verdict.rule == "non_finite:kl"
     assert control.should_training_stop  # a hard-rule alarm is diagnosed at once
+
+
+@pytest.mark.trl
+@pytest.mark.smoke
+def test_heldout_accuracy_is_the_true_task_accuracy():
+    from faultwise.rft.faultbench.policy import PolicyConfig, build_model, load_policy, warm_start
+
+    untrained = build_model(PolicyConfig(), seed=0)
+    assert heldout_accuracy(untrained, 32) == 0.0  # a random policy never answers right
+    warm, _ = load_policy(warm_start(PolicyConfig()))
+    acc = heldout_accuracy(warm, 64)
+    assert 0.15 < acc < 0.9 and (acc * 64) % 1 == 0  # partly competent; a share of the 64 problems

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from faultwise.rft import task as T
+from faultwise.rft.faultbench import task as T
 
 
 def test_prompt_roundtrip_and_fixed_width():

@@ -1,1 +1,0 @@
-"""RFT-FaultBench: fault-injected RL fine-tuning runs, generated for real."""

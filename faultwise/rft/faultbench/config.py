@@ -1,0 +1,97 @@
+"""The configuration of one bench run: its hyperparameters (the remediation knobs among them) and its fault."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from faultwise.rft.faultbench.policy import PolicyConfig
+from faultwise.rft.records import FAMILY_OF, FAULT_TYPES, RunInfo
+
+
+class RunConfig(BaseModel):
+    """A run's hyperparameters and its injected fault. JSON of this goes into ``registry.csv``'s ``config``.
+
+    Example::
+
+        cfg = RunConfig(run_id="spike", seed=7, steps=10, fault_type="reward_spike", strength="easy", onset_step=5)
+        out = run(cfg, "work/spike")
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    run_id: str = Field("run", min_length=1, description="name of the run (its directory in a bench)")
+    seed: int = Field(0, description="seed of the data order, the sampling and every fault's randomness")
+    steps: int = Field(32, gt=0, description="optimizer steps")
+    prompts_per_step: int = Field(4, gt=0, description="distinct prompts per step")
+    group_size: int = Field(8, gt=1, description="completions sampled per prompt (GRPO group)")
+    learning_rate: float = Field(5e-4, gt=0, description="constant learning rate")
+    beta: float = Field(0.04, ge=0, description="KL coefficient against the reference (warm-start) policy")
+    epsilon: float = Field(0.2, gt=0, description="clip range of the policy ratio")
+    temperature: float = Field(1.0, gt=0, description="sampling temperature")
+    max_completion_length: int = Field(24, gt=0, description="completion length limit in tokens")
+    scale_rewards: Literal["group", "batch", "none"] = Field(
+        "group", description="advantage normalisation: by the group's std, the batch's std, or none"
+    )
+    reward_guard: float | None = Field(
+        None, gt=0, description="clip rewards to [0, reward_guard] (non-finite ones to 0); None: off"
+    )
+    tool_retries: int = Field(0, ge=0, description="retries of a failed calculator call")
+    drop_corrupted: bool = Field(
+        False,
+        description="zero the advantage of trajectories with tool errors or an environment-ended episode",
+    )
+    save_every: int = Field(0, ge=0, description="save a checkpoint every K steps (0: never)")
+    fault_type: str = Field("none", description="injected fault: one of FAULT_TYPES, or none")
+    strength: Literal["easy", "hard", "none"] = Field(
+        "none", description="easy or hard for a fault; none without one"
+    )
+    onset_step: int = Field(
+        0, ge=0, description="first faulty step (0 or 1: from the start; 0 without a fault)"
+    )
+    task_group: str = Field("arithmetic", description="task family of the prompts (registry label)")
+    policy: dict = Field(default_factory=dict, description="PolicyConfig overrides")
+
+    @field_validator("policy")
+    @classmethod
+    def _known_policy_fields(cls, value: dict) -> dict:
+        PolicyConfig(**value)  # unknown keys or out-of-range values fail here, not at the warm start
+        return value
+
+    @model_validator(mode="after")
+    def _fault_and_strength_together(self) -> RunConfig:
+        if self.fault_type == "none":
+            if self.strength != "none":
+                raise ValueError(
+                    f"strength {self.strength!r} without a fault: set fault_type, or strength none"
+                )
+        elif self.fault_type not in FAULT_TYPES:
+            raise ValueError(f"unknown fault_type {self.fault_type!r}; known: none, {', '.join(FAULT_TYPES)}")
+        elif self.strength == "none":
+            raise ValueError(f"fault_type {self.fault_type!r} needs strength easy or hard")
+        return self
+
+    @property
+    def trajectories_per_step(self) -> int:
+        """Trajectories (completions) per step: prompts x group size."""
+        return self.prompts_per_step * self.group_size
+
+    def policy_config(self) -> PolicyConfig:
+        """The policy's architecture and warm-start recipe (defaults with this run's overrides)."""
+        return PolicyConfig(**self.policy)
+
+    def run_info(self) -> RunInfo:
+        """The run's ``registry.csv`` row."""
+        return RunInfo(
+            run_id=self.run_id,
+            family=FAMILY_OF.get(self.fault_type, "none"),
+            fault_type=self.fault_type,
+            strength=self.strength,
+            onset_step=self.onset_step,
+            seed=self.seed,
+            task_group=self.task_group,
+            steps=self.steps,
+            trajectories_per_step=self.trajectories_per_step,
+            config=self.model_dump_json(),
+        )

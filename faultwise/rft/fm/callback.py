@@ -1,0 +1,102 @@
+"""A TRL/transformers ``TrainerCallback`` that feeds the failure monitor, step by step.
+
+It reads the metrics TRL logs (``on_log``) through the same name mapping as the offline readers; when the
+FaultBench runner is driving the trainer, its richer ``on_step_record`` (step record + trajectories) is used
+instead. The monitor must never crash the training: any error of ours is logged and counted, not raised.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from faultwise.rft.fm.model import FMModel
+from faultwise.rft.fm.monitor import FailureMonitor, FMEvent
+from faultwise.rft.fm.readers import map_metrics
+from faultwise.rft.records import StepRecord, TrajectoryRecord
+
+if TYPE_CHECKING:
+    from transformers import TrainerControl, TrainerState, TrainingArguments
+
+log = logging.getLogger(__name__)
+
+try:  # transformers is part of the rft extra; without it the class still works as a plain listener
+    from transformers import TrainerCallback as _Base
+except ImportError:  # pragma: no cover
+    _Base = object
+
+
+class FMCallback(_Base):
+    """Online detection + diagnosis inside a trainer; keeps alarms and diagnoses only (bounded).
+
+    Args:
+        model: the fitted failure-manager model (:func:`faultwise.rft.fm.load_model`).
+        on_event: called with every alarm or diagnosis event.
+        stop_on_diagnosis: ask the trainer to stop once a fault is diagnosed (what the supervisor does).
+        max_events: most events kept in ``events``.
+
+    Example::
+
+        trainer = GRPOTrainer(..., callbacks=[FMCallback(load_model("model.json"), on_event=print)])
+        trainer.train()
+    """
+
+    def __init__(
+        self,
+        model: FMModel,
+        on_event: Callable[[FMEvent], None] | None = None,
+        stop_on_diagnosis: bool = False,
+        max_events: int = 1000,
+    ) -> None:
+        self.monitor = FailureMonitor(model)
+        self.on_event = on_event
+        self.stop_on_diagnosis = stop_on_diagnosis
+        self.max_events = max_events
+        self.events: list[FMEvent] = []
+        self.errors = 0
+        self.last_step: int | None = None
+        self._runner_records = False
+
+    # records from the FaultBench runner (preferred: has trajectories)
+    def on_step_record(
+        self,
+        record: StepRecord,
+        trajectories: Sequence[TrajectoryRecord],
+        control: TrainerControl | None,
+        controller: Any = None,
+    ) -> None:
+        """Listener of the FaultBench runner: one step record and its trajectories."""
+        self._runner_records = True
+        self._feed(lambda: self.monitor.update(record, trajectories), control)
+
+    def on_log(
+        self,
+        args: TrainingArguments | None,
+        state: TrainerState,
+        control: TrainerControl | None,
+        logs: dict[str, float] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        """transformers' logging event: one step's metrics under TRL's names."""
+        if self._runner_records or not logs or "loss" not in logs and "reward" not in logs:
+            return
+        step = int(state.global_step)
+        if step == self.last_step:
+            return
+        self._feed(lambda: self.monitor.update(map_metrics(step, logs)), control)
+
+    def _feed(self, update: Callable[[], FMEvent], control: TrainerControl | None) -> None:
+        try:
+            ev = update()
+            self.last_step = ev.verdict.step
+            if ev.verdict.alarm or ev.diagnosis is not None:
+                if len(self.events) < self.max_events:
+                    self.events.append(ev)
+                if self.on_event is not None:
+                    self.on_event(ev)
+            if ev.diagnosis is not None and self.stop_on_diagnosis and control is not None:
+                control.should_training_stop = True
+        except Exception:  # never let the monitor take the training down
+            self.errors += 1
+            log.exception("faultwise monitor error (ignored; training continues)")

@@ -1,0 +1,423 @@
+"""The normal profile: robust statistics of healthy runs, conditioned on training progress.
+
+Per signal and per progress bin we keep the median and a robust scale of three raw components:
+
+* ``level``  — the value itself (catches faults present from step 1),
+* ``diff``   — the step-to-step change (catches abrupt mid-run faults),
+* ``shift``  — the value minus the run's own slow moving average (catches gradual mid-run drifts);
+
+and two accumulated ones: ``trend`` — an exponential average of the level z-score (subtle but persistent
+deviations) — and ``cusum`` — a two-sided CUSUM of the clipped level z (small offsets that persist for many
+steps add up; noise does not). Each |z| is turned into the -log10 of its tail probability among held-out normal
+steps (so a signal that is zero 99 % of the time and occasionally blips does not dominate); the step score is
+the largest of them per channel (instant: level/diff/shift; trend; joint: several trends at once; slow:
+CUSUM), and each channel's alarm threshold is the run-level maximum score of held-out normal runs (scored with
+tails that left them out) at its share of the target false-alarm rate. Nothing here is a hand-set threshold
+on a raw value: every number comes from the healthy runs.
+"""
+
+from __future__ import annotations
+
+import math
+from bisect import bisect_left
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+from pydantic import BaseModel, Field
+
+RAW_COMPONENTS: tuple[str, ...] = ("level", "diff", "shift")
+COMPONENTS: tuple[str, ...] = RAW_COMPONENTS + ("trend", "cusum")
+# Which alarm channel scores each component (each channel has its own threshold; see fit_profile).
+CHANNEL_OF: dict[str, str] = {
+    "level": "instant",
+    "diff": "instant",
+    "shift": "instant",
+    "trend": "trend",
+    "cusum": "slow",
+}
+SHIFT_ALPHA = 0.15
+TREND_ALPHA = 0.3
+CUSUM_K = 0.5  # CUSUM reference (in z units): offsets smaller than this per step never accumulate
+Z_CLIP = 5.0  # CUSUM input clip: one wild step adds at most this, so the statistic's tail is light
+MIN_BIN_SAMPLES = 12
+# Components with bounded increments (the clipped CUSUM): their tail beyond the rarest normal value is
+# extrapolated as exponential; the others' (possibly heavy) tails only logarithmically.
+LIGHT_TAILED: frozenset[str] = frozenset({"cusum"})
+
+
+Tails = dict[str, dict[str, list[float]]]  # signal -> component -> |z| tail sketch
+TailCounts = dict[str, dict[str, int]]  # signal -> component -> normal steps behind the sketch
+
+
+class SignalStats(BaseModel):
+    """Median and robust scale of one raw component, per progress bin."""
+
+    med: list[float]
+    scale: list[float]
+
+
+class NormalProfile(BaseModel):
+    """Everything the online detector needs; saved as JSON inside the fitted model."""
+
+    signals: list[str]
+    progress_edges: list[int]
+    stats: dict[str, dict[str, SignalStats]]
+    tails: dict[str, dict[str, list[float]]] = Field(
+        description="per signal/component: |z| quantiles of held-out normal steps at log-spaced tail probabilities"
+    )
+    tail_n: dict[str, dict[str, int]]
+    threshold: float = Field(description="instant channel: tail score (-log10 p) that raises an alarm")
+    slow_threshold: float | None = Field(
+        None, description="slow channel (drift from the run's start, CUSUM of the level): same; None = off"
+    )
+    trend_threshold: float = Field(description="trend channel: same, for the smoothed level")
+    joint_threshold: float = Field(description="joint channel: mean of the 3 largest signal trend scores")
+    target_false_alarm_rate: float
+    grad_norm_limit: float | None = None
+    grad_norm_floor: float | None = Field(
+        None,
+        description="below 1/1000 of the smallest normal grad norm the update vanished (None: normal runs hit 0)",
+    )
+    n_normal_runs: int = 0
+
+    def channel_threshold(self, comp: str) -> float | None:
+        """The alarm threshold of the channel that scores ``comp`` (None: that channel is off)."""
+        ch = CHANNEL_OF.get(comp)
+        if ch == "trend":
+            return self.trend_threshold
+        if ch == "slow":
+            return self.slow_threshold
+        return self.threshold if ch == "instant" else None
+
+    def bin_of(self, step: int) -> int:
+        """The progress bin of ``step``."""
+        b = 0
+        for edge in self.progress_edges:
+            if step >= edge:
+                b += 1
+        return b
+
+
+@dataclass
+class SignalState:
+    """Per-signal online state: bounded (three floats), whatever the run length."""
+
+    prev: float | None = None
+    base: float | None = None
+    trend: float | None = None
+    cpos: float = 0.0
+    cneg: float = 0.0
+    pos_start: int | None = None  # step the current upward CUSUM excursion began (its change-point estimate)
+    neg_start: int | None = None
+
+    def excursion_start(self) -> int | None:
+        """Where the level started to drift, by CUSUM: the step the current excursion left zero."""
+        if self.cpos <= 0 and self.cneg <= 0:
+            return None
+        return self.pos_start if self.cpos >= self.cneg else self.neg_start
+
+
+@dataclass
+class RunState:
+    """Per-run online state: one :class:`SignalState` per signal seen."""
+
+    signals: dict[str, SignalState] = field(default_factory=dict)
+
+
+def raw_components(state: SignalState, x: float) -> dict[str, float]:
+    """Level/diff/shift of ``x`` given the run's past, and advance the state."""
+    out = {"level": x}
+    if state.prev is not None:
+        out["diff"] = x - state.prev
+    if state.base is not None:
+        out["shift"] = x - state.base
+    state.prev = x
+    state.base = x if state.base is None else (1 - SHIFT_ALPHA) * state.base + SHIFT_ALPHA * x
+    return out
+
+
+def robust_stats(values: np.ndarray, quantum: float = 0.0) -> tuple[float, float]:
+    """Median and a robust scale that never collapses to zero on near-constant signals: at least the signal's
+    resolution (``quantum``, e.g. 1/32 for a ratio over 32 trajectories), so one trajectory is never a blow-up."""
+    med = float(np.median(values))
+    mad = 1.4826 * float(np.median(np.abs(values - med)))
+    lo, hi = np.quantile(values, [0.025, 0.975])
+    spread = float(hi - lo) / 3.92
+    floor = 1e-6 + 1e-3 * abs(med)
+    return med, max(mad, spread, floor, quantum)
+
+
+def resolution(values: Sequence[float]) -> float:
+    """The smallest step between distinct observed values — the quantum of count-like signals (ratios over a
+    batch); tiny for continuous signals, where it changes nothing."""
+    u = np.unique(np.round(np.asarray(values, dtype=float), 9))
+    if len(u) < 2:
+        return 0.0
+    return float(np.diff(u).min())
+
+
+def _edges(steps: Sequence[int], n_bins: int = 5) -> list[int]:
+    uniq = sorted(set(steps))
+    if len(uniq) < n_bins:
+        return [int(s) for s in uniq[1:]]
+    qs = np.quantile(np.asarray(uniq, dtype=float), np.linspace(0, 1, n_bins + 1)[1:-1])
+    return sorted({int(math.ceil(q)) for q in qs if q > uniq[0]})
+
+
+Run = Sequence[tuple[int, dict[str, float]]]  # (step, signals) of one run, in order
+
+
+def _raw_table(runs: Sequence[Run]) -> list[list[tuple[int, dict[str, dict[str, float]]]]]:
+    table = []
+    for run in runs:
+        state = RunState()
+        rows = []
+        for step, sig in run:
+            comps = {}
+            for name, x in sig.items():
+                if not math.isfinite(x):
+                    continue
+                comps[name] = raw_components(state.signals.setdefault(name, SignalState()), x)
+            rows.append((step, comps))
+        table.append(rows)
+    return table
+
+
+def _fit_stats(table, edges: list[int], signals: list[str]) -> dict[str, dict[str, SignalStats]]:
+    n_bins = len(edges) + 1
+
+    def bin_of(step: int) -> int:
+        return sum(step >= e for e in edges)
+
+    buckets: dict[tuple[str, str, int], list[float]] = {}
+    for rows in table:
+        for step, comps in rows:
+            b = bin_of(step)
+            for name, cv in comps.items():
+                for comp, v in cv.items():
+                    buckets.setdefault((name, comp, b), []).append(v)
+    stats: dict[str, dict[str, SignalStats]] = {}
+    for name in signals:
+        stats[name] = {}
+        for comp in RAW_COMPONENTS:
+            pooled = [v for b in range(n_bins) for v in buckets.get((name, comp, b), [])]
+            if not pooled:
+                continue
+            quantum = resolution([v for b in range(n_bins) for v in buckets.get((name, "level", b), [])])
+            pmed, pscale = robust_stats(np.asarray(pooled), quantum)
+            meds, scales = [], []
+            for b in range(n_bins):
+                vals = buckets.get((name, comp, b), [])
+                if len(vals) >= MIN_BIN_SAMPLES:
+                    m, s = robust_stats(np.asarray(vals), quantum)
+                    meds.append(m)
+                    scales.append(max(s, 0.25 * pscale))
+                else:
+                    meds.append(pmed)
+                    scales.append(pscale)
+            stats[name][comp] = SignalStats(med=meds, scale=scales)
+    return stats
+
+
+def z_scores(
+    stats: dict[str, dict[str, SignalStats]],
+    bin_index: int,
+    comps: dict[str, dict[str, float]],
+    state: RunState,
+    step: int | None = None,
+) -> dict[str, dict[str, float]]:
+    """z-scores of the raw components, plus the smoothed ``trend`` and the ``cusum`` of the level z (advances
+    ``state``; ``step`` dates each CUSUM excursion)."""
+    out: dict[str, dict[str, float]] = {}
+    for name, cv in comps.items():
+        st = stats.get(name)
+        if not st:
+            continue
+        zs = {}
+        for comp, v in cv.items():
+            s = st.get(comp)
+            if s is None:
+                continue
+            zs[comp] = (v - s.med[bin_index]) / s.scale[bin_index]
+        if "level" in zs:
+            ss = state.signals.setdefault(name, SignalState())
+            ss.trend = (1 - TREND_ALPHA) * (ss.trend or 0.0) + TREND_ALPHA * zs["level"]  # starts from 0
+            zs["trend"] = ss.trend
+            # two-sided CUSUM of the clipped level z: a small offset that persists accumulates, noise does not
+            zc = max(-Z_CLIP, min(Z_CLIP, zs["level"]))
+            if ss.cpos <= 0 and zc > CUSUM_K:
+                ss.pos_start = step
+            if ss.cneg <= 0 and -zc > CUSUM_K:
+                ss.neg_start = step
+            ss.cpos = max(0.0, ss.cpos + zc - CUSUM_K)
+            ss.cneg = max(0.0, ss.cneg - zc - CUSUM_K)
+            zs["cusum"] = ss.cpos if ss.cpos >= ss.cneg else -ss.cneg
+        out[name] = zs
+    return out
+
+
+def _run_z(stats, edges, rows) -> list[dict[str, dict[str, float]]]:
+    state = RunState()
+    return [z_scores(stats, sum(step >= e for e in edges), comps, state) for step, comps in rows]
+
+
+TAIL_POINTS = 48
+
+
+def tail_sketch(values: Sequence[float]) -> list[float]:
+    """|z| quantiles at tail probabilities 1, 10^-d/48, ..., 1/N (log-spaced): a small, exact-enough tail."""
+    v = np.asarray(values, dtype=float)
+    n = len(v)
+    probs = 1.0 - np.logspace(0, -math.log10(max(n, 2)), TAIL_POINTS + 1)
+    return [float(q) for q in np.quantile(v, probs)]
+
+
+def tail_score(q: Sequence[float], n: int, az: float, light: bool = False) -> float:
+    """-log10 of the tail probability of ``|z| = az`` among normal steps; beyond the largest normal value it
+    keeps growing (two decades per tenfold distance, in units of the tail's spread), so a blow-up always
+    outranks the rarest normal blip."""
+    decades = math.log10(max(n, 2))
+    if az <= q[0]:
+        return 0.0
+    top = q[-1]
+    if az > top:  # beyond the rarest normal value: distance in units of the tail's own spread
+        spread = max(top - q[len(q) // 2], 1e-9 + 1e-3 * top)
+        if (
+            light
+        ):  # a bounded-increment statistic: exponential tail, the last half-decades per spread, continued
+            return decades + 0.5 * decades * (az - top) / spread
+        return decades + 2.0 * math.log10(1.0 + (az - top) / spread)
+    i = bisect_left(q, az)  # q[i-1] < az <= q[i]
+    lo, hi = q[i - 1], q[i]
+    frac = (az - lo) / (hi - lo) if hi > lo else 1.0
+    return (i - 1 + frac) / TAIL_POINTS * decades
+
+
+def normalised_score(
+    prof_tails: Tails, tail_n: TailCounts, zs: dict[str, dict[str, float]], channel: str | None = None
+) -> float:
+    """Largest tail score of a step, over the components of one channel (``None``: all)."""
+    best = 0.0
+    for name, zc in zs.items():
+        tq, tn = prof_tails.get(name, {}), tail_n.get(name, {})
+        for comp, z in zc.items():
+            if comp in tq and (channel is None or CHANNEL_OF.get(comp) == channel):
+                best = max(best, tail_score(tq[comp], tn[comp], abs(z), comp in LIGHT_TAILED))
+    return best
+
+
+JOINT_K = 3
+
+
+def joint_trend_score(prof_tails: Tails, tail_n: TailCounts, zs: dict[str, dict[str, float]]) -> float:
+    """Mean of the three largest per-signal trend tail scores: several signals drifting together at once is
+    rarer in healthy runs than any one of them drifting."""
+    per = []
+    for name, zc in zs.items():
+        tq, tn = prof_tails.get(name, {}), tail_n.get(name, {})
+        if "trend" in zc and "trend" in tq:
+            per.append(tail_score(tq["trend"], tn["trend"], abs(zc["trend"]), "trend" in LIGHT_TAILED))
+    if len(per) < JOINT_K:
+        return 0.0
+    per.sort(reverse=True)
+    return sum(per[:JOINT_K]) / JOINT_K
+
+
+CHANNELS: tuple[str, ...] = ("instant", "trend", "joint", "slow")
+
+
+def channel_score(
+    prof_tails: Tails, tail_n: TailCounts, zs: dict[str, dict[str, float]], channel: str
+) -> float:
+    """The score of one alarm channel (instant, trend, joint, slow) for one step's z-scores."""
+    if channel == "joint":
+        return joint_trend_score(prof_tails, tail_n, zs)
+    return normalised_score(prof_tails, tail_n, zs, channel)
+
+
+def gumbel_quantile(maxima: Sequence[float], level: float) -> float:
+    """Quantile of a Gumbel fitted (robustly: median and MAD) to run maxima: with a few dozen normal runs the empirical quantile
+    at 1-2 % is just the largest value seen; the fitted tail extrapolates past it."""
+    m = np.asarray(maxima, dtype=float)
+    if len(m) < 3:
+        return float(m.max()) if len(m) else 0.0
+    med = float(np.median(m))
+    beta = max(float(np.median(np.abs(m - med))) / 0.767, 1e-6)  # robust: Gumbel MAD = 0.767 beta
+    mu = med - 0.3665 * beta  # Gumbel median = mu + 0.3665 beta
+    return mu - beta * math.log(-math.log(level))
+
+
+def _tails(runs_z) -> tuple[dict[str, dict[str, list[float]]], dict[str, dict[str, int]]]:
+    pool: dict[tuple[str, str], list[float]] = {}
+    for run in runs_z:
+        for zs in run:
+            for name, zc in zs.items():
+                for comp, z in zc.items():
+                    pool.setdefault((name, comp), []).append(abs(z))
+    tails: dict[str, dict[str, list[float]]] = {}
+    tail_n: dict[str, dict[str, int]] = {}
+    for (name, comp), vals in pool.items():
+        tails.setdefault(name, {})[comp] = tail_sketch(vals)
+        tail_n.setdefault(name, {})[comp] = len(vals)
+    return tails, tail_n
+
+
+def fit_profile(
+    normal_runs: Sequence[Run], target_false_alarm_rate: float = 0.01, folds: int = 5, margin: float = 0.0
+) -> NormalProfile:
+    """Fit the profile on healthy runs; calibrate tails and threshold on held-out normal runs. ``margin`` adds
+    decades of rarity to the threshold (for profiles fitted on very few runs)."""
+    if not normal_runs:
+        raise ValueError("no normal runs to fit the profile on")
+    signals = sorted({n for run in normal_runs for _, sig in run for n in sig})
+    steps = [s for run in normal_runs for s, _ in run]
+    edges = _edges(steps)
+    table = _raw_table(normal_runs)
+    k = min(folds, len(table))
+    held_z: list[list[dict[str, dict[str, float]]]] = []
+    for f in range(k):
+        train = [rows for i, rows in enumerate(table) if i % k != f or k == 1]
+        test = [rows for i, rows in enumerate(table) if i % k == f]
+        st = _fit_stats(train, edges, signals)
+        held_z.extend(_run_z(st, edges, rows) for rows in test)
+    # Each held-out run is scored with tails built from the *other* held-out runs (leave one run out): what a
+    # new run meets, so a threshold is not biased low by a run whose own extremes shaped the tails, and every
+    # normal run serves both the tails and the calibration. The profile keeps the tails of all of them.
+    tails, tail_n = _tails(held_z)
+    channel_maxima: list[list[float]] = [[] for _ in CHANNELS]
+    for i, run in enumerate(held_z):
+        t_i, n_i = (
+            _tails([r for j, r in enumerate(held_z) if j != i]) if len(held_z) >= 4 else (tails, tail_n)
+        )
+        for c, ch in enumerate(CHANNELS):
+            channel_maxima[c].append(max((channel_score(t_i, n_i, zs, ch) for zs in run), default=0.0))
+    # The channels share the false-alarm budget: instant (level/diff/shift: abrupt or large faults), trend
+    # (smoothed level: subtle but persistent ones), joint (several signals drifting together) and slow (CUSUM
+    # of the level: small offsets that persist for many steps).
+    level = 1 - target_false_alarm_rate / len(CHANNELS)
+    thresholds = [
+        max(float(np.quantile(m, level, method="higher")), gumbel_quantile(m, level)) + margin
+        for m in channel_maxima
+    ]
+    grads = [
+        sig["grad_norm"]
+        for run in normal_runs
+        for _, sig in run
+        if math.isfinite(sig.get("grad_norm", math.nan))
+    ]
+    return NormalProfile(
+        signals=signals,
+        progress_edges=edges,
+        stats=_fit_stats(table, edges, signals),
+        tails=tails,
+        tail_n=tail_n,
+        threshold=max(thresholds[0], 1.0),
+        trend_threshold=max(thresholds[1], 1.0),
+        joint_threshold=max(thresholds[2], 1.0),
+        slow_threshold=max(thresholds[3], 1.0),
+        target_false_alarm_rate=target_false_alarm_rate,
+        grad_norm_limit=10.0 * float(np.quantile(grads, 0.999)) if grads else None,
+        grad_norm_floor=1e-3 * min(grads) if grads and min(grads) > 0 else None,
+        n_normal_runs=len(normal_runs),
+    )

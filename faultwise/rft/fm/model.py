@@ -1,0 +1,54 @@
+"""The fitted failure-manager model (normal profile + diagnoser), saved and loaded as one JSON file."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from faultwise.errors import InputError
+from faultwise.io import atomic_write_text
+from faultwise.rft.fm.detect.profile import NormalProfile
+from faultwise.rft.fm.diagnose.classifier import DiagnoserModel
+from faultwise.rft.records import first_problem
+
+MODEL_FORMAT = "faultwise.rft.fm/1"
+
+
+class FMModel(BaseModel):
+    """What the failure manager needs: the normal profile (detection) and the diagnoser; one JSON file."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    format: str = Field(MODEL_FORMAT, description="file format tag, checked on load")
+    profile: NormalProfile = Field(description="normal profile of healthy runs (detection)")
+    diagnoser: DiagnoserModel | None = Field(
+        None, description="fitted fault-type classifier; None: the interpretable fingerprints alone"
+    )
+    confirm_steps: int = Field(
+        2, ge=0, description="steps after the first alarm before diagnosing its window"
+    )
+    fitted_on: str = Field("", description="the bench the model was fitted on (informative)")
+
+
+def save_model(model: FMModel, path: str | Path) -> None:
+    """Write ``model`` as JSON to ``path`` (atomically)."""
+    atomic_write_text(path, model.model_dump_json(indent=1))
+
+
+def load_model(path: str | Path) -> FMModel:
+    """Read a model written by :func:`save_model`; a bad file is an :class:`InputError`."""
+    p = Path(path)
+    if not p.is_file():
+        raise InputError(p, "model file not found")
+    try:
+        data = json.loads(p.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InputError(p, f"not a JSON model file ({exc.__class__.__name__})") from None
+    if not isinstance(data, dict) or data.get("format") != MODEL_FORMAT:
+        raise InputError(p, f"not a faultwise RFT-FM model (expected format {MODEL_FORMAT})")
+    try:
+        return FMModel.model_validate(data)
+    except ValidationError as exc:
+        raise InputError(p, f"invalid model: {first_problem(exc)}") from None

@@ -1,0 +1,289 @@
+"""The closed loop around ``GRPOTrainer.train(resume_from_checkpoint=...)``: detect, diagnose, roll back, fix,
+verify, escalate.
+
+Built on the FaultBench runner (:func:`faultwise.rft.faultbench.run`), which checkpoints every ``save_every``
+steps and resumes from a checkpoint with changed settings. A checkpoint is *healthy* when it was saved before
+the fault's estimated onset — where the first alarm's top signals started to drift, by their CUSUM — and at
+least two steps before the first alarm (a checkpoint taken on the alarm's doorstep may already hold the
+fault's first update). Recovery is verified by the same monitor, with the same model, on the steps after the
+rollback, ignoring the signals a guard rewrites and those the action knowingly tolerates: a new diagnosis
+there starts the next attempt, which starts over from the run's first step (the rollback point may itself
+have held the fault) with both attempts' changes; after two failed attempts the loop escalates — it stops,
+keeps the last healthy checkpoint and reports why.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import BaseModel, Field
+
+from faultwise.rft.faultbench.config import RunConfig
+from faultwise.rft.faultbench.faults import Injector
+from faultwise.rft.fm.detect.detector import StepVerdict
+from faultwise.rft.fm.diagnose.classifier import FaultDiagnosis
+from faultwise.rft.fm.model import FMModel
+from faultwise.rft.fm.remediate.actions import MAX_VALID_REWARD, Action, plan_action
+from faultwise.rft.records import StepRecord
+from faultwise.rft.signals import extract_signals
+
+if TYPE_CHECKING:
+    from transformers import LlamaForCausalLM
+
+
+class AttemptReport(BaseModel):
+    """One attempt of a supervised run: where it started, what it changed, what the monitor saw."""
+
+    attempt: int = Field(description="0 = the original run; 1, 2 = remediation attempts")
+    resumed_from_step: int | None = Field(
+        None, description="checkpoint step it restarted from (None: step 0)"
+    )
+    settings_changed: dict[str, Any] = Field(default_factory=dict)
+    guards: list[str] = Field(default_factory=list)
+    first_alarm_step: int | None = None
+    diagnosis: FaultDiagnosis | None = None
+    last_step: int | None = None
+
+
+class AlarmMark(BaseModel):
+    """An alarm, compact, for reports and curves."""
+
+    step: int
+    attempt: int
+    score: float
+    invariant: str | None
+    rule: str | None = None
+    top_signal: str | None = None
+
+
+class SupervisionReport(BaseModel):
+    """What the closed loop did with a run: its status, attempts, actions, alarms and final state."""
+
+    run_id: str
+    status: Literal["clean", "recovered", "stopped", "escalated"]
+    attempts: list[AttemptReport]
+    actions: list[Action]
+    alarms: list[AlarmMark]
+    stop_cause: str | None = None
+    final_checkpoint: str | None = Field(None, description="weights the run ends with (None: the live model)")
+    final_settings: dict[str, Any]
+    diagnosis: FaultDiagnosis | None = Field(None, description="the first diagnosis (what went wrong)")
+
+    def summary(self) -> str:
+        """A few human lines: status, each attempt, each action, the stop cause."""
+        lines = [f"run {self.run_id}: {self.status}"]
+        for a in self.attempts:
+            d = a.diagnosis
+            what = f"{d.family}/{d.fault_type} ({d.confidence:.2f})" if d else "no fault"
+            lines.append(
+                f"  attempt {a.attempt} from step {a.resumed_from_step or 0}: first alarm "
+                f"{a.first_alarm_step}, diagnosis {what}"
+            )
+        for act in self.actions:
+            lines.append(
+                f"  action {act.attempt}: {act.kind} {act.changes or ''} guards={act.guards} — {act.rationale}"
+            )
+        if self.stop_cause:
+            lines.append(f"  STOPPED: {self.stop_cause}")
+        return "\n".join(lines)
+
+
+@dataclass
+class Supervised:
+    """The outcome of a supervised run: the report, the policy it ends with, the records of its lineage."""
+
+    report: SupervisionReport
+    model: LlamaForCausalLM | None  # the policy the run ends with (live model or reloaded healthy checkpoint)
+    steps: list[StepRecord]  # the final lineage
+
+
+InjectorsFactory = Callable[[RunConfig], list[Injector]]
+
+
+class Supervisor:
+    """Runs a :class:`RunConfig` under the failure manager: detect, diagnose, roll back, fix, verify, escalate.
+
+    Args:
+        model: the fitted failure-manager model.
+        save_every: checkpoint spacing in steps (the rollback points).
+        max_attempts: remediation attempts before the loop escalates.
+        cache_dir: warm-start cache (default ``$FAULTWISE_CACHE/rft``).
+
+    Example::
+
+        sup = Supervisor(load_model("model.json")).run(RunConfig(fault_type="kl_explosion", strength="easy"), "w")
+        print(sup.report.summary())
+    """
+
+    def __init__(
+        self, model: FMModel, save_every: int = 2, max_attempts: int = 2, cache_dir: str | Path | None = None
+    ) -> None:
+        self.model = model
+        self.save_every = save_every
+        self.max_attempts = max_attempts
+        self.cache_dir = cache_dir
+
+    def run(
+        self, cfg: RunConfig, workdir: str | Path, injectors_factory: InjectorsFactory | None = None
+    ) -> Supervised:
+        """Supervise ``cfg`` in ``workdir``; ``injectors_factory(settings)`` gives each attempt's fault hooks
+        (default: the fault ``cfg`` names)."""
+        from faultwise.rft.faultbench.policy import load_policy, warm_start
+        from faultwise.rft.faultbench.runner import checkpoints, injectors_for, run
+        from faultwise.rft.fm.callback import FMCallback
+        from faultwise.rft.fm.remediate.guards import make_guards, rewritten_signals
+
+        workdir = Path(workdir)
+        cur = cfg.model_copy(update={"save_every": self.save_every})
+        history: dict[int, tuple[dict[str, float], Any]] = {}  # step -> (signals, record)
+        healthy: list[tuple[int, Path]] = []
+        attempts: list[AttemptReport] = []
+        actions: list[Action] = []
+        alarms: list[AlarmMark] = []
+        resume: tuple[int, Path] | None = None
+        guards: list[str] = []
+        tolerated: set[str] = set()
+        base = cur.model_dump()  # the run's own settings: every attempt's changes are computed from these
+        changed: dict[str, Any] = {}
+        attempt = 0
+        while True:
+            adir = workdir / f"attempt-{attempt}"
+            cb = FMCallback(self.model, stop_on_diagnosis=True)
+            cb.monitor.detector.ignore = rewritten_signals(guards) | tolerated
+            history = {s: v for s, v in history.items() if resume is not None and s <= resume[0]}
+            for step in sorted(history):  # the monitor's state as it was at the rollback point
+                cb.monitor.update_signals(step, history[step][0])
+
+            def keep(rec, trajs, control, controller, _h=history):
+                _h[rec.step] = (extract_signals(rec, trajs), rec)
+
+            faults = injectors_factory(cur) if injectors_factory else injectors_for(cur)
+            out = run(
+                cur,
+                adir,
+                callbacks=[cb],
+                listeners=[keep],
+                resume_from=resume[1] if resume else None,
+                injectors=faults + make_guards(guards, cur, MAX_VALID_REWARD),
+                cache_dir=self.cache_dir,
+            )
+            mon = cb.monitor
+            alarms += [_mark(ev.verdict, attempt) for ev in cb.events if ev.verdict.alarm]
+            rep = AttemptReport(
+                attempt=attempt,
+                resumed_from_step=resume[0] if resume else None,
+                settings_changed=actions[-1].changes if actions else {},
+                guards=list(guards),
+                first_alarm_step=mon.first_alarm_step,
+                diagnosis=mon.diagnosis,
+                last_step=max(history) if history else None,
+            )
+            attempts.append(rep)
+            # healthy: saved before the fault's estimated onset (where the alarm's signals started to drift, by
+            # CUSUM) and at least two steps before the first alarm
+            limit = math.inf
+            if mon.first_alarm_step is not None:
+                limit = mon.first_alarm_step - 1
+                if mon.onset_estimate is not None:
+                    limit = min(limit, mon.onset_estimate)
+            healthy += [
+                (s, p) for s, p in checkpoints(adir) if s < limit and (resume is None or s > resume[0])
+            ]
+            if mon.diagnosis is None:
+                status = "clean" if attempt == 0 else "recovered"
+                return self._done(
+                    cfg, cur, status, attempts, actions, alarms, None, None, out.policy, history
+                )
+            attempt += 1
+            act = plan_action(mon.diagnosis.fault_type, base, attempt if attempt <= self.max_attempts else 99)
+            actions.append(act)
+            point = max(healthy, key=lambda sp: sp[0]) if healthy else None
+            if act.kind == "stop":
+                status = "escalated" if "persisted" in (act.cause or "") else "stopped"
+                if point is not None:
+                    final, _ = load_policy(point[1])
+                else:
+                    final, _ = load_policy(warm_start(cur.policy_config(), self.cache_dir))
+                hist = {s: v for s, v in history.items() if point is not None and s <= point[0]}
+                return self._done(
+                    cfg,
+                    cur,
+                    status,
+                    attempts,
+                    actions,
+                    alarms,
+                    act.cause,
+                    str(point[1]) if point else "warm-start",
+                    final,
+                    hist,
+                )
+            changed.update(act.changes)
+            cur = RunConfig.model_validate({**base, **changed})
+            guards = sorted(set(guards) | set(act.guards))
+            tolerated |= set(act.tolerate)
+            # A failed retry means the rollback point itself may hold the fault (detected late, or drifting
+            # since before the estimated onset): the second try starts over from the run's first step.
+            resume = point if attempt == 1 else None
+
+    def _done(
+        self,
+        cfg: RunConfig,
+        cur: RunConfig,
+        status: str,
+        attempts: list[AttemptReport],
+        actions: list[Action],
+        alarms: list[AlarmMark],
+        cause: str | None,
+        ckpt: str | None,
+        model: LlamaForCausalLM | None,
+        history: dict[int, tuple[dict[str, float], StepRecord]],
+    ) -> Supervised:
+        rep = SupervisionReport(
+            run_id=cfg.run_id,
+            status=status,
+            attempts=attempts,
+            actions=actions,
+            alarms=alarms,
+            stop_cause=cause,
+            final_checkpoint=ckpt,
+            final_settings=cur.model_dump(),
+            diagnosis=next((a.diagnosis for a in attempts if a.diagnosis), None),
+        )
+        return Supervised(rep, model, [history[s][1] for s in sorted(history)])
+
+
+def _mark(v: StepVerdict, attempt: int) -> AlarmMark:
+    return AlarmMark(
+        step=v.step,
+        attempt=attempt,
+        score=v.score if math.isfinite(v.score) else 1e9,
+        invariant=v.invariant,
+        rule=v.rule,
+        top_signal=v.evidence[0].signal if v.evidence else None,
+    )
+
+
+def heldout_accuracy(
+    model: LlamaForCausalLM, n_problems: int = 128, seed: int = 20_260_101, temperature: float = 0.5
+) -> float:
+    """True task accuracy of a policy on fixed held-out problems, with a healthy tool (what the task needs)."""
+    import numpy as np
+    import torch
+
+    from faultwise.rft.faultbench import task as T
+    from faultwise.rft.faultbench.policy import SamplingParams, sample_rollouts
+
+    problems = T.sample_problems(n_problems, seed=seed)
+    model.eval()
+    with torch.no_grad():
+        rollouts = sample_rollouts(
+            model,
+            [p.prompt for p in problems],
+            SamplingParams(temperature=temperature),
+            np.random.default_rng(seed),
+        )
+    return float(np.mean([T.score(p, r.text).correct for p, r in zip(problems, rollouts, strict=True)]))
