@@ -5,6 +5,7 @@ import pytest
 
 from faultwise.cli import main
 from faultwise.rft.faultbench.load import load_bench, split_runs
+from faultwise.rft.fm.detect.selfref import SelfRefConfig
 from faultwise.rft.fm.diagnose.classifier import diagnose
 from faultwise.rft.fm.evaluation import RunOutcome, detection_metrics, fit_model
 from faultwise.rft.fm.model import FMModel
@@ -22,8 +23,8 @@ def model(benches):
     return fit_model(load_bench(benches[0]).runs)
 
 
-def run_fm(model, run):
-    fm = FailureMonitor(model)
+def run_fm(model, run, use_accuracy=False):
+    fm = FailureMonitor(model, SelfRefConfig(use_accuracy=use_accuracy))
     for s in run:
         ev = fm.update(s)
         if ev.diagnosis:
@@ -44,7 +45,8 @@ def run_fm(model, run):
     ],
 )
 def test_diagnoser_names_the_injected_type_with_deciding_signals(make_run, model, fault):
-    ev = run_fm(model, make_run(9100, fault, "easy", onset=0))
+    # reward hacking shows only against true accuracy: a declared optional input (off by default)
+    ev = run_fm(model, make_run(9100, fault, "easy", onset=0), use_accuracy=fault == "reward_hacking")
     assert ev is not None and ev.verdict.step <= 4
     d = ev.diagnosis
     assert d.fault_type == fault and d.source == "classifier" and 0 < d.confidence <= 1
