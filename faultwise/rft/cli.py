@@ -78,6 +78,9 @@ def fit(
     split: Annotated[
         str, typer.Option("--split", help="all, or fit: only the fit part of the held-out-seed split.")
     ] = "all",
+    use_accuracy: Annotated[
+        bool, typer.Option("--use-accuracy", help="Fit with true task accuracy as an input (optional input).")
+    ] = False,
 ) -> None:
     """Fit the normal profile on the bench's healthy runs and the diagnoser on its faulty runs."""
     from faultwise.rft.faultbench.load import load_bench, split_runs
@@ -88,7 +91,7 @@ def fit(
         raise InputError("--false-alarm-rate", f"must be between 0 and 1, got {false_alarm_rate}")
     _check_split(split)
     runs = split_runs(load_bench(bench_dir).runs, split)
-    model = fit_model(runs, false_alarm_rate, fitted_on=str(bench_dir))
+    model = fit_model(runs, false_alarm_rate, fitted_on=str(bench_dir), use_accuracy=use_accuracy)
     save_model(model, out)
     n_norm = sum(not r.is_faulty for r in runs)
     prof = model.profile
@@ -103,8 +106,20 @@ def fit(
 @app.command("evaluate")
 def evaluate_cmd(
     bench_dir: BenchArg,
-    model: Annotated[Path, typer.Option("--model", help="Fitted model (from `faultwise rft fit`).")],
+    model: Annotated[
+        Path | None,
+        typer.Option(
+            "--model", help="Fitted model (from `faultwise rft fit`); without: self-referenced only."
+        ),
+    ] = None,
     json_out: JsonOpt = False,
+    use_accuracy: Annotated[
+        bool | None,
+        typer.Option(
+            "--use-accuracy/--no-accuracy",
+            help="True task accuracy as an input (default: as the model was fitted; without a model: no).",
+        ),
+    ] = None,
     compare: Annotated[
         bool,
         typer.Option(
@@ -131,11 +146,13 @@ def evaluate_cmd(
     from faultwise.rft.fm.model import load_model
 
     _check_split(split)
-    fm = load_model(model)
+    fm = load_model(model) if model is not None else None
     runs = split_runs(load_bench(bench_dir).runs, split)
-    doc = evaluate(fm, runs)
+    doc = evaluate(fm, runs, use_accuracy=use_accuracy)
     others = None
     if compare:
+        if fm is None:
+            raise InputError("--compare", "the comparison methods need a fitted --model")
         src = fit_bench or (Path(fm.fitted_on) if fm.fitted_on else None)
         if src is None:
             raise InputError(model, "the comparison methods need the fitting bench: pass --fit-bench")
