@@ -56,7 +56,7 @@ def test_one_step_burst_is_no_alarm_but_a_sustained_change_is():
     [
         ({"kl": float("nan")}, "non_finite:kl"),
         ({"entropy": 0.0}, "entropy_floor:entropy"),
-        ({"reward_std": 0.0}, "reward_constant:reward_std"),
+        ({"reward_std": 0.0, "reward_mean": 0.0}, "reward_constant:reward_std"),  # nothing rewarded
         ({"response_length_mean": 0.0}, "length_zero:response_length_mean"),
     ],
 )
@@ -68,6 +68,16 @@ def test_invariant_breaks_alarm_at_once(change, rule):
     d = SelfReferencedDetector()
     verdicts = [d.update_signals(s, sig) for s, sig in enumerate(run, 1)]
     assert [v.step for v in verdicts if v.alarm] == [31] and verdicts[30].rule == rule
+
+
+def test_a_solved_batch_is_no_break_but_two_in_a_row_are():
+    run = healthy(40, 1.0, seed=5)
+    for r in run:
+        r["reward_std"] = 0.3
+    run[20]["reward_std"] = 0.0  # every answer of one step right: saturation, not a fault
+    assert alarms(run) == []
+    run[30]["reward_std"] = run[31]["reward_std"] = 0.0
+    assert alarms(run) == [32]
 
 
 def test_events_open_once_and_close_when_healthy_again():

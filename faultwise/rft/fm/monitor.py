@@ -190,7 +190,8 @@ class FailureMonitor:
                     peak_score=verdict.score,
                 )
                 self.open_event, self._since_open, opened = ev, 0, ev
-                self._window_source = "model" if from_model else "selfref"
+                # where the model applies, its diagnoser reads its own detector's window (what it was fitted on)
+                self._window_source = "model" if from_model or self.model_applies else "selfref"
                 if len(self.events) < self.max_events:
                     self.events.append(ev)
                 if self.first_alarm_step is None:

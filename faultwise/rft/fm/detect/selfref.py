@@ -131,6 +131,7 @@ class SelfReferencedDetector:
         self.window: deque[tuple[int, dict[str, dict[str, float]]]] = deque(maxlen=window_steps)
         self._hist: dict[str, _SignalHistory] = {}
         self._grad_hist: deque[float] = deque(maxlen=64)
+        self._flat_before = False
         self.n_steps = 0
 
     @property
@@ -269,8 +270,12 @@ class SelfReferencedDetector:
         rmax, rmin, rstd = g("reward_max"), g("reward_min"), g("reward_std")
         amax, amin = g("advantage_max"), g("advantage_min")
         flat = (rmax is not None and rmin is not None and rmax == rmin) or (rmax is None and rstd == 0.0)
-        if flat and (amax is None or amin is None or amax == amin == 0.0):
+        no_signal = flat and (amax is None or amin is None or amax == amin == 0.0)
+        # all zero (nothing rewarded) breaks at once; any other constant (e.g. every answer right, a solved
+        # batch) only when the previous logged step was constant too
+        if no_signal and (g("reward_mean") == 0.0 or self._flat_before):
             out.append(("reward_std" if rstd is not None else "reward_mean", "reward_constant", rstd or 0.0))
+        self._flat_before = no_signal
         r = g("reward_mean")
         if cfg.reward_range is not None and r is not None:
             lo, hi = cfg.reward_range
