@@ -26,9 +26,9 @@ EXPECTED = {
     "tb/verl_grpo_deepseek7b_mi300": (1120, 0, None, None),
     # the chaos-economy runs pin their lengths at the 512-token limit (completions/clipped_ratio 0.9-1.0)
     # long before the reward spike (step 120) and crash (step 170) their blog describes: one event, still open
-    "trl_chaos_economy_v2_training_logs.json": (50, 1, "length_too_long", (35, 60)),
-    "tb/trl_chaos_v2": (50, 1, "length_too_long", (35, 60)),
-    "trl_outdir": (50, 1, "length_too_long", (35, 60)),
+    "trl_chaos_economy_v2_training_logs.json": (50, 1, "length_too_long", (45, 45)),
+    "tb/trl_chaos_v2": (50, 1, "length_too_long", (45, 45)),
+    "trl_outdir": (50, 1, "length_too_long", (45, 45)),
     "issues/verl_issue721_nan_step59.log": (1, 1, "unknown", (59, 59)),
     "issues/swift_issue4465_logging.jsonl": (1, 1, "unknown", (300, 300)),
     "issues/rllm_issue54_zero_score_step7.log": (1, 1, "reward_collapse", (7, 7)),

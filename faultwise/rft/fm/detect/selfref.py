@@ -302,7 +302,8 @@ class SelfReferencedDetector:
                 out.append(("kl", "kl_jump", kl))
         lc = g("length_clip_ratio")
         lh = self._hist.get("length_clip_ratio")
-        if lc is not None and lc >= cfg.length_clip_limit and lh and lh.values and lh.values[-1] >= lc - 0.1:
+        limit = cfg.length_clip_limit - 1e-6  # float32 logs (TensorBoard) store 0.9 as 0.89999998
+        if lc is not None and lc >= limit and lh and lh.values and lh.values[-1] >= limit:
             out.append(("length_clip_ratio", "length_at_limit", lc))  # pinned two logged steps running
         lm = g("response_length_mean")
         if lm is not None and cfg.max_response_length and lm >= 0.98 * cfg.max_response_length:
