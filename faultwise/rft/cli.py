@@ -78,6 +78,9 @@ def fit(
     split: Annotated[
         str, typer.Option("--split", help="all, or fit: only the fit part of the held-out-seed split.")
     ] = "all",
+    use_accuracy: Annotated[
+        bool, typer.Option("--use-accuracy", help="Fit with true task accuracy as an input (optional input).")
+    ] = False,
 ) -> None:
     """Fit the normal profile on the bench's healthy runs and the diagnoser on its faulty runs."""
     from faultwise.rft.faultbench.load import load_bench, split_runs
@@ -88,7 +91,7 @@ def fit(
         raise InputError("--false-alarm-rate", f"must be between 0 and 1, got {false_alarm_rate}")
     _check_split(split)
     runs = split_runs(load_bench(bench_dir).runs, split)
-    model = fit_model(runs, false_alarm_rate, fitted_on=str(bench_dir))
+    model = fit_model(runs, false_alarm_rate, fitted_on=str(bench_dir), use_accuracy=use_accuracy)
     save_model(model, out)
     n_norm = sum(not r.is_faulty for r in runs)
     prof = model.profile
@@ -103,8 +106,20 @@ def fit(
 @app.command("evaluate")
 def evaluate_cmd(
     bench_dir: BenchArg,
-    model: Annotated[Path, typer.Option("--model", help="Fitted model (from `faultwise rft fit`).")],
+    model: Annotated[
+        Path | None,
+        typer.Option(
+            "--model", help="Fitted model (from `faultwise rft fit`); without: self-referenced only."
+        ),
+    ] = None,
     json_out: JsonOpt = False,
+    use_accuracy: Annotated[
+        bool | None,
+        typer.Option(
+            "--use-accuracy/--no-accuracy",
+            help="True task accuracy as an input (default: as the model was fitted; without a model: no).",
+        ),
+    ] = None,
     compare: Annotated[
         bool,
         typer.Option(
@@ -131,11 +146,13 @@ def evaluate_cmd(
     from faultwise.rft.fm.model import load_model
 
     _check_split(split)
-    fm = load_model(model)
+    fm = load_model(model) if model is not None else None
     runs = split_runs(load_bench(bench_dir).runs, split)
-    doc = evaluate(fm, runs)
+    doc = evaluate(fm, runs, use_accuracy=use_accuracy)
     others = None
     if compare:
+        if fm is None:
+            raise InputError("--compare", "the comparison methods need a fitted --model")
         src = fit_bench or (Path(fm.fitted_on) if fm.fitted_on else None)
         if src is None:
             raise InputError(model, "the comparison methods need the fitting bench: pass --fit-bench")
@@ -218,35 +235,77 @@ def _print_tables(doc: dict[str, Any], others: dict[str, Any] | None) -> None:
 def watch_cmd(
     log: Annotated[
         Path,
-        typer.Argument(help="verl JSONL/console log, trainer_state.json, TensorBoard events, steps.jsonl."),
+        typer.Argument(
+            help="verl console/JSONL, TRL trainer_state.json or stdout, ms-swift logging.jsonl, TensorBoard "
+            "events or run folder, steps.jsonl (recognised by content)."
+        ),
     ],
     model: ModelOpt = None,
     once: Annotated[bool, typer.Option("--once", help="Read what is there and stop (no follow).")] = False,
     json_out: Annotated[
-        bool, typer.Option("--json", help="One JSON event per line (alarms and diagnoses only).")
+        bool,
+        typer.Option("--json", help="One JSON object per alarm event (printed when it is diagnosed)."),
     ] = False,
     poll_s: Annotated[float, typer.Option("--poll-s", help="Seconds between polls of a growing log.")] = 1.0,
+    max_response_length: Annotated[
+        float | None,
+        typer.Option("--max-response-length", help="The run's length limit in tokens (from its config)."),
+    ] = None,
+    reward_range: Annotated[
+        str | None,
+        typer.Option("--reward-range", help="The declared reward range, LOW,HIGH (from the config)."),
+    ] = None,
+    use_accuracy: Annotated[
+        bool, typer.Option("--use-accuracy", help="Also watch validation/true accuracy when logged.")
+    ] = False,
 ) -> None:
-    """Follow a growing training log; print alarms and diagnoses as they happen."""
+    """Follow a training log; print alarm events (opened, diagnosed, closed) as they happen.
+
+    Without --model the run is judged against its own history and physical invariants; a log with no readable
+    training step is an error (exit 2), never "0 alarms".
+    """
+    from faultwise.rft.fm.detect.selfref import SelfRefConfig
     from faultwise.rft.fm.model import load_model
-    from faultwise.rft.fm.watcher import describe, watch
+    from faultwise.rft.fm.watcher import describe, describe_event, watch
 
     if not poll_s > 0:
         raise InputError("--poll-s", f"must be positive, got {poll_s}")
+    if max_response_length is not None and not max_response_length > 0:
+        raise InputError("--max-response-length", f"must be positive, got {max_response_length}")
+    rr = None
+    if reward_range is not None:
+        try:
+            lo, hi = (float(x) for x in reward_range.split(","))
+        except ValueError:
+            raise InputError("--reward-range", f"expected LOW,HIGH, got {reward_range!r}") from None
+        if not lo < hi:
+            raise InputError("--reward-range", f"LOW must be below HIGH, got {reward_range!r}")
+        rr = (lo, hi)
     fm = load_model(model) if model else None
-    n_alarms = 0
-    for ev in watch(log, fm, follow=not once, poll_s=poll_s):
-        if ev.verdict.alarm:
-            n_alarms += 1
+    base = (fm.selfref if fm is not None and fm.selfref is not None else None) or SelfRefConfig()
+    cfg = base.model_copy(
+        update={"max_response_length": max_response_length, "reward_range": rr, "use_accuracy": use_accuracy}
+    )
+    n_steps = 0
+    events = []
+    printed: set[int] = set()
+    for ev in watch(log, fm, follow=not once, poll_s=poll_s, config=cfg):
+        n_steps += ev.verdict.alarm or ev.diagnosis is None
+        if ev.opened is not None:
+            events.append(ev.opened)
         if json_out:
-            if ev.verdict.alarm or ev.diagnosis is not None:
-                typer.echo(ev.model_dump_json())
+            for a in events:
+                if a.diagnosis is not None and a.event_id not in printed:
+                    printed.add(a.event_id)
+                    typer.echo(a.model_dump_json())
         else:
             line = describe(ev)
             if line:
                 typer.echo(line)
     if not json_out:
-        typer.echo(f"done: {n_alarms} alarm step(s)")
+        for a in events:
+            typer.echo(describe_event(a))
+        typer.echo(f"done: {len(events)} alarm event(s)")
 
 
 @app.command("report")

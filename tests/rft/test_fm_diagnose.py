@@ -5,6 +5,7 @@ import pytest
 
 from faultwise.cli import main
 from faultwise.rft.faultbench.load import load_bench, split_runs
+from faultwise.rft.fm.detect.selfref import SelfRefConfig
 from faultwise.rft.fm.diagnose.classifier import diagnose
 from faultwise.rft.fm.evaluation import RunOutcome, detection_metrics, fit_model
 from faultwise.rft.fm.model import FMModel
@@ -22,8 +23,14 @@ def model(benches):
     return fit_model(load_bench(benches[0]).runs)
 
 
-def run_fm(model, run):
-    fm = FailureMonitor(model)
+@pytest.fixture(scope="module")
+def model_acc(benches):
+    """Fitted with true accuracy as a declared input (reward hacking shows only against it)."""
+    return fit_model(load_bench(benches[0]).runs, use_accuracy=True)
+
+
+def run_fm(model, run, use_accuracy=False):
+    fm = FailureMonitor(model, SelfRefConfig(use_accuracy=use_accuracy))
     for s in run:
         ev = fm.update(s)
         if ev.diagnosis:
@@ -43,8 +50,10 @@ def run_fm(model, run):
         "update_freeze",
     ],
 )
-def test_diagnoser_names_the_injected_type_with_deciding_signals(make_run, model, fault):
-    ev = run_fm(model, make_run(9100, fault, "easy", onset=0))
+def test_diagnoser_names_the_injected_type_with_deciding_signals(make_run, model, model_acc, fault):
+    # reward hacking shows only against true accuracy: a declared optional input (off by default)
+    acc = fault == "reward_hacking"
+    ev = run_fm(model_acc if acc else model, make_run(9100, fault, "easy", onset=0), use_accuracy=acc)
     assert ev is not None and ev.verdict.step <= 4
     d = ev.diagnosis
     assert d.fault_type == fault and d.source == "classifier" and 0 < d.confidence <= 1
@@ -87,7 +96,8 @@ def test_cli_fit_and_evaluate_json_document(benches, tmp_path, capsys):
     capsys.readouterr()
     assert main(["rft", "evaluate", str(eval_dir), "--model", str(mp), "--json"]) == 0
     doc = json.loads(capsys.readouterr().out)
-    assert set(doc) == {"detection", "diagnosis"}
+    assert set(doc) == {"detection", "diagnosis", "scored", "signals", "runs", "median_onset_error_steps"}
+    assert doc["signals"] == "real-trainer signals only" and doc["runs"]["normal"] == 10
     assert set(doc["detection"]) == {"easy", "hard", "false_alarm_rate", "median_delay_steps"}
     assert set(doc["detection"]["easy"]) == {"precision", "recall", "f1"}
     assert set(doc["diagnosis"]) == {"easy", "hard", "by_family"}

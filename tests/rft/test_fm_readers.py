@@ -6,7 +6,7 @@ import pytest
 from faultwise.cli import main
 from faultwise.errors import InputError
 from faultwise.rft.fm.detect.profile import fit_profile
-from faultwise.rft.fm.readers import parse_console_line, read_log
+from faultwise.rft.fm.readers import map_metrics, parse_console_line, read_log
 from faultwise.rft.fm.watcher import watch
 from faultwise.rft.signals import extract_signals
 
@@ -117,8 +117,8 @@ def test_bad_logs(tmp_path):
     (tmp_path / "junk.log").write_text('hello\n[1, 2]\n{"no_step": 1}\n')
     with pytest.raises(InputError, match="3 unusable lines"):
         read_log(tmp_path / "junk.log")
-    (tmp_path / "trainer_state.json").write_text('{"global_step": 3}')
-    with pytest.raises(InputError, match="log_history"):
+    (tmp_path / "trainer_state.json").write_text('{"global_step": 3}')  # no log_history: not a TRL state
+    with pytest.raises(InputError, match="no training-step metrics"):
         read_log(tmp_path / "trainer_state.json")
     (tmp_path / "d").mkdir()
     with pytest.raises(InputError, match="no steps.jsonl"):
@@ -195,3 +195,96 @@ def test_watch_follows_a_growing_file(make_run, tmp_path):
 def test_watch_cli_bad_input(tmp_path, capsys):
     assert main(["rft", "watch", str(tmp_path / "missing.log"), "--once"]) == 2
     assert "log not found" in capsys.readouterr().err
+
+
+# --- each tool's real format, written by our code the way the tool writes it ----------------------------
+
+
+def test_verl_console_numpy2_ray_prefix_and_ansi(tmp_path):
+    import numpy as np
+
+    metrics = {
+        "actor/pg_loss": np.float64(0.06),
+        "actor/entropy": np.float64(0.4),
+        "critic/kl": np.float64(0.01),
+    }
+    # verl's concat_dict_to_str: f"{k}:{v}" joined by " - ", after "step:N"
+    body = " - ".join(f"{k}:{v!r}" for k, v in metrics.items())
+    assert "np.float64(0.06)" in body  # numpy >= 2 repr (the test is about that format)
+    p = tmp_path / "run.out"
+    p.write_text(
+        f"\x1b[36m(TaskRunner pid=7)\x1b[0m step:1 - {body}\n"
+        "(TaskRunner pid=7) step:2 - actor/pg_loss:0.05 - actor/entropy:0.38 - critic/kl:0.02 - "
+        "actor/ppo_kl:0.000 - val-core/openai/gsm8k/acc/mean@1:0.41\n"
+    )
+    res = read_log(p)
+    assert [r.step for r in res.steps] == [1, 2]
+    assert res.steps[0].policy_loss == 0.06 and res.steps[0].entropy == 0.4
+    assert res.steps[1].kl == 0.02  # KL in the reward (critic/kl), not the update's ppo_kl
+    assert res.steps[1].task_accuracy == 0.41
+
+
+def test_trl_stdout_dict_lines_and_ppo_names(tmp_path):
+    logs = [
+        {"loss": 0.0, "grad_norm": 0.9, "reward": 0.5, "reward_std": 0.3, "kl": float("nan"), "epoch": 0.01},
+        {"loss": 0.1, "grad_norm": 0.8, "reward": 0.6, "reward_std": 0.3, "kl": 0.001, "epoch": 0.02},
+        {"eval_loss": 0.2, "epoch": 0.02},  # not a training step
+    ]
+    p = tmp_path / "stdout.txt"
+    p.write_text("Loading...\n" + "".join(f"{d}\n" for d in logs))  # print(logs) as transformers does
+    res = read_log(p)
+    assert [r.step for r in res.steps] == [1, 2] and math.isnan(res.steps[0].kl)
+    assert res.steps[1].reward_mean == 0.6 and res.steps[1].policy_loss == 0.1
+    ppo = {"objective/scores": 1.5, "objective/kl": 0.2, "loss/policy_avg": -0.1, "policy/clipfrac_avg": 0.05}
+    r = map_metrics(3, ppo)
+    assert (r.reward_mean, r.kl, r.policy_loss, r.clip_ratio) == (1.5, 0.2, -0.1, 0.05)
+
+
+def test_ms_swift_logging_jsonl(tmp_path):
+    line = {
+        "loss": -0.03,
+        "grad_norm": 0.006,
+        "reward": 1.5,
+        "kl": float("nan"),
+        "global_step/max_steps": "300/1296",
+    }
+    p = tmp_path / "logging.jsonl"
+    p.write_text(json.dumps(line) + "\n")  # json.dumps writes NaN, as ms-swift's logger does
+    res = read_log(p)
+    assert res.steps[0].step == 300 and res.max_steps == 1296 and math.isnan(res.steps[0].kl)
+
+
+def test_trainer_state_under_any_name_and_tensorboard_run_folder(tmp_path):
+    from torch.utils.tensorboard import SummaryWriter
+
+    hist = [
+        {"step": s, "reward": 0.1 * s, "loss": 0.01, "completions/mean_length": 20.0 + s} for s in (5, 10)
+    ]
+    p = tmp_path / "training_logs.json"
+    p.write_text(json.dumps({"global_step": 10, "max_steps": 50, "log_history": hist}, indent=2))
+    res = read_log(p)
+    assert (
+        res.format == "trl_trainer_state" and [r.step for r in res.steps] == [5, 10] and res.max_steps == 50
+    )
+    run = tmp_path / "out" / "runs" / "Dec01_14-15-34_host"  # TRL's default logging_dir layout
+    w = SummaryWriter(log_dir=str(run))
+    for s in (5, 10):
+        w.add_scalar("train/reward", 0.1 * s, s)
+        w.add_scalar("train/completions/mean_length", 20.0 + s, s)
+        w.add_scalar("train/clip_ratio/region_mean", 0.01, s)
+    w.close()
+    tb = read_log(tmp_path / "out")
+    assert tb.format == "tensorboard" and [r.step for r in tb.steps] == [5, 10]
+    assert tb.steps[1].response_length_mean == 30.0 and tb.steps[1].clip_ratio == pytest.approx(0.01)
+    ev = next((tmp_path / "out").glob("**/events.out.tfevents*"))
+    renamed = tmp_path / "events.bin"
+    renamed.write_bytes(ev.read_bytes())  # recognised by content, not name
+    assert read_log(renamed).format == "tensorboard"
+
+
+def test_watch_cli_no_readable_step_is_an_error(tmp_path, capsys):
+    p = tmp_path / "out.log"
+    p.write_text("Loading model...\nepoch 1 done\n")
+    assert main(["rft", "watch", str(p), "--once"]) == 2
+    err = capsys.readouterr().err
+    assert "no training-step metrics" in err and len(err.strip().splitlines()) == 1

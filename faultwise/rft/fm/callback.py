@@ -8,13 +8,24 @@ instead. The monitor must never crash the training: any error of ours is logged 
 from __future__ import annotations
 
 import logging
+import sys
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
+from faultwise.rft.fm.detect.selfref import SelfRefConfig
 from faultwise.rft.fm.model import FMModel
 from faultwise.rft.fm.monitor import FailureMonitor, FMEvent
 from faultwise.rft.fm.readers import map_metrics
 from faultwise.rft.records import StepRecord, TrajectoryRecord
+
+
+def _print_event(ev: FMEvent) -> None:
+    from faultwise.rft.fm.watcher import describe
+
+    line = describe(ev)
+    if line:
+        print(f"[faultwise] {line}", file=sys.stderr, flush=True)
+
 
 if TYPE_CHECKING:
     from transformers import TrainerControl, TrainerState, TrainingArguments
@@ -30,28 +41,37 @@ except ImportError:  # pragma: no cover
 class FMCallback(_Base):
     """Online detection + diagnosis inside a trainer; keeps alarms and diagnoses only (bounded).
 
+    Works without a fitted model (the run judged against its own history and physical invariants); a model
+    refines detection and diagnosis on runs that look like its bench.
+
     Args:
-        model: the fitted failure-manager model (:func:`faultwise.rft.fm.load_model`).
-        on_event: called with every alarm or diagnosis event.
+        model: a fitted failure-manager model (:func:`faultwise.rft.fm.load_model`), optional.
+        on_event: called with every alarm or diagnosis event; default: print the event's lines to stderr.
         stop_on_diagnosis: ask the trainer to stop once a fault is diagnosed (what the supervisor does).
+        checkpoint_on_diagnosis: ask the trainer to save a checkpoint when a fault is diagnosed.
+        config: the self-referenced detector's constants (length limit, reward range, ...).
         max_events: most events kept in ``events``.
 
     Example::
 
-        trainer = GRPOTrainer(..., callbacks=[FMCallback(load_model("model.json"), on_event=print)])
+        trainer = GRPOTrainer(...)
+        trainer.add_callback(FMCallback())  # or FMCallback(load_model("model.json"), stop_on_diagnosis=True)
         trainer.train()
     """
 
     def __init__(
         self,
-        model: FMModel,
+        model: FMModel | None = None,
         on_event: Callable[[FMEvent], None] | None = None,
         stop_on_diagnosis: bool = False,
         max_events: int = 1000,
+        checkpoint_on_diagnosis: bool = False,
+        config: SelfRefConfig | None = None,
     ) -> None:
-        self.monitor = FailureMonitor(model)
-        self.on_event = on_event
+        self.monitor = FailureMonitor(model, config)
+        self.on_event = on_event if on_event is not None else _print_event
         self.stop_on_diagnosis = stop_on_diagnosis
+        self.checkpoint_on_diagnosis = checkpoint_on_diagnosis
         self.max_events = max_events
         self.events: list[FMEvent] = []
         self.errors = 0
@@ -95,8 +115,11 @@ class FMCallback(_Base):
                     self.events.append(ev)
                 if self.on_event is not None:
                     self.on_event(ev)
-            if ev.diagnosis is not None and self.stop_on_diagnosis and control is not None:
-                control.should_training_stop = True
+            if ev.diagnosis is not None and control is not None:
+                if self.checkpoint_on_diagnosis:
+                    control.should_save = True
+                if self.stop_on_diagnosis:
+                    control.should_training_stop = True
         except Exception:  # never let the monitor take the training down
             self.errors += 1
             log.exception("faultwise monitor error (ignored; training continues)")

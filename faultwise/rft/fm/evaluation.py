@@ -1,9 +1,14 @@
 """Fit the failure manager on a bench, and score detection and diagnosis on another one.
 
-Run-level detection: a faulty run is a true positive when an alarm fires at or after its onset; an alarm on
-a normal run, or on a faulty run before its onset, is a false alarm; the delay is the first alarm at/after the
-onset minus the onset, in steps. Diagnosis is scored on every faulty run: the window at the first alarm after
-onset (plus the confirmation steps), or the end of the run when nothing fired ("unknown" then counts wrong).
+Run-level detection: a faulty run is a true positive when an alarm event opens at or after its onset; an
+event on a normal run, or on a faulty run before its onset, is a false alarm; the delay is the first event at or
+after the onset minus the onset, in steps. Diagnosis is scored on what the monitor EMITTED online: the
+diagnosis of that first event (made by the monitor at its own alarm, from its own window), with its own onset
+estimate; the labelled onset is used only to score the delay and early alarms. A faulty run with no event at
+or after its onset has no diagnosis ("unknown", counted wrong).
+
+Only signals a real trainer logs are used by default: signals only an injector sets are never used, and true
+accuracy (and what is computed from per-answer correctness) only with ``use_accuracy``.
 """
 
 from __future__ import annotations
@@ -18,23 +23,32 @@ from faultwise.errors import InputError
 from faultwise.rft.faultbench.load import BenchRun
 from faultwise.rft.fm.detect.detector import Detector
 from faultwise.rft.fm.detect.profile import fit_profile
-from faultwise.rft.fm.diagnose.classifier import diagnose, fit_diagnoser
+from faultwise.rft.fm.detect.selfref import SelfRefConfig
+from faultwise.rft.fm.diagnose.classifier import fit_diagnoser
 from faultwise.rft.fm.diagnose.features import window_features
 from faultwise.rft.fm.model import FMModel
-from faultwise.rft.fm.monitor import FailureMonitor
+from faultwise.rft.fm.monitor import ACCURACY_DERIVED_SIGNALS, INJECTOR_ONLY_SIGNALS, FailureMonitor
 from faultwise.rft.records import FAMILY_OF
 
 # ----------------------------------------------------------------------------------------------- fitting
 
 
-def diagnosis_windows(model: FMModel, run: BenchRun, extra: int = 3) -> list[np.ndarray]:
+def signals_of(run: BenchRun, use_accuracy: bool = False) -> list[tuple[int, dict[str, float]]]:
+    """A bench run's signals per step, without those a real trainer cannot log (see the module note)."""
+    drop = INJECTOR_ONLY_SIGNALS | (frozenset() if use_accuracy else ACCURACY_DERIVED_SIGNALS)
+    return [(s, {k: v for k, v in sig.items() if k not in drop}) for s, sig in run.signal_run()]
+
+
+def diagnosis_windows(
+    model: FMModel, run: BenchRun, extra: int = 3, use_accuracy: bool = False
+) -> list[np.ndarray]:
     """Feature vectors of a faulty run's windows: the window diagnosed online (the first alarm at or after the
     onset, or onset + 3 when nothing fired), plus up to ``extra`` later ones (augmentation for fitting)."""
     mon = Detector(model.profile)
     onset = run.onset or 0
     first = None
     feats = []
-    for step, sig in run.signal_run():
+    for step, sig in signals_of(run, use_accuracy):
         v = mon.update_signals(step, sig)
         if first is None and step >= onset and (v.alarm or step >= onset + 3):
             first = step
@@ -47,28 +61,38 @@ def diagnosis_windows(model: FMModel, run: BenchRun, extra: int = 3) -> list[np.
     return feats
 
 
-def diagnosis_training_set(model: FMModel, runs: Sequence[BenchRun]) -> tuple[list[np.ndarray], list[str]]:
+def diagnosis_training_set(
+    model: FMModel, runs: Sequence[BenchRun], use_accuracy: bool = False
+) -> tuple[list[np.ndarray], list[str]]:
     """The windows of every faulty run (:func:`diagnosis_windows`) and their fault types: what a diagnoser is
     fitted on."""
     X: list[np.ndarray] = []
     y: list[str] = []
     for r in runs:
         if r.is_faulty:
-            for f in diagnosis_windows(model, r):
+            for f in diagnosis_windows(model, r, use_accuracy=use_accuracy):
                 X.append(f)
                 y.append(r.info.fault_type)
     return X, y
 
 
 def fit_model(
-    runs: Sequence[BenchRun], target_false_alarm_rate: float = 0.01, fitted_on: str = ""
+    runs: Sequence[BenchRun],
+    target_false_alarm_rate: float = 0.01,
+    fitted_on: str = "",
+    use_accuracy: bool = False,
 ) -> FMModel:
-    """Fit the normal profile on the healthy runs and the diagnoser on the faulty ones."""
-    normal = [r.signal_run() for r in runs if not r.is_faulty]
+    """Fit the normal profile on the healthy runs and the diagnoser on the faulty ones (real-trainer signals;
+    true accuracy too with ``use_accuracy``, which the model then declares)."""
+    normal = [signals_of(r, use_accuracy) for r in runs if not r.is_faulty]
     if len(normal) < 2:
         raise InputError(fitted_on or "bench", f"needs at least 2 normal runs to fit, found {len(normal)}")
-    model = FMModel(profile=fit_profile(normal, target_false_alarm_rate), fitted_on=fitted_on)
-    X, y = diagnosis_training_set(model, runs)
+    model = FMModel(
+        profile=fit_profile(normal, target_false_alarm_rate),
+        fitted_on=fitted_on,
+        selfref=SelfRefConfig(use_accuracy=use_accuracy),
+    )
+    X, y = diagnosis_training_set(model, runs, use_accuracy)
     if len(set(y)) >= 2:
         model.diagnoser = fit_diagnoser(np.vstack(X), y)
     return model
@@ -79,44 +103,61 @@ def fit_model(
 
 @dataclass
 class RunOutcome:
-    """How the failure manager did on one run: alarms against the onset, and the diagnosed type."""
+    """How the failure manager did on one run: its events against the onset, and what it emitted."""
 
     run_id: str
     fault_type: str
     strength: str
     onset: int | None
-    first_alarm: int | None  # any alarm
-    alarm_after_onset: int | None
+    first_alarm: int | None  # the first event, any step
+    alarm_after_onset: int | None  # the first event opened at or after the labelled onset
     false_alarm: bool
-    predicted: str | None = None
+    predicted: str | None = None  # the emitted diagnosis of that event
+    onset_estimate: int | None = None  # the monitor's own onset estimate for that event
 
 
-def run_monitor(model: FMModel, run: BenchRun) -> RunOutcome:
-    """Replay a run through the failure monitor, as online."""
-    fm = FailureMonitor(model)
+def run_monitor(
+    model: FMModel | None,
+    run: BenchRun,
+    use_accuracy: bool | None = None,
+    monitor_factory: Callable[[], Any] | None = None,
+) -> RunOutcome:
+    """Replay a run through the failure monitor, as online, and keep what it emitted.
+
+    ``monitor_factory`` builds the monitor (default: :class:`FailureMonitor` of ``model``); it must offer
+    ``update_signals(step, signals) -> FMEvent``, ``finish()`` and ``events``.
+    """
+    if use_accuracy is None:
+        use_accuracy = bool(model is not None and model.selfref is not None and model.selfref.use_accuracy)
+    if monitor_factory is None:
+        base = (model.selfref if model is not None else None) or SelfRefConfig()
+        cfg = base.model_copy(update={"use_accuracy": use_accuracy})
+
+        def monitor_factory() -> FailureMonitor:
+            return FailureMonitor(model, cfg)
+
+    fm = monitor_factory()
     onset = run.onset
-    first = after = None
-    false_alarm = False
-    diag_at_alarm = None
-    for step, sig in run.signal_run():
-        ev = fm.update_signals(step, sig)
-        if ev.verdict.alarm:
-            first = step if first is None else first
-            if onset is None or step < onset:
-                false_alarm = True
-            elif after is None:
-                after = step
-        if after is not None and diag_at_alarm is None and step >= after + model.confirm_steps:
-            diag_at_alarm = diagnose([zs for s, zs in fm.detector.window if s >= after], model.diagnoser)
+    for step, sig in signals_of(run, use_accuracy):
+        fm.update_signals(step, sig)
+    fm.finish()  # the end of the run: a pending event is diagnosed with what was seen
+    events = list(fm.events)
+    first = events[0].opened_step if events else None
+    false_alarm = bool(events) and (onset is None or events[0].opened_step < onset)
+    hit = next((e for e in events if onset is not None and e.opened_step >= onset), None)
     predicted = None
     if run.is_faulty:
-        if diag_at_alarm is None:
-            start = after if after is not None else (onset or 0)
-            window = [zs for s, zs in fm.detector.window if s >= start] or [fm.detector.window[-1][1]]
-            diag_at_alarm = diagnose(window, model.diagnoser)
-        predicted = diag_at_alarm.fault_type
+        predicted = hit.diagnosis.fault_type if hit is not None and hit.diagnosis is not None else "unknown"
     return RunOutcome(
-        run.info.run_id, run.info.fault_type, run.info.strength, onset, first, after, false_alarm, predicted
+        run.info.run_id,
+        run.info.fault_type,
+        run.info.strength,
+        onset,
+        first,
+        hit.opened_step if hit is not None else None,
+        false_alarm,
+        predicted,
+        hit.onset_step if hit is not None else None,
     )
 
 
@@ -185,12 +226,32 @@ def diagnosis_metrics(outcomes: Sequence[RunOutcome]) -> dict[str, Any]:
 
 
 def evaluate(
-    model: FMModel, runs: Sequence[BenchRun], progress: Callable[[], None] | None = None
+    model: FMModel | None,
+    runs: Sequence[BenchRun],
+    progress: Callable[[], None] | None = None,
+    use_accuracy: bool | None = None,
 ) -> dict[str, Any]:
-    """Detection and diagnosis scores of ``model`` on ``runs`` (``progress()`` after each run)."""
+    """Detection and diagnosis scores of what the monitor emitted on ``runs`` (``progress()`` after each
+    run); ``model=None``: the self-referenced detector and the interpretable fingerprints alone."""
     outcomes = []
     for r in runs:
-        outcomes.append(run_monitor(model, r))
+        outcomes.append(run_monitor(model, r, use_accuracy))
         if progress:
             progress()
-    return {"detection": detection_metrics(outcomes), "diagnosis": diagnosis_metrics(outcomes)}
+    errors = [abs(o.onset_estimate - o.onset) for o in outcomes if o.onset_estimate is not None and o.onset]
+    uses = (
+        use_accuracy
+        if use_accuracy is not None
+        else bool(model and model.selfref and model.selfref.use_accuracy)
+    )
+    return {
+        "detection": detection_metrics(outcomes),
+        "diagnosis": diagnosis_metrics(outcomes),
+        "scored": "emitted online: the first event at or after the onset, its own diagnosis and onset estimate",
+        "signals": "real-trainer signals + true accuracy" if uses else "real-trainer signals only",
+        "runs": {
+            "normal": sum(o.fault_type == "none" for o in outcomes),
+            "faulty": sum(o.fault_type != "none" for o in outcomes),
+        },
+        "median_onset_error_steps": float(np.median(errors)) if errors else None,
+    }

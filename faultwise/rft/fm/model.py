@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from faultwise.errors import InputError
 from faultwise.io import atomic_write_text
 from faultwise.rft.fm.detect.profile import NormalProfile
+from faultwise.rft.fm.detect.selfref import SelfRefConfig
 from faultwise.rft.fm.diagnose.classifier import DiagnoserModel
 from faultwise.rft.records import first_problem
 
@@ -25,6 +26,9 @@ class FMModel(BaseModel):
     profile: NormalProfile = Field(description="normal profile of healthy runs (detection)")
     diagnoser: DiagnoserModel | None = Field(
         None, description="fitted fault-type classifier; None: the interpretable fingerprints alone"
+    )
+    selfref: SelfRefConfig | None = Field(
+        None, description="constants of the self-referenced detector chosen on the bench (None: defaults)"
     )
     confirm_steps: int = Field(
         2, ge=0, description="steps after the first alarm before diagnosing its window"

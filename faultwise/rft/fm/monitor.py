@@ -1,80 +1,254 @@
-"""Detection and diagnosis together, online: the object a training loop or a log follower feeds."""
+"""Detection and diagnosis together, online: the object a training loop or a log follower feeds.
+
+Detection is the self-referenced detector (``detect/selfref.py``): the run against its own history and
+physical invariants, no model needed. A fitted model adds its normal-profile detector and its diagnoser, but
+only on a run that looks like what the model was fitted on (its first steps lie within the profile, judged by
+scale-free z-scores); on any other run the model changes nothing, so it never makes a real run worse.
+
+Alarms are grouped into :class:`AlarmEvent` s: an event opens at the first alarming step (with the detector's
+own onset estimate), is diagnosed ``confirm_steps`` later (at once on an invariant break), and closes after
+``close_after_steps`` healthy steps in a row.
+"""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field, field_serializer
 
-from faultwise.rft.fm.detect.detector import Detector, StepVerdict
+from faultwise.rft.fm.detect.detector import Detector, Evidence, StepVerdict
+from faultwise.rft.fm.detect.selfref import INVARIANT_DIAGNOSIS, SelfRefConfig, SelfReferencedDetector
 from faultwise.rft.fm.diagnose.classifier import FaultDiagnosis, diagnose
 from faultwise.rft.fm.model import FMModel
-from faultwise.rft.records import StepRecord, TrajectoryRecord
+from faultwise.rft.records import FAMILY_OF, StepRecord, TrajectoryRecord
+from faultwise.rft.signals import extract_signals
+
+# signals a real trainer cannot log: the environment's done flag only our injector sets, and everything
+# computed from the true correctness of each answer (used only when accuracy is declared an input)
+INJECTOR_ONLY_SIGNALS: frozenset[str] = frozenset({"traj_env_terminated_ratio"})
+ACCURACY_DERIVED_SIGNALS: frozenset[str] = frozenset(
+    {
+        "task_accuracy",
+        "reward_accuracy_gap",
+        "traj_reward_incorrect_mean",
+        "traj_tool_user_accuracy",
+        "traj_tool_accuracy_gap",
+    }
+)
+DOMAIN_STEPS = 5  # steps over which a model's applicability to a run is judged
+DOMAIN_Z = 30.0  # a signal whose median |level z| over those steps exceeds this lies outside the profile
+DOMAIN_FRACTION = 0.25  # more than this fraction of signals outside: the model does not apply to the run
+DOMAIN_COVERAGE = 0.75  # the run must log at least this fraction of the signals the profile was fitted on
+
+
+def _finite_or_text(v: float) -> float | str:
+    return v if math.isfinite(v) else ("inf" if v > 0 else "-inf" if v < 0 else "nan")
+
+
+class AlarmEvent(BaseModel):
+    """One alarm, from its opening to its closing: onset, signals, diagnosis, evidence."""
+
+    event_id: int = Field(ge=1)
+    opened_step: int = Field(description="the first alarming step")
+    onset_step: int = Field(description="the detector's own estimate of where the change began")
+    closed_step: int | None = Field(None, description="the step it closed (healthy again); None: still open")
+    last_alarm_step: int
+    signals: list[str] = Field(default_factory=list, description="signals that alarmed, first first")
+    invariant: str | None = None
+    rules: list[str] = Field(default_factory=list, description="invariant breaks seen (non_finite:kl, ...)")
+    diagnosis: FaultDiagnosis | None = None
+    diagnosed_step: int | None = None
+    evidence: list[Evidence] = Field(default_factory=list)
+    peak_score: float = Field(0.0, description="largest score (over its threshold); inf for an invariant")
+
+    @field_serializer("peak_score")
+    def _ser_score(self, v: float) -> float | str:
+        return _finite_or_text(v)
 
 
 class FMEvent(BaseModel):
-    """What happened at one step: the verdict, and the diagnosis when it was made at this step."""
+    """What happened at one step: the verdict, the diagnosis when made at this step, the event opened or
+    closed at this step."""
 
     verdict: StepVerdict
     diagnosis: FaultDiagnosis | None = None
+    opened: AlarmEvent | None = None
+    closed: AlarmEvent | None = None
 
 
 class FailureMonitor:
-    """Alarms from the detector; once an alarm has been confirmed for ``confirm_steps`` more steps (or the run
-    ends), the window since the first alarm is diagnosed. Bounded memory: the detector's window only.
+    """The online monitor. Bounded memory: the detectors' windows and at most ``max_events`` events.
+
+    Args:
+        model: a fitted model (optional): its profile detector and diagnoser, where the run fits it.
+        config: the self-referenced detector's constants (default: the model's, else the defaults).
+        close_after_steps: healthy steps in a row that close an event.
 
     Example::
 
-        fm = FailureMonitor(load_model("model.json"))
+        fm = FailureMonitor()  # or FailureMonitor(load_model("model.json"))
         for record in steps:
-            event = fm.update(record)
-            if event.diagnosis is not None:
-                print(event.diagnosis.fault_type)
+            ev = fm.update(record)
+            if ev.opened is not None:
+                print(ev.opened.onset_step, ev.opened.signals)
     """
 
-    def __init__(self, model: FMModel) -> None:
+    def __init__(
+        self,
+        model: FMModel | None = None,
+        config: SelfRefConfig | None = None,
+        close_after_steps: int = 3,
+        max_events: int = 100,
+    ) -> None:
         self.model = model
-        self.detector = Detector(model.profile)
+        self.config = config or (model.selfref if model is not None else None) or SelfRefConfig()
+        self.selfref = SelfReferencedDetector(self.config)
+        self.detector = Detector(model.profile) if model is not None else None
+        self.close_after_steps = close_after_steps
+        self.max_events = max_events
+        self.confirm_steps = model.confirm_steps if model is not None else 2
+        self.excluded = set(INJECTOR_ONLY_SIGNALS)
+        if not self.config.use_accuracy:
+            self.excluded |= ACCURACY_DERIVED_SIGNALS
+        self.model_applies: bool | None = None if model is not None else False
+        self._domain: list[dict[str, float]] = []
+        self.events: list[AlarmEvent] = []
+        self.open_event: AlarmEvent | None = None
+        self._healthy_run = 0
+        self._since_open = 0
+        self._window_source: str = "selfref"
+        # the first event, as the supervisor and the evaluation read it
         self.first_alarm_step: int | None = None
-        self.onset_estimate: int | None = None  # where the first alarm's signals started drifting (CUSUM)
+        self.onset_estimate: int | None = None
         self.diagnosis: FaultDiagnosis | None = None
         self.diagnosed_at: int | None = None
-        self._since_alarm = 0
 
     def update(self, step: StepRecord, trajectories: Sequence[TrajectoryRecord] | None = None) -> FMEvent:
         """Feed one step record (and its trajectories, when known)."""
-        return self._after(self.detector.update(step, trajectories))
+        signals = extract_signals(step, trajectories)
+        extra = step.model_extra or {}
+        for name in ("length_clip_ratio", "value_loss", "critic_grad_norm"):
+            v = extra.get(name)
+            if isinstance(v, int | float) and not isinstance(v, bool):
+                signals[name] = float(v)
+        for name in ("reward_max", "reward_min", "advantage_max", "advantage_min"):
+            v = extra.get(name)
+            if isinstance(v, int | float) and not isinstance(v, bool):
+                signals[name] = float(v)
+        return self.update_signals(step.step, signals)
 
     def update_signals(self, step: int, signals: dict[str, float]) -> FMEvent:
         """Feed one step's named signals."""
-        return self._after(self.detector.update_signals(step, signals))
+        # what a remediation rewrites or tolerates on purpose (set on the profile detector) is ignored by both
+        ignored = self.excluded | (self.detector.ignore if self.detector is not None else set())
+        signals = {k: v for k, v in signals.items() if k not in ignored}
+        verdict = self.selfref.update_signals(step, signals)
+        from_model = False
+        if self.detector is not None:
+            pv = self.detector.update_signals(step, signals)
+            self._judge_domain(pv)
+            if self.model_applies and pv.alarm and not verdict.alarm:
+                verdict, from_model = pv, True
+        return self._after(verdict, from_model)
 
-    def _after(self, verdict: StepVerdict) -> FMEvent:
-        if verdict.alarm and self.first_alarm_step is None:
-            self.first_alarm_step = verdict.step
-            self.onset_estimate = verdict.onset_estimate
-            self._since_alarm = 0
-        elif self.first_alarm_step is not None:
-            self._since_alarm += 1
+    def _judge_domain(self, pv: StepVerdict) -> None:
+        """Does the model apply to this run? It must log most signals the model was fitted on, and on each of
+        its first ``DOMAIN_STEPS`` steps the median |level z| per signal so far must stay within the profile
+        for most signals; once out, out for good (the model then changes nothing)."""
+        if self.detector is None or self.model_applies is False or len(self._domain) >= DOMAIN_STEPS:
+            return
+        zs = self.detector.window[-1][1] if self.detector.window else {}
+        self._domain.append({n: abs(c.get("level", 0.0)) for n, c in zs.items()})
+        names = set().union(*self._domain)
+        fitted = set(self.detector.profile.stats) - self.excluded
+        if fitted and len(names & fitted) < DOMAIN_COVERAGE * len(fitted):
+            self.model_applies = False  # the run does not log what the model was fitted on
+            return
+        far = 0
+        for n in names:
+            vals = sorted(d[n] for d in self._domain if n in d and math.isfinite(d[n]))
+            if vals and vals[len(vals) // 2] > DOMAIN_Z:
+                far += 1
+        self.model_applies = bool(names) and far / len(names) <= DOMAIN_FRACTION
+
+    def _after(self, verdict: StepVerdict, from_model: bool = False) -> FMEvent:
+        opened = closed = None
         diag = None
-        if self.first_alarm_step is not None and self.diagnosis is None:
-            if self._since_alarm >= self.model.confirm_steps or verdict.rule is not None:
-                diag = self._diagnose()
-                self.diagnosed_at = verdict.step
-        return FMEvent(verdict=verdict, diagnosis=diag)
+        ev = self.open_event
+        if verdict.alarm:
+            self._healthy_run = 0
+            if ev is None:
+                onset = verdict.onset_estimate if verdict.onset_estimate is not None else verdict.step
+                ev = AlarmEvent(
+                    event_id=len(self.events) + 1,
+                    opened_step=verdict.step,
+                    onset_step=min(onset, verdict.step),
+                    last_alarm_step=verdict.step,
+                    invariant=verdict.invariant,
+                    evidence=verdict.evidence,
+                    peak_score=verdict.score,
+                )
+                self.open_event, self._since_open, opened = ev, 0, ev
+                # where the model applies, its diagnoser reads its own detector's window (what it was fitted on)
+                self._window_source = "model" if from_model or self.model_applies else "selfref"
+                if len(self.events) < self.max_events:
+                    self.events.append(ev)
+                if self.first_alarm_step is None:
+                    self.first_alarm_step, self.onset_estimate = ev.opened_step, ev.onset_step
+            else:
+                self._since_open += 1
+                ev.last_alarm_step = verdict.step
+                ev.peak_score = max(ev.peak_score, verdict.score)
+            for e in verdict.evidence:
+                if e.signal not in ev.signals:
+                    ev.signals.append(e.signal)
+            if verdict.rule:
+                for r in verdict.rule.split(";"):
+                    if r not in ev.rules:
+                        ev.rules.append(r)
+        elif ev is not None:
+            self._since_open += 1
+            self._healthy_run += 1
+        if ev is not None and ev.diagnosis is None:
+            if self._since_open >= self.confirm_steps or verdict.rule is not None:
+                diag = self._diagnose(ev)
+                ev.diagnosis, ev.diagnosed_step = diag, verdict.step
+                if self.diagnosis is None:
+                    self.diagnosis, self.diagnosed_at = diag, verdict.step
+        if ev is not None and self._healthy_run >= self.close_after_steps:
+            ev.closed_step = verdict.step
+            closed, self.open_event, self._healthy_run = ev, None, 0
+        return FMEvent(verdict=verdict, diagnosis=diag, opened=opened, closed=closed)
 
-    def _diagnose(self) -> FaultDiagnosis:
-        window = [zs for step, zs in self.detector.window if step >= (self.first_alarm_step or 0)]
-        self.diagnosis = diagnose(window or [zs for _, zs in self.detector.window], self.model.diagnoser)
-        return self.diagnosis
+    def _diagnose(self, ev: AlarmEvent) -> FaultDiagnosis:
+        """The event's diagnosis: an invariant break names its fault; else the window's fingerprint."""
+        for r in ev.rules:
+            kind = r.split(":")[0]
+            ftype = INVARIANT_DIAGNOSIS.get(kind)
+            if ftype is not None:
+                return FaultDiagnosis(
+                    fault_type=ftype,
+                    family=FAMILY_OF.get(ftype, "unknown"),
+                    confidence=1.0 if ftype != "unknown" else 0.0,
+                    source="invariant:" + kind,
+                )
+        if self._window_source == "model" and self.detector is not None and self.model is not None:
+            window = [zs for s, zs in self.detector.window if s >= ev.opened_step]
+            return diagnose(window or [zs for _, zs in self.detector.window], self.model.diagnoser)
+        window = [zs for s, zs in self.selfref.window if s >= ev.opened_step]
+        return diagnose(window or [zs for _, zs in self.selfref.window], None)
 
     def finish(self) -> FaultDiagnosis | None:
-        """End of the run: diagnose a pending alarm with what was seen."""
-        if self.first_alarm_step is not None and self.diagnosis is None and self.detector.window:
-            self._diagnose()
-            self.diagnosed_at = self.detector.window[-1][0]
+        """End of the run: diagnose a pending event with what was seen."""
+        ev = self.open_event
+        if ev is not None and ev.diagnosis is None:
+            ev.diagnosis = self._diagnose(ev)
+            ev.diagnosed_step = ev.last_alarm_step
+            if self.diagnosis is None:
+                self.diagnosis, self.diagnosed_at = ev.diagnosis, ev.diagnosed_step
         return self.diagnosis
 
     def reset_run(self) -> None:
-        """Start a fresh run (e.g. after a rollback) with the same model."""
-        self.__init__(self.model)
+        """Start a fresh run (e.g. after a rollback) with the same model and constants."""
+        self.__init__(self.model, self.config, self.close_after_steps, self.max_events)

@@ -1,11 +1,19 @@
 """Read other frameworks' training logs into StepRecords, offline or while they grow.
 
-Formats: verl's JSONL ``file`` logger (``{"step": N, "data": {...}}`` or flat) and its console lines
-(``step:N - actor/entropy:0.71 - ...``), TRL's ``trainer_state.json`` (``log_history``), TensorBoard event
-files (TRL, OpenRLHF ``train/*``, verl), plain JSONL of our own StepRecords (``steps.jsonl``). Metric names
-are mapped onto StepRecord fields by :data:`METRIC_MAP`; the first name found wins for a field, unknown
-names are kept as extra fields. Malformed lines are skipped and counted, never fatal, because a live log
-can be half-written; a file with nothing usable is an :class:`InputError`.
+A log's format is recognised by its content, never by its file name:
+
+- verl console lines ``step:N - key:value - ...`` (numpy 1 ``0.06`` and numpy 2 ``np.float64(0.06)`` values,
+  Ray ``(TaskRunner pid=..)`` prefixes and ANSI colour codes are tolerated);
+- JSON lines: verl's ``file`` logger (``{"step": N, "data": {...}}`` or flat), ms-swift's ``logging.jsonl``
+  (the step in ``"global_step/max_steps": "300/1296"``), our own ``steps.jsonl``;
+- TRL / transformers stdout dict lines (``{'loss': 0.0, 'reward': ...}``; no step: numbered in order);
+- a JSON document with a ``log_history`` list (TRL ``trainer_state.json`` under any file name);
+- TensorBoard event files, or a directory holding them at any depth (TRL's ``runs/<date>/events...``).
+
+Metric names are mapped onto StepRecord fields by :data:`TOOL_METRIC_NAMES` (one table per tool, documented in
+``docs/rft-fm.md``); a ``train/`` prefix (TRL TensorBoard) is tried without it; the first name found wins for
+a field; unknown names are kept as extra fields. Malformed lines are skipped and counted, never fatal, because
+a live log can be half-written; a file with no readable step is an :class:`InputError`.
 """
 
 from __future__ import annotations
@@ -19,63 +27,93 @@ from pathlib import Path
 
 from faultwise.errors import InputError
 from faultwise.rft.records import StepRecord
+from faultwise.rft.signals import STEP_SIGNALS
 
-# our field -> framework names, in order of preference
-METRIC_MAP: dict[str, tuple[str, ...]] = {
-    "reward_mean": (
-        "reward_mean",
-        "critic/score/mean",
-        "critic/rewards/mean",
-        "reward",
-        "train/reward",
-        "rewards/mean",
-        "train/rewards",
-    ),
-    "reward_std": ("reward_std", "critic/score/std", "critic/rewards/std", "train/reward_std", "rewards/std"),
-    "kl": ("kl", "actor/kl_loss", "actor/ppo_kl", "train/kl", "objective/kl", "critic/kl"),
-    "entropy": (
-        "entropy",
-        "actor/entropy",
-        "actor/entropy_loss",
-        "train/entropy",
-        "objective/entropy",
-        "train/policy_entropy",
-    ),
-    "policy_loss": ("policy_loss", "actor/pg_loss", "loss", "train/policy_loss", "train/loss"),
-    "grad_norm": ("grad_norm", "actor/grad_norm", "train/grad_norm", "train/actor_grad_norm"),
-    "learning_rate": ("learning_rate", "actor/lr", "train/actor_lr", "train/learning_rate", "lr"),
-    "response_length_mean": (
-        "response_length_mean",
-        "response_length/mean",
-        "completions/mean_length",
-        "train/response_length",
-        "completion_length",
-    ),
-    "response_length_max": (
-        "response_length_max",
-        "response_length/max",
-        "completions/max_length",
-        "train/response_length_max",
-    ),
-    "clip_ratio": (
-        "clip_ratio",
-        "actor/pg_clipfrac",
-        "clip_ratio/region_mean",
-        "train/ppo_clip_ratio",
-        "train/clip_ratio",
-    ),
-    "advantage_mean": ("advantage_mean", "critic/advantages/mean", "train/advantages_mean"),
-    "advantage_std": ("advantage_std", "critic/advantages/std", "train/advantages_std"),
-    "tool_calls_per_traj": ("tool_calls_per_traj",),
-    "tool_errors_per_traj": ("tool_errors_per_traj",),
-    "repetition_ratio_mean": ("repetition_ratio_mean",),
-    "empty_ratio": ("empty_ratio",),
-    "task_accuracy": ("task_accuracy", "val/accuracy", "eval/accuracy"),
-    "wall_time_s": ("wall_time_s", "timing_s/step"),
+# Each tool's names for our fields, in order of preference within the tool.
+TOOL_METRIC_NAMES: dict[str, dict[str, tuple[str, ...]]] = {
+    "faultwise": {name: (name,) for name in (*STEP_SIGNALS, "learning_rate", "wall_time_s")},
+    "verl": {
+        "reward_mean": ("critic/score/mean", "critic/rewards/mean"),
+        "reward_std": ("critic/score/std", "critic/rewards/std"),
+        "reward_max": ("critic/score/max",),
+        "reward_min": ("critic/score/min",),
+        # KL to the reference: as a loss term (actor/kl_loss) or inside the reward (critic/kl); actor/ppo_kl is
+        # the old-vs-new policy ratio KL of one update, not this, and stays an extra field
+        "kl": ("actor/kl_loss", "critic/kl"),
+        "entropy": ("actor/entropy", "actor/entropy_loss"),
+        "policy_loss": ("actor/pg_loss",),
+        "grad_norm": ("actor/grad_norm",),
+        "learning_rate": ("actor/lr",),
+        "response_length_mean": ("response_length/mean",),
+        "response_length_max": ("response_length/max",),
+        "length_clip_ratio": ("response_length/clip_ratio",),
+        "clip_ratio": ("actor/pg_clipfrac",),
+        "advantage_mean": ("critic/advantages/mean",),
+        "advantage_std": ("critic/advantages/std",),
+        "advantage_max": ("critic/advantages/max",),
+        "advantage_min": ("critic/advantages/min",),
+        "value_loss": ("critic/vf_loss",),
+        "critic_grad_norm": ("critic/grad_norm",),
+        "wall_time_s": ("timing_s/step",),
+    },
+    "trl": {  # GRPOTrainer (and ms-swift, which logs the same names), PPOTrainer, stdout and trainer_state
+        "reward_mean": ("reward", "objective/scores", "rewards/mean"),
+        "reward_std": ("reward_std", "rewards/std"),
+        "kl": ("kl", "objective/kl"),
+        "entropy": ("entropy", "policy/entropy_avg", "objective/entropy"),
+        "policy_loss": ("loss", "loss/policy_avg"),
+        "grad_norm": ("grad_norm",),
+        "learning_rate": ("learning_rate", "lr"),
+        "response_length_mean": ("completions/mean_length", "completion_length"),
+        "response_length_max": ("completions/max_length",),
+        "length_clip_ratio": ("completions/clipped_ratio",),
+        "clip_ratio": ("clip_ratio/region_mean", "policy/clipfrac_avg", "clip_ratio"),
+        "value_loss": ("loss/value_avg",),
+    },
+    "openrlhf": {
+        "reward_mean": ("train/reward",),
+        "reward_std": ("train/reward_std",),
+        "kl": ("train/kl",),
+        "entropy": ("train/policy_entropy", "train/entropy"),
+        "policy_loss": ("train/policy_loss",),
+        "grad_norm": ("train/actor_grad_norm", "train/grad_norm"),
+        "learning_rate": ("train/actor_lr", "train/learning_rate"),
+        "response_length_mean": ("train/response_length",),
+        "response_length_max": ("train/response_length_max",),
+        "clip_ratio": ("train/ppo_clip_ratio", "train/clip_ratio"),
+        "advantage_mean": ("train/advantages_mean",),
+        "advantage_std": ("train/advantages_std",),
+        "value_loss": ("train/critic_loss",),
+    },
 }
+
+
+def _union_map() -> dict[str, tuple[str, ...]]:
+    out: dict[str, list[str]] = {}
+    for table in TOOL_METRIC_NAMES.values():
+        for ours, names in table.items():
+            out.setdefault(ours, []).extend(n for n in names if n not in out.get(ours, []))
+    return {k: tuple(v) for k, v in out.items()}
+
+
+# our field -> every tool's names, in order of preference (faultwise, verl, TRL, OpenRLHF)
+METRIC_MAP: dict[str, tuple[str, ...]] = _union_map()
+# validation metrics: verl ``val-core/<data source>/acc/mean@1`` (or ``reward``), ``val/test_score/<ds>``
+_VALIDATION = (
+    re.compile(r"^val(?:-core)?/.+/acc/mean@\d+$"),
+    re.compile(r"^val/test_score/.+$"),
+    re.compile(r"^val(?:-core)?/.+/reward/mean@\d+$"),
+    re.compile(r"^(?:val|eval)/accuracy$"),
+)
 STEP_KEYS = ("step", "global_step", "training/global_step", "train/global_step")
 _LABEL_FIELDS = ("fault_type", "fault_family", "strength", "fault_active")
-_CONSOLE_STEP = re.compile(r"(?:^|\s)step:(\d+)\s+-\s+(.*)$")
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+_CONSOLE_STEP = re.compile(r"(?:^|\s|\))step:(\d+)\s+-\s+(.*)$")
+_NUMPY_SCALAR = re.compile(r"^np\.\w+\((.*)\)$")  # numpy >= 2 repr: np.float64(0.06)
+_PY_DICT_ITEM = re.compile(r"'([^']+)':\s*('[^']*'|[^,}]+)")
+_SWIFT_STEP = "global_step/max_steps"
+# keys that make a stepless dict a training-log entry (TRL stdout); others (eval, summaries) are not steps
+_TRAINING_KEYS = ("loss", "reward", "grad_norm", "kl", "objective/scores")
 
 
 @dataclass
@@ -86,6 +124,7 @@ class ReadResult:
     format: str
     skipped_lines: int = 0
     problems: list[str] = field(default_factory=list)
+    max_steps: int | None = None
 
 
 def _to_float(v: object) -> float | None:
@@ -94,11 +133,21 @@ def _to_float(v: object) -> float | None:
     if isinstance(v, int | float):
         return float(v)
     if isinstance(v, str):
+        t = v.strip()
+        m = _NUMPY_SCALAR.match(t)
+        if m:
+            t = m.group(1)
         try:
-            return float(v.strip())
+            return float(t)
         except ValueError:
             return None
     return None
+
+
+def _lookup(metrics: dict[str, object], name: str) -> object | None:
+    if name in metrics:
+        return metrics[name]
+    return metrics.get("train/" + name)  # TRL's TensorBoard writes its log names under train/
 
 
 def map_metrics(step: int, metrics: dict[str, object]) -> StepRecord:
@@ -107,12 +156,17 @@ def map_metrics(step: int, metrics: dict[str, object]) -> StepRecord:
     used: set[str] = set()
     for ours, names in METRIC_MAP.items():
         for n in names:
-            if n in metrics:
-                v = _to_float(metrics[n])
-                if v is not None:
-                    fields[ours] = v
-                    used.add(n)
-                    break
+            v = _to_float(_lookup(metrics, n))
+            if v is not None:
+                fields[ours] = v
+                used.update((n, "train/" + n))
+                break
+    if "task_accuracy" not in fields:
+        for pat in _VALIDATION:
+            hit = sorted(k for k in metrics if pat.match(k) and _to_float(metrics[k]) is not None)
+            if hit:
+                fields["task_accuracy"] = _to_float(metrics[hit[0]])
+                break
     for k in _LABEL_FIELDS:
         if k in metrics:
             fields[k] = metrics[k]
@@ -131,39 +185,88 @@ def _step_of(obj: dict) -> int | None:
             v = _to_float(obj[k])
             if v is not None and math.isfinite(v) and v >= 0:
                 return int(v)
+    done = obj.get(_SWIFT_STEP)
+    if isinstance(done, str) and "/" in done:  # ms-swift: "300/1296"
+        v = _to_float(done.split("/")[0])
+        if v is not None and math.isfinite(v) and v >= 0:
+            return int(v)
     return None
 
 
+def _max_steps_of(obj: dict) -> int | None:
+    done = obj.get(_SWIFT_STEP)
+    if isinstance(done, str) and "/" in done:
+        v = _to_float(done.split("/")[1])
+        return int(v) if v is not None and math.isfinite(v) else None
+    return None
+
+
+class LineParser:
+    """Parses one log's lines in order; numbers stepless training entries (TRL stdout) 1, 2, 3, ..."""
+
+    def __init__(self) -> None:
+        self.stepless = 0
+        self.max_steps: int | None = None
+
+    def _with_step(self, obj: dict) -> StepRecord | None:
+        data = obj.get("data") if isinstance(obj.get("data"), dict) else obj
+        step = _step_of(obj)
+        if step is None:
+            step = _step_of(data)
+        if step is None:
+            if not any(k in data for k in _TRAINING_KEYS):
+                return None
+            self.stepless += 1
+            step = self.stepless
+        if not any(k not in STEP_KEYS and _to_float(v) is not None for k, v in data.items()):
+            return None  # a step number and nothing measured
+        ms = _max_steps_of(data)
+        if ms is not None:
+            self.max_steps = ms
+        try:
+            return map_metrics(step, data)
+        except ValueError:
+            return None
+
+    def parse(self, line: str) -> StepRecord | None:
+        """One log line -> StepRecord; None when the line is not usable."""
+        s = _ANSI.sub("", line).strip()
+        if not s:
+            return None
+        if s.startswith("{"):
+            try:
+                obj = json.loads(s)
+            except json.JSONDecodeError:
+                obj = _python_dict(s)
+            return self._with_step(obj) if isinstance(obj, dict) else None
+        return parse_console_line(s)
+
+
+def _python_dict(s: str) -> dict[str, object] | None:
+    """A Python dict repr as TRL prints it (``{'loss': 0.0, 'kl': nan}``); None when it is not one."""
+    if not s.endswith("}") or "'" not in s:
+        return None
+    items = dict(_PY_DICT_ITEM.findall(s))
+    return {k: v.strip().strip("'") for k, v in items.items()} or None
+
+
 def parse_json_line(line: str) -> StepRecord | None:
-    """verl file-logger or plain JSONL line -> StepRecord; None when the line is not usable."""
-    try:
-        obj = json.loads(line)
-    except json.JSONDecodeError:
-        return None
-    if not isinstance(obj, dict):
-        return None
-    step = _step_of(obj)
-    data = obj.get("data") if isinstance(obj.get("data"), dict) else obj
-    if step is None:
-        step = _step_of(data)
-    if step is None:
-        return None
-    try:
-        return map_metrics(step, data)
-    except ValueError:
-        return None
+    """verl file-logger, ms-swift or plain JSONL line -> StepRecord; None when the line is not usable."""
+    return LineParser().parse(line) if line.strip().startswith("{") else None
 
 
 def parse_console_line(line: str) -> StepRecord | None:
     """verl console line ``step:N - key:value - key:value`` -> StepRecord."""
-    m = _CONSOLE_STEP.search(line.strip())
+    m = _CONSOLE_STEP.search(_ANSI.sub("", line).strip())
     if not m:
         return None
     metrics: dict[str, object] = {}
     for part in m.group(2).split(" - "):
-        key, sep, val = part.rpartition(":")
+        key, sep, val = part.partition(":")
         if sep and key.strip():
             metrics[key.strip()] = val.strip()
+    if not any(_to_float(v) is not None for v in metrics.values()):
+        return None
     try:
         return map_metrics(int(m.group(1)), metrics)
     except ValueError:
@@ -172,18 +275,21 @@ def parse_console_line(line: str) -> StepRecord | None:
 
 def parse_line(line: str) -> StepRecord | None:
     """One log line (JSON or verl console) -> StepRecord; None when the line is not usable."""
-    s = line.strip()
-    if not s:
+    return LineParser().parse(line)
+
+
+def _load_json_doc(path: Path) -> object | None:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
         return None
-    return parse_json_line(s) if s.startswith("{") else parse_console_line(s)
 
 
 def read_trainer_state(path: Path) -> ReadResult:
-    """TRL/transformers ``trainer_state.json``: one record per ``log_history`` entry with training metrics."""
-    try:
-        obj = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InputError(path, f"not a readable JSON file ({exc.__class__.__name__})") from None
+    """TRL/transformers ``trainer_state.json`` (any name): one record per ``log_history`` training entry."""
+    obj = _load_json_doc(path)
+    if obj is None:
+        raise InputError(path, "not a readable JSON file")
     if not isinstance(obj, dict) or not isinstance(obj.get("log_history"), list):
         raise InputError(path, "no log_history list (not a trainer_state.json?)")
     out, skipped = [], 0
@@ -195,23 +301,39 @@ def read_trainer_state(path: Path) -> ReadResult:
             out.append(map_metrics(_step_of(entry), entry))
         except ValueError:
             skipped += 1
-    return ReadResult(_merge_same_step(out), "trl_trainer_state", skipped)
+    ms = obj.get("max_steps")
+    return ReadResult(
+        _merge_same_step(out), "trl_trainer_state", skipped, max_steps=ms if isinstance(ms, int) else None
+    )
+
+
+def _event_files(path: Path) -> list[Path]:
+    if path.is_file():
+        return [path]
+    return sorted(path.glob("**/*tfevents*"))
 
 
 def read_tensorboard(path: Path) -> ReadResult:
-    """TensorBoard event file(s): scalars grouped by step."""
-    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    """TensorBoard event file(s), a file (any name) or a directory at any depth: scalars grouped by step."""
+    from tensorboard.backend.event_processing.event_file_loader import LegacyEventFileLoader
+    from tensorboard.util import tensor_util
 
-    try:
-        acc = EventAccumulator(str(path), size_guidance={"scalars": 0})
-        acc.Reload()
-        tags = acc.Tags().get("scalars", [])
-    except Exception as exc:  # corrupt records raise various errors
-        raise InputError(path, f"unreadable TensorBoard events ({exc.__class__.__name__})") from None
     by_step: dict[int, dict[str, object]] = {}
-    for tag in tags:
-        for ev in acc.Scalars(tag):
-            by_step.setdefault(int(ev.step), {})[tag] = float(ev.value)
+    for f in _event_files(path):
+        try:
+            for ev in LegacyEventFileLoader(str(f)).Load():
+                for v in ev.summary.value:
+                    kind = v.WhichOneof("value")
+                    if kind == "simple_value":
+                        val: float | None = float(v.simple_value)
+                    elif kind == "tensor" and v.tensor.dtype in (1, 2) and not v.tensor.tensor_shape.dim:
+                        val = float(tensor_util.make_ndarray(v.tensor))  # a float/double scalar tensor
+                    else:
+                        val = None
+                    if val is not None:
+                        by_step.setdefault(int(ev.step), {})[v.tag] = val
+        except Exception as exc:  # corrupt records raise various errors
+            raise InputError(f, f"unreadable TensorBoard events ({exc.__class__.__name__})") from None
     return ReadResult([map_metrics(s, m) for s, m in sorted(by_step.items())], "tensorboard")
 
 
@@ -223,13 +345,14 @@ def _merge_same_step(recs: list[StepRecord]) -> list[StepRecord]:
     return [StepRecord.model_validate({"step": s, **d}) for s, d in sorted(merged.items())]
 
 
-def read_lines(lines: Iterable[str]) -> tuple[list[StepRecord], int]:
+def read_lines(lines: Iterable[str], parser: LineParser | None = None) -> tuple[list[StepRecord], int]:
     """The step records of log lines, and how many non-empty lines were unusable."""
+    parser = parser or LineParser()
     out, skipped = [], 0
     for line in lines:
         if not line.strip():
             continue
-        rec = parse_line(line)
+        rec = parser.parse(line)
         if rec is None:
             skipped += 1
         else:
@@ -237,14 +360,34 @@ def read_lines(lines: Iterable[str]) -> tuple[list[StepRecord], int]:
     return out, skipped
 
 
+def _sniff(path: Path) -> str:
+    """A file's format from its first bytes: ``tensorboard``, ``trl_trainer_state`` or ``lines``."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(4096)
+    except OSError as exc:
+        raise InputError(path, f"unreadable ({exc.strerror})") from None
+    if b"brain.Event" in head[:64]:
+        return "tensorboard"  # TFRecord framing: binary length header, then an Event proto
+    if head.lstrip().startswith(b"{") and b"log_history" in head:
+        return "trl_trainer_state"
+    if head.lstrip().startswith(b"{") and b"\n{" not in head.strip():  # one JSON document
+        doc = _load_json_doc(path)
+        if isinstance(doc, dict) and isinstance(doc.get("log_history"), list):
+            return "trl_trainer_state"
+    return "lines"
+
+
 def detect_format(path: Path) -> str:
-    """How to read ``path``: ``lines``, ``trl_trainer_state``, ``tensorboard``, or ``dir:<file>`` for a run
-    directory (the file inside it to read)."""
+    """How to read ``path``, recognised by content: ``lines``, ``trl_trainer_state``, ``tensorboard``, or
+    ``dir:<file>`` for a run directory (the file inside it to read)."""
+    if not path.exists():
+        raise InputError(path, "log not found")
     if path.is_dir():
         for name in ("steps.jsonl", "trainer_state.json"):
             if (path / name).is_file():
                 return "dir:" + name
-        if list(path.glob("**/events.out.tfevents.*")):
+        if _event_files(path):
             return "tensorboard"
         ckpts = sorted(
             path.glob("checkpoint-*/trainer_state.json"), key=lambda p: int(p.parent.name.split("-")[-1])
@@ -252,15 +395,14 @@ def detect_format(path: Path) -> str:
         if ckpts:
             return "dir:" + str(ckpts[-1].relative_to(path))
         raise InputError(path, "no steps.jsonl, trainer_state.json or TensorBoard events in this directory")
-    if "tfevents" in path.name:
-        return "tensorboard"
-    if path.name.endswith("trainer_state.json"):
-        return "trl_trainer_state"
-    return "lines"
+    return _sniff(path)
 
 
 def read_log(path: str | Path) -> ReadResult:
-    """Read any supported log (file or run directory) into StepRecords, in step order."""
+    """Read any supported log (file or run directory) into StepRecords, in step order.
+
+    A log with no readable step is an :class:`InputError` (never an empty, "healthy" run).
+    """
     p = Path(path)
     if not p.exists():
         raise InputError(p, "log not found")
@@ -273,11 +415,12 @@ def read_log(path: str | Path) -> ReadResult:
         res = read_trainer_state(p)
     else:
         try:
+            parser = LineParser()
             with open(p, encoding="utf-8", errors="replace") as fh:
-                recs, skipped = read_lines(fh)
+                recs, skipped = read_lines(fh, parser)
         except OSError as exc:
             raise InputError(p, f"unreadable ({exc.strerror})") from None
-        res = ReadResult(_merge_same_step(recs), "jsonl_or_console", skipped)
+        res = ReadResult(_merge_same_step(recs), "lines", skipped, max_steps=parser.max_steps)
     if not res.steps:
         raise InputError(p, f"no training-step metrics found ({res.skipped_lines} unusable lines)")
     return res

@@ -10,7 +10,7 @@ import math
 from collections import deque
 from collections.abc import Sequence
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_serializer
 
 from faultwise.rft.fm.detect.profile import (
     JOINT_K,
@@ -42,6 +42,10 @@ class Evidence(BaseModel):
         description="-log10 tail probability among normal steps; the alarm compares this"
     )
 
+    @field_serializer("value")
+    def _ser_value(self, v: float) -> float | str:
+        return v if math.isfinite(v) else ("inf" if v > 0 else "-inf" if v < 0 else "nan")
+
 
 class StepVerdict(BaseModel):
     """The detector's answer for one step: its score, whether it alarms, and why."""
@@ -56,6 +60,11 @@ class StepVerdict(BaseModel):
         None,
         description="on an alarm: the earliest step its top signals started to drift (CUSUM change-point)",
     )
+
+    @field_serializer("score")
+    def _ser_score(self, v: float) -> float | str:
+        """JSON has no infinity: an invariant break's score is written "inf", never null."""
+        return v if math.isfinite(v) else ("inf" if v > 0 else "-inf" if v < 0 else "nan")
 
 
 class Detector:

@@ -1,0 +1,114 @@
+"""The self-referenced detector and alarm events: scale-free, quiet on drifts and bursts, loud on breaks."""
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from faultwise.cli import main
+from faultwise.rft.fm.detect.selfref import SelfReferencedDetector
+from faultwise.rft.fm.monitor import FailureMonitor
+
+
+def healthy(n: int, scale: float, seed: int = 0) -> list[dict[str, float]]:
+    """A healthy-looking run: entropy falls, KL grows, reward rises, with noise; every value times ``scale``
+    where the signal has units (lengths, losses), so the same run at two scales."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for t in range(n):
+        out.append(
+            {
+                "reward_mean": 0.2 + 0.5 * (1 - math.exp(-t / 30)) + rng.normal(0, 0.03),
+                "entropy": 0.6 * math.exp(-t / 80) + 0.05 + rng.normal(0, 0.01),
+                "kl": 0.0005 * t + abs(rng.normal(0, 0.002)),
+                "grad_norm": scale * (0.3 + abs(rng.normal(0, 0.05))),
+                "response_length_mean": max(scale, 1.0) * (200 + t + rng.normal(0, 5)),  # tokens: >= 1
+                "policy_loss": scale * rng.normal(0, 0.02),
+            }
+        )
+    return out
+
+
+def alarms(run: list[dict[str, float]]) -> list[int]:
+    d = SelfReferencedDetector()
+    return [s for s, sig in enumerate(run, 1) if d.update_signals(s, sig).alarm]
+
+
+@pytest.mark.parametrize("scale", [1e-3, 1.0, 1e3])
+def test_quiet_on_slow_drifts_at_any_scale(scale):
+    assert alarms(healthy(200, scale)) == []
+
+
+def test_one_step_burst_is_no_alarm_but_a_sustained_change_is():
+    run = healthy(120, 1.0, seed=1)
+    for t in (60, 61):  # a gradient-norm burst of 30x that recovers (healthy verl runs show these)
+        run[t]["grad_norm"] *= 30
+    assert alarms(run) == []
+    for t in range(80, 120):  # entropy collapses abruptly and stays down
+        run[t]["entropy"] = 0.2 * run[t]["entropy"]
+    hit = alarms(run)
+    assert hit and 81 <= hit[0] <= 81 + 4
+
+
+@pytest.mark.parametrize(
+    ("change", "rule"),
+    [
+        ({"kl": float("nan")}, "non_finite:kl"),
+        ({"entropy": 0.0}, "entropy_floor:entropy"),
+        ({"reward_std": 0.0, "reward_mean": 0.0}, "reward_constant:reward_std"),  # nothing rewarded
+        ({"response_length_mean": 0.0}, "length_zero:response_length_mean"),
+    ],
+)
+def test_invariant_breaks_alarm_at_once(change, rule):
+    run = healthy(40, 1.0, seed=2)
+    for r in run:
+        r["reward_std"] = 0.3
+    run[30].update(change)
+    d = SelfReferencedDetector()
+    verdicts = [d.update_signals(s, sig) for s, sig in enumerate(run, 1)]
+    assert [v.step for v in verdicts if v.alarm] == [31] and verdicts[30].rule == rule
+
+
+def test_a_solved_batch_is_no_break_but_two_in_a_row_are():
+    run = healthy(40, 1.0, seed=5)
+    for r in run:
+        r["reward_std"] = 0.3
+    run[20]["reward_std"] = 0.0  # every answer of one step right: saturation, not a fault
+    assert alarms(run) == []
+    run[30]["reward_std"] = run[31]["reward_std"] = 0.0
+    assert alarms(run) == [32]
+
+
+def test_events_open_once_and_close_when_healthy_again():
+    run = healthy(100, 1.0, seed=3)
+    run[40]["kl"] = float("nan")
+    run[70]["kl"] = float("inf")
+    fm = FailureMonitor()
+    evs = [fm.update_signals(s, sig) for s, sig in enumerate(run, 1)]
+    assert [e.opened.opened_step for e in evs if e.opened] == [41, 71]
+    assert [e.closed.closed_step for e in evs if e.closed] == [44, 74]  # 3 healthy steps close an event
+    first = fm.events[0]
+    assert first.diagnosis is not None and first.diagnosis.fault_type == "unknown" and first.rules
+    assert fm.first_alarm_step == 41 and fm.onset_estimate == 41
+
+
+def test_watch_json_prints_one_object_per_event_without_null_scores(tmp_path, capsys):
+    p = tmp_path / "console.log"
+    lines = []
+    for s, sig in enumerate(healthy(30, 1.0, seed=4), 1):
+        sig = dict(sig)
+        if s >= 20:
+            sig["kl"] = float("nan")
+        body = " - ".join(f"{k}:{v:.4f}" for k, v in sig.items())
+        lines.append(
+            f"step:{s} - {body.replace('reward_mean', 'critic/score/mean').replace('entropy', 'actor/entropy')}"
+        )
+    p.write_text("\n".join(lines) + "\n")
+    assert main(["rft", "watch", str(p), "--once", "--json"]) == 0
+    out = capsys.readouterr().out.strip().splitlines()
+    assert len(out) == 1  # the NaN persists: one event, not one line per step
+    ev = json.loads(out[0])
+    assert ev["opened_step"] == 20 and ev["peak_score"] == "inf" and ev["closed_step"] is None  # still open
+    assert all(e["value"] is not None for e in ev["evidence"])  # a NaN value is written "nan", not null
+    assert ev["diagnosis"]["fault_type"] == "unknown" and ev["rules"] == ["non_finite:kl"]
