@@ -54,6 +54,18 @@ def _check_scale(scale: str) -> str:
     return scale
 
 
+def _check_seed(seed: int) -> int:
+    from faultwise.rft.faultbench.scales import check_base_seed
+
+    return check_base_seed(seed, "--seed")
+
+
+def _check_variant(variant: str) -> str:
+    from faultwise.rft.faultbench.scales import get_variant
+
+    return get_variant(variant, "--variant").name
+
+
 ModelOpt = Annotated[
     Path | None,
     typer.Option(
@@ -276,10 +288,21 @@ def report_cmd(
 def bench_generate(
     out: Annotated[Path, typer.Argument(help="Bench directory (created; an existing one is continued).")],
     scale: Annotated[str, typer.Option("--scale", help="smoke, small or paper.")] = "smoke",
-    seed: Annotated[int, typer.Option("--seed", help="Base seed of the bench.")] = 0,
+    seed: Annotated[int, typer.Option("--seed", help="Base seed of the bench (0 ... 2**32-1).")] = 0,
     workers: Annotated[int, typer.Option("--workers", help="Parallel runs (one CPU thread each).")] = 1,
     cache_dir: Annotated[
         Path | None, typer.Option("--cache-dir", help="Warm-start cache (default: user cache).")
+    ] = None,
+    variant: Annotated[
+        str, typer.Option("--variant", help="Policy size and hyperparameter ranges: default or wide.")
+    ] = "default",
+    limit: Annotated[
+        int | None,
+        typer.Option(
+            "--limit",
+            help="Only the first N runs of the plan: the normal runs, then rounds over every fault type and "
+            "strength. Rerun without it to complete the bench.",
+        ),
     ] = None,
 ) -> None:
     """Generate (or resume) a bench of real GRPO runs with injected faults."""
@@ -289,7 +312,11 @@ def bench_generate(
     from faultwise.rft.faultbench.generator import generate
 
     _check_scale(scale)
+    _check_seed(seed)
+    _check_variant(variant)
     _at_least_one("--workers", workers)
+    if limit is not None:
+        _at_least_one("--limit", limit)
     with Progress(
         TextColumn("[bold]runs"),
         BarColumn(),
@@ -304,7 +331,14 @@ def bench_generate(
             progress.update(task, completed=done, total=planned, description=run_id)
 
         summary = generate(
-            out, scale=scale, seed=seed, workers=workers, cache_dir=cache_dir, on_progress=on_progress
+            out,
+            scale=scale,
+            seed=seed,
+            workers=workers,
+            cache_dir=cache_dir,
+            on_progress=on_progress,
+            variant=variant,
+            first=limit,
         )
     per_run = sum(summary.run_wall_s) / len(summary.run_wall_s) if summary.run_wall_s else 0.0
     typer.echo(
