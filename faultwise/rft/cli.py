@@ -404,11 +404,13 @@ def bench_remediate(
         typer.Option("--limit", help="Only the first N faulty runs, taken round-robin over families."),
     ] = None,
 ) -> None:
-    """Run the scale's faulty runs with the closed loop on; score success on true task accuracy."""
+    """Faulty runs under three arms (no remediation, a generic rollback + half learning rate, our actions) and
+    their fault-free twins; a run counts as remediated only where doing nothing was not already fine."""
     from faultwise.rft.fm.model import load_model
     from faultwise.rft.fm.remediate.bench import remediation_bench
 
     _check_scale(scale)
+    _check_seed(seed)
     _at_least_one("--n-eval", n_eval)
     if limit is not None:
         _at_least_one("--limit", limit)
@@ -418,7 +420,29 @@ def bench_remediate(
     )
     if json_out:
         _print_json(doc)
-    else:
-        typer.echo(f"{doc['runs']} runs, success rate {doc['success_rate']:.3f}")
-        for fam, d in doc["by_family"].items():
-            typer.echo(f"  {fam}: {d['success_rate']:.3f} of {d['runs']}")
+        return
+    tf, env = doc["training_faults"], doc["environment_faults"]
+
+    def rates(d: dict[str, Any]) -> str:
+        return ", ".join(f"{a} {_fmt_rate(v)}" for a, v in d.items())
+
+    typer.echo(
+        f"training faults: {tf['runs']} runs, {tf['already_fine']} already fine without remediation; "
+        f"remediated of {tf['needing_remediation']}: {rates(tf['remediation_rate'])}"
+    )
+    typer.echo(
+        f"  within tolerance of the fault-free run, all {tf['runs']}: {rates(tf['within_tolerance_rate'])}"
+    )
+    for fam, d in tf["by_family"].items():
+        typer.echo(
+            f"  {fam}: {d['runs']} runs, {d['already_fine']} already fine; remediated of "
+            f"{d['needing_remediation']}: {rates(d['remediation_rate'])}"
+        )
+    typer.echo(
+        f"environment faults: {env['runs']} runs, stopped with the family named: "
+        f"{env['stopped_with_family_named']} ({_fmt_rate(env['rate'])})"
+    )
+
+
+def _fmt_rate(v: float | None) -> str:
+    return "n/a" if v is None else f"{v:.3f}"

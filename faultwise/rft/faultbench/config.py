@@ -48,6 +48,24 @@ class RunConfig(BaseModel):
         False,
         description="zero the advantage of trajectories with tool errors or an environment-ended episode",
     )
+    entropy_coef: float = Field(
+        0.0, ge=0, le=1, description="entropy bonus coefficient (verl's entropy_coeff; TRL's entropy term)"
+    )
+    mask_truncated_completions: bool = Field(
+        False,
+        description="TRL's flag: completions that end without an end-of-sequence token (cut at the length limit) "
+        "are left out of the loss (zero advantage)",
+    )
+    drop_degenerate: bool = Field(
+        False,
+        description="data filter: empty completions and completions that mostly repeat one token are left out of "
+        "the loss (zero advantage)",
+    )
+    reward_fallback: bool = Field(
+        False,
+        description="score with the run's declared fallback reward function (a pinned, known-good version of the "
+        "grader) instead of the primary one",
+    )
     save_every: int = Field(0, ge=0, description="save a checkpoint every K steps (0: never)")
     fault_type: str = Field("none", description="injected fault: one of FAULT_TYPES, or none")
     strength: Literal["easy", "hard", "none"] = Field(
