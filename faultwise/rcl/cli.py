@@ -38,6 +38,7 @@ from faultwise.rcl.bench.runner import BenchRun, method_usage, run_bench
 from faultwise.rcl.compare import Method, MethodSettings, make_methods, registered_methods
 from faultwise.rcl.llm.usage import LLMUsage
 from faultwise.rcl.method.analyzer import Diagnosis, RCLAgent, RCLConfig
+from faultwise.rcl.reports.coverage import Coverage, describe_coverage
 from faultwise.rcl.telemetry import FAMILIES, FORMATS, Telemetry, load_telemetry
 
 app = typer.Typer(
@@ -146,20 +147,27 @@ def progress_bar(enabled: bool, label: str) -> Iterator[Callable[[int, int], Non
         yield update
 
 
-def diagnose_inputs(inputs: Inputs, config: RCLConfig, show_progress: bool, reasoner=None) -> Diagnosis:
+def diagnose_inputs(
+    inputs: Inputs, config: RCLConfig, show_progress: bool, reasoner=None
+) -> tuple[Diagnosis, Coverage]:
+    """The diagnosis, and what it covered (whose notes on what was not analysed join its warnings)."""
     with progress_bar(show_progress, "diagnosing traces") as update:
-        return RCLAgent(config, reasoner=reasoner).find_root_causes(
+        diagnosis = RCLAgent(config, reasoner=reasoner).find_root_causes(
             inputs.incident, inputs.baseline, start_us=inputs.start_us, progress=update
         )
+    return diagnosis, describe_coverage(diagnosis, inputs.incident)
 
 
-def diagnosis_document(diagnosis: Diagnosis, inputs: Inputs) -> dict:
-    """The ``--json`` document: the diagnosis (candidates and metadata) plus where the data came from."""
+def diagnosis_document(diagnosis: Diagnosis, inputs: Inputs, coverage: Coverage | None = None) -> dict:
+    """The ``--json`` document: the diagnosis (candidates and metadata), what it covered (spans and traces
+    analysed, the baseline, the error spans seen) and where the data came from."""
     doc = diagnosis.model_dump(mode="json")
     doc["sources"] = dict(inputs.incident.sources)
     if inputs.baseline is not None:
         doc["baseline_sources"] = dict(inputs.baseline.sources)
     doc["missing_modalities"] = [m for m in ("traces", "logs", "metrics") if m not in diagnosis.modalities]
+    if coverage is not None:
+        doc["coverage"] = coverage.model_dump(mode="json")
     return doc
 
 
@@ -284,13 +292,16 @@ def diagnose(
     Without --baseline or --start, the first third of the traces' time range is taken as normal.
     """
     from faultwise.rcl.reasoners.factory import build_reasoner, check_answered
+    from faultwise.rcl.reports.html import check_report_path
 
     _check_output(html)
+    if html is not None:
+        check_report_path(html)  # an unwritable report path fails now, before any work
     _at_least_one("--top", top)
     config = rcl_config(concurrency, max_traces)
     agent_reasoner = build_reasoner(reasoner, llm_base_url, llm_model, None, llm_config, cache)
     inputs = load_inputs(traces, logs, metrics, baseline, baseline_logs, baseline_metrics, start, fmt)
-    diagnosis = diagnose_inputs(inputs, config, show_progress=not json_out, reasoner=agent_reasoner)
+    diagnosis, coverage = diagnose_inputs(inputs, config, show_progress=not json_out, reasoner=agent_reasoner)
     if agent_reasoner is not None:
         check_answered(agent_reasoner)
         if agent_reasoner.usage.fallbacks:
@@ -298,22 +309,23 @@ def diagnose(
                 f"LLM failed for good on {agent_reasoner.usage.fallbacks} agent decision(s); "
                 "the embedded reasoner made those (see llm.fallback_agents in --json)"
             )
-    if html is not None:
-        from faultwise.rcl.reports.html import write_html
-
-        write_html(html, diagnosis, sources=inputs.incident.sources)
+    # the diagnosis is printed first: a report that cannot be written after all (disk full) is one error
+    # line and exit code 2, and the JSON or the table has still reached stdout
     if json_out:
-        doc = diagnosis_document(diagnosis, inputs)
+        doc = diagnosis_document(diagnosis, inputs, coverage)
         if agent_reasoner is not None:
             doc["llm"] = llm_document(agent_reasoner)
         typer.echo(json.dumps(doc, indent=2))
-        return
-    from faultwise.rcl.reports.table import print_diagnosis
+    else:
+        from faultwise.rcl.reports.table import print_diagnosis
 
-    console = Console()
-    print_diagnosis(console, diagnosis, top)
+        print_diagnosis(Console(), diagnosis, top, coverage)
     if html is not None:
-        console.print(f"[bold]report:[/bold] {html}")
+        from faultwise.rcl.reports.html import write_html
+
+        write_html(html, diagnosis, incident=inputs.incident, normal=inputs.baseline, coverage=coverage)
+        if not json_out:
+            Console().print(f"[bold]report:[/bold] {html}")
 
 
 # --- faultwise rcl bench ---------------------------------------------------------------------------------
@@ -629,8 +641,8 @@ def demo(
         [files["baseline_logs"]],
         [files["baseline_metrics"]],
     )
-    diagnosis = diagnose_inputs(inputs, RCLConfig(), show_progress=True)
-    print_diagnosis(console, diagnosis, top=5)
+    diagnosis, coverage = diagnose_inputs(inputs, RCLConfig(), show_progress=True)
+    print_diagnosis(console, diagnosis, top=5, coverage=coverage)
 
     level_ranked = [c.component for c in diagnosis.candidates if c.level == truth.level]
     rank = level_ranked.index(truth.component) + 1 if truth.component in level_ranked else None
@@ -643,7 +655,9 @@ def demo(
         out / "report.html",
         diagnosis,
         title=f"faultwise demo: synthetic {truth.fault_type} incident",
-        sources=inputs.incident.sources,
+        incident=inputs.incident,
+        normal=inputs.baseline,
+        coverage=coverage,
         truth=ReportTruth(truth.component, truth.level, truth.fault_type),
     )
     console.print(f"[bold]report:[/bold] {report}")
