@@ -187,3 +187,28 @@ def test_heldout_accuracy_is_the_true_task_accuracy():
     warm, _ = load_policy(warm_start(PolicyConfig()))
     acc = heldout_accuracy(warm, 64)
     assert 0.15 < acc < 0.9 and (acc * 64) % 1 == 0  # partly competent; a share of the 64 problems
+
+
+@pytest.mark.trl
+@pytest.mark.smoke
+def test_bench_trains_the_three_arms_and_the_fault_free_twin(real_profile, tmp_path):
+    """``bench remediate`` on one real faulty run: no remediation, the generic action and ours, each scored on
+    the held-out accuracy against the seed-matched fault-free run (properties only, never one trajectory)."""
+    from faultwise.rft.fm.remediate.bench import ARMS, remediate_one
+
+    cfg = frozen_from_onset(11)
+    out, reports = remediate_one(cfg, hard_rules_only(real_profile, "update_freeze"), tmp_path, n_eval=32)
+    assert tuple(out.arms) == ARMS and out.accuracy_fault_free is not None and out.tolerance >= 0.05
+    assert all(0.0 <= a.accuracy <= 1.0 for a in out.arms.values())
+    for name in ("generic", "ours"):  # both loops saw the fault online and acted on it
+        assert out.arms[name].diagnosed == "update_freeze" and out.arms[name].status != "clean"
+    assert reports["generic"]["actions"][0]["changes"] == {"learning_rate": cfg.learning_rate / 2}
+    assert reports["ours"]["actions"][0]["changes"] == {"learning_rate": 2 * cfg.learning_rate}
+    assert out.arms["none"].status == "ran" and out.arms["none"].same_run_as is None  # trained on its own
+    for name, arm in out.arms.items():
+        assert arm.within_tolerance == (arm.accuracy >= out.accuracy_fault_free - out.tolerance)
+        if out.arms["none"].within_tolerance:
+            assert out.verdict[name] == "already_fine"
+        else:
+            assert out.verdict[name] == ("remediated" if arm.within_tolerance else "not_remediated")
+    assert {p.name for p in tmp_path.iterdir()} == {"ours", "generic", "none", "fault_free"}
