@@ -91,19 +91,18 @@ def test_generate_with_a_limit_and_a_variant_records_both_and_resumes(tmp_path, 
 
 
 @pytest.mark.parametrize(
-    ("extra", "flag"),
+    ("argv", "flag"),
     [
-        (["--seed", str(2**32)], "--seed"),
-        (["--seed", "-1"], "--seed"),
-        (["--variant", "huge"], "--variant"),
-        (["--limit", "0"], "--limit"),
+        (["generate", "B", "--seed", str(2**32)], "--seed"),
+        (["generate", "B", "--seed", "-1"], "--seed"),
+        (["generate", "B", "--variant", "huge"], "--variant"),
+        (["generate", "B", "--limit", "0"], "--limit"),
+        (["remediate", "B", "--seed", str(2**32)], "--seed"),
     ],
 )
-def test_generate_bad_seed_variant_or_limit_is_one_line_before_any_worker(
-    extra, flag, tmp_path, monkeypatch, capsys
-):
+def test_bad_seed_variant_or_limit_is_one_line_before_any_worker(argv, flag, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
-    assert main(["rft", "bench", "generate", "B", *extra]) == 2
+    assert main(["rft", "bench", *argv]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith(f"faultwise: error: {flag}:"), err
     assert not (tmp_path / "B").exists()
