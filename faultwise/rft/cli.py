@@ -54,6 +54,18 @@ def _check_scale(scale: str) -> str:
     return scale
 
 
+def _check_seed(seed: int) -> int:
+    from faultwise.rft.faultbench.scales import check_base_seed
+
+    return check_base_seed(seed, "--seed")
+
+
+def _check_variant(variant: str) -> str:
+    from faultwise.rft.faultbench.scales import get_variant
+
+    return get_variant(variant, "--variant").name
+
+
 ModelOpt = Annotated[
     Path | None,
     typer.Option(
@@ -335,10 +347,21 @@ def report_cmd(
 def bench_generate(
     out: Annotated[Path, typer.Argument(help="Bench directory (created; an existing one is continued).")],
     scale: Annotated[str, typer.Option("--scale", help="smoke, small or paper.")] = "smoke",
-    seed: Annotated[int, typer.Option("--seed", help="Base seed of the bench.")] = 0,
+    seed: Annotated[int, typer.Option("--seed", help="Base seed of the bench (0 ... 2**32-1).")] = 0,
     workers: Annotated[int, typer.Option("--workers", help="Parallel runs (one CPU thread each).")] = 1,
     cache_dir: Annotated[
         Path | None, typer.Option("--cache-dir", help="Warm-start cache (default: user cache).")
+    ] = None,
+    variant: Annotated[
+        str, typer.Option("--variant", help="Policy size and hyperparameter ranges: default or wide.")
+    ] = "default",
+    limit: Annotated[
+        int | None,
+        typer.Option(
+            "--limit",
+            help="Only the first N runs of the plan: the normal runs, then rounds over every fault type and "
+            "strength. Rerun without it to complete the bench.",
+        ),
     ] = None,
 ) -> None:
     """Generate (or resume) a bench of real GRPO runs with injected faults."""
@@ -348,7 +371,11 @@ def bench_generate(
     from faultwise.rft.faultbench.generator import generate
 
     _check_scale(scale)
+    _check_seed(seed)
+    _check_variant(variant)
     _at_least_one("--workers", workers)
+    if limit is not None:
+        _at_least_one("--limit", limit)
     with Progress(
         TextColumn("[bold]runs"),
         BarColumn(),
@@ -363,7 +390,14 @@ def bench_generate(
             progress.update(task, completed=done, total=planned, description=run_id)
 
         summary = generate(
-            out, scale=scale, seed=seed, workers=workers, cache_dir=cache_dir, on_progress=on_progress
+            out,
+            scale=scale,
+            seed=seed,
+            workers=workers,
+            cache_dir=cache_dir,
+            on_progress=on_progress,
+            variant=variant,
+            first=limit,
         )
     per_run = sum(summary.run_wall_s) / len(summary.run_wall_s) if summary.run_wall_s else 0.0
     typer.echo(
@@ -429,11 +463,13 @@ def bench_remediate(
         typer.Option("--limit", help="Only the first N faulty runs, taken round-robin over families."),
     ] = None,
 ) -> None:
-    """Run the scale's faulty runs with the closed loop on; score success on true task accuracy."""
+    """Faulty runs under three arms (no remediation, a generic rollback + half learning rate, our actions) and
+    their fault-free twins; a run counts as remediated only where doing nothing was not already fine."""
     from faultwise.rft.fm.model import load_model
     from faultwise.rft.fm.remediate.bench import remediation_bench
 
     _check_scale(scale)
+    _check_seed(seed)
     _at_least_one("--n-eval", n_eval)
     if limit is not None:
         _at_least_one("--limit", limit)
@@ -443,7 +479,29 @@ def bench_remediate(
     )
     if json_out:
         _print_json(doc)
-    else:
-        typer.echo(f"{doc['runs']} runs, success rate {doc['success_rate']:.3f}")
-        for fam, d in doc["by_family"].items():
-            typer.echo(f"  {fam}: {d['success_rate']:.3f} of {d['runs']}")
+        return
+    tf, env = doc["training_faults"], doc["environment_faults"]
+
+    def rates(d: dict[str, Any]) -> str:
+        return ", ".join(f"{a} {_fmt_rate(v)}" for a, v in d.items())
+
+    typer.echo(
+        f"training faults: {tf['runs']} runs, {tf['already_fine']} already fine without remediation; "
+        f"remediated of {tf['needing_remediation']}: {rates(tf['remediation_rate'])}"
+    )
+    typer.echo(
+        f"  within tolerance of the fault-free run, all {tf['runs']}: {rates(tf['within_tolerance_rate'])}"
+    )
+    for fam, d in tf["by_family"].items():
+        typer.echo(
+            f"  {fam}: {d['runs']} runs, {d['already_fine']} already fine; remediated of "
+            f"{d['needing_remediation']}: {rates(d['remediation_rate'])}"
+        )
+    typer.echo(
+        f"environment faults: {env['runs']} runs, stopped with the family named: "
+        f"{env['stopped_with_family_named']} ({_fmt_rate(env['rate'])})"
+    )
+
+
+def _fmt_rate(v: float | None) -> str:
+    return "n/a" if v is None else f"{v:.3f}"

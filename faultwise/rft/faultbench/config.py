@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
+import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from faultwise.rft.faultbench.policy import PolicyConfig
@@ -22,7 +23,12 @@ class RunConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     run_id: str = Field("run", min_length=1, description="name of the run (its directory in a bench)")
-    seed: int = Field(0, description="seed of the data order, the sampling and every fault's randomness")
+    seed: int = Field(
+        0,
+        ge=0,
+        description="seed of the data order, the sampling and every fault's randomness (any size: folded into "
+        "32 bits where a library needs that, see library_seed)",
+    )
     steps: int = Field(32, gt=0, description="optimizer steps")
     prompts_per_step: int = Field(4, gt=0, description="distinct prompts per step")
     group_size: int = Field(8, gt=1, description="completions sampled per prompt (GRPO group)")
@@ -41,6 +47,24 @@ class RunConfig(BaseModel):
     drop_corrupted: bool = Field(
         False,
         description="zero the advantage of trajectories with tool errors or an environment-ended episode",
+    )
+    entropy_coef: float = Field(
+        0.0, ge=0, le=1, description="entropy bonus coefficient (verl's entropy_coeff; TRL's entropy term)"
+    )
+    mask_truncated_completions: bool = Field(
+        False,
+        description="TRL's flag: completions that end without an end-of-sequence token (cut at the length limit) "
+        "are left out of the loss (zero advantage)",
+    )
+    drop_degenerate: bool = Field(
+        False,
+        description="data filter: empty completions and completions that mostly repeat one token are left out of "
+        "the loss (zero advantage)",
+    )
+    reward_fallback: bool = Field(
+        False,
+        description="score with the run's declared fallback reward function (a pinned, known-good version of the "
+        "grader) instead of the primary one",
     )
     save_every: int = Field(0, ge=0, description="save a checkpoint every K steps (0: never)")
     fault_type: str = Field("none", description="injected fault: one of FAULT_TYPES, or none")
@@ -71,6 +95,14 @@ class RunConfig(BaseModel):
         elif self.strength == "none":
             raise ValueError(f"fault_type {self.fault_type!r} needs strength easy or hard")
         return self
+
+    @property
+    def library_seed(self) -> int:
+        """The seed handed to torch and TRL (whose ``set_seed`` calls ``numpy.random.seed``, limited to 32 bits):
+        the run seed itself below 2**32, above it a 32-bit hash of it (so large run seeds stay distinct)."""
+        if self.seed < 2**32:
+            return self.seed
+        return int(np.random.SeedSequence(self.seed).generate_state(1, dtype=np.uint32)[0])
 
     @property
     def trajectories_per_step(self) -> int:

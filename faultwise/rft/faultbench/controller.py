@@ -93,7 +93,7 @@ class BenchController:
         # TRL enables its entropy term only when entropy_coef != 0 at init; we keep it on with coefficient 0 so
         # policy_loss is always logged and an injector can change the coefficient (private attribute).
         trainer._entropy_bonus_enabled = True
-        trainer.entropy_coef = 0.0
+        trainer.entropy_coef = s.entropy_coef
         set_learning_rate(trainer, s.learning_rate)
         ctx = self.ctx(step, _TRAINER)
         for inj in self.injectors:
@@ -136,12 +136,17 @@ class BenchController:
 
     # ---------------------------------------------------------------------------------------------- reward
     def reward_func(self, prompts: list[str], completions: list[Any], **kwargs: Any) -> list[float]:
-        """TRL reward function: correctness + format, then reward faults, then the reward guard."""
+        """TRL reward function: correctness + format, then reward faults, then the reward guard.
+
+        The reward hooks stand for the primary reward function: with ``reward_fallback`` the run is scored by the
+        declared fallback grader instead (the task's own correctness + format reward), so those hooks are not on
+        its path — as a real reward function's bug is not on the path of its replacement."""
         buf = self.buffer
         rewards = np.array([o.reward for o in buf.outcomes], dtype=float)
         ctx = self.ctx(buf.step, _REWARD)
-        for inj in self.injectors:
-            rewards = np.asarray(inj.rewards(rewards, ctx), dtype=float)
+        if not self.settings.reward_fallback:
+            for inj in self.injectors:
+                rewards = np.asarray(inj.rewards(rewards, ctx), dtype=float)
         if self.settings.reward_guard is not None:
             rewards = np.clip(np.nan_to_num(rewards, nan=0.0), 0.0, self.settings.reward_guard)
         buf.rewards = rewards
@@ -151,13 +156,16 @@ class BenchController:
 
     # ---------------------------------------------------------------------------------------------- advantages
     def transform_advantages(self, adv: np.ndarray) -> np.ndarray:
-        """Advantage faults, then ``drop_corrupted``, on GRPO's advantages of this step."""
+        """Advantage faults, then the data filters (``drop_corrupted``, ``mask_truncated_completions``,
+        ``drop_degenerate``), on GRPO's advantages of this step. A filter decides from the sampled completions
+        alone (like TRL's completion mask), never from what a hook did."""
         buf = self.buffer
         ctx = self.ctx(buf.step, _ADV)
         for inj in self.injectors:
             adv = np.asarray(inj.advantages(adv, buf.rewards, ctx), dtype=float)
-        if self.settings.drop_corrupted:
-            bad = np.array([r.tool_errors > 0 or r.terminated_by_env for r in buf.rollouts])
+        s = self.settings
+        if s.drop_corrupted or s.mask_truncated_completions or s.drop_degenerate:
+            bad = np.array([filtered_out(r, s) for r in buf.rollouts], dtype=bool)
             adv = np.where(bad, 0.0, adv)
         buf.advantages = adv
         return adv
@@ -288,6 +296,26 @@ class BenchController:
         self.trajectories = [
             TrajectoryRecord.model_validate(t) for t in state["trajectories"] if t["step"] <= upto_step
         ]
+
+
+DEGENERATE_REPEAT_RATIO = 0.5  # a completion whose policy tokens mostly repeat the previous one is degenerate
+
+
+def filtered_out(r: Rollout, settings: RunConfig) -> bool:
+    """Whether the run's data filters leave this completion out of the loss (from the completion alone)."""
+    if settings.drop_corrupted and (r.tool_errors > 0 or r.terminated_by_env):
+        return True
+    if settings.mask_truncated_completions and not r.finished:
+        return True
+    if settings.drop_degenerate:
+        body = [t for t, m in zip(r.completion_ids, r.env_mask, strict=True) if m == 1][
+            : -1 if r.finished else None
+        ]
+        if not body:
+            return True
+        repeats = sum(1 for a, b in zip(body, body[1:], strict=False) if a == b)
+        return repeats / max(len(body) - 1, 1) > DEGENERATE_REPEAT_RATIO
+    return False
 
 
 def _num(x: Any) -> float | None:

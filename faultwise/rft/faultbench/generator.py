@@ -2,7 +2,7 @@
 
 Layout of ``OUT``::
 
-    bench.json                       scale, base seed, planned run count, policy cache key
+    bench.json                       scale, base seed, variant, planned run count, policy cache key
     registry.csv                     one RunInfo row per *complete* run (the completeness marker)
     runs/<run_id>/steps.jsonl        StepRecord per train step
     runs/<run_id>/trajectories.parquet  TrajectoryRecord per trajectory
@@ -33,7 +33,7 @@ from faultwise.errors import InputError
 from faultwise.io import atomic_write_text
 from faultwise.rft.faultbench.config import RunConfig
 from faultwise.rft.faultbench.load import REGISTRY, REGISTRY_COLUMNS, read_registry
-from faultwise.rft.faultbench.scales import SCALES, run_configs
+from faultwise.rft.faultbench.scales import SCALES, balanced_order, check_base_seed, get_variant, run_configs
 from faultwise.rft.records import RunInfo, StepRecord, TrajectoryRecord
 
 
@@ -124,29 +124,43 @@ def generate(
     cache_dir: str | Path | None = None,
     on_progress: Callable[[int, int, str], None] | None = None,
     limit: int | None = None,
+    variant: str = "default",
+    first: int | None = None,
 ) -> GenerateSummary:
     """Generate (or continue) the bench in ``out``. ``on_progress(done, planned, run_id)`` after each run;
-    ``limit`` stops after that many new runs (used to test resumption)."""
+    ``limit`` stops after that many new runs (used to test resumption); ``first`` keeps only the first N runs
+    of the plan in its balanced order (:func:`~faultwise.rft.faultbench.scales.balanced_order`: the normal
+    runs, then rounds over every type and strength), so a partial bench is balanced and a later call without
+    it completes the same bench. Every argument is checked here, before any worker starts."""
     if scale not in SCALES:
         raise InputError("scale", f"unknown scale {scale!r}; choose one of {', '.join(SCALES)}")
+    check_base_seed(seed)
+    get_variant(variant)
+    if first is not None and first < 1:
+        raise InputError("first", f"must be at least 1, got {first}")
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    meta_path = out / "bench.json"
-    configs = run_configs(scale, seed)
+    configs = balanced_order(run_configs(scale, seed, variant))
     meta = {
         "scale": scale,
         "seed": seed,
+        "variant": variant,
         "planned_runs": len(configs),
         "policy_key": configs[0].policy_config().key(),
     }
+    meta_path = out / "bench.json"
     if meta_path.exists():
         old = json.loads(meta_path.read_text())
-        if (old.get("scale"), old.get("seed")) != (scale, seed):
+        was = (old.get("scale"), old.get("seed"), old.get("variant", "default"))
+        if was != (scale, seed, variant):
             raise InputError(
-                meta_path, f"holds a {old.get('scale')} bench with seed {old.get('seed')}; use another OUT"
+                meta_path,
+                f"holds a {was[0]} bench with seed {was[1]} and variant {was[2]}; use another OUT",
             )
     else:
+        out.mkdir(parents=True, exist_ok=True)
         atomic_write_text(meta_path, json.dumps(meta, indent=1))
+    if first is not None:
+        configs = configs[:first]
     rows = read_registry(out)
     done = {r.run_id for r in rows}
     _clean_incomplete(out, done)

@@ -178,7 +178,7 @@ def run(
     hf_logging.disable_progress_bar()
     t0 = time.perf_counter()
     workdir = Path(workdir)
-    torch.manual_seed(cfg.seed)
+    torch.manual_seed(cfg.library_seed)
     model, tokenizer = load_policy(warm_start(cfg.policy_config(), cache_dir))
     callbacks = list(callbacks)
     listeners = list(listeners) + [cb.on_step_record for cb in callbacks if hasattr(cb, "on_step_record")]
@@ -208,8 +208,8 @@ def run(
         report_to="none",
         save_strategy="steps" if cfg.save_every else "no",
         save_steps=cfg.save_every or 500,
-        seed=cfg.seed,
-        data_seed=cfg.seed,
+        seed=cfg.library_seed,
+        data_seed=cfg.library_seed,
         use_cpu=True,
         disable_tqdm=True,
         log_completions=False,

@@ -1,10 +1,11 @@
-"""Remediation: an action per diagnosis (``actions``), pipeline guards (``guards``), the closed loop around a
-training run (``supervisor``) and its benchmark on true task accuracy (``bench``)."""
+"""Remediation: an action per diagnosis through an operator's levers (``actions``), opt-in pipeline guards
+(``guards``), the closed loop around a training run (``supervisor``) and its benchmark against a no-remediation
+and a generic-action control on true task accuracy (``bench``)."""
 
 from __future__ import annotations
 
-from faultwise.rft.fm.remediate.actions import Action, plan_action
-from faultwise.rft.fm.remediate.bench import RemediationOutcome, remediation_bench
+from faultwise.rft.fm.remediate.actions import Action, generic_action, plan_action
+from faultwise.rft.fm.remediate.bench import ArmOutcome, RemediationOutcome, remediation_bench
 from faultwise.rft.fm.remediate.guards import GUARDS, Guard, make_guards
 from faultwise.rft.fm.remediate.supervisor import (
     Supervised,
@@ -15,12 +16,14 @@ from faultwise.rft.fm.remediate.supervisor import (
 
 __all__ = [
     "Action",
+    "ArmOutcome",
     "GUARDS",
     "Guard",
     "RemediationOutcome",
     "Supervised",
     "SupervisionReport",
     "Supervisor",
+    "generic_action",
     "heldout_accuracy",
     "make_guards",
     "plan_action",

@@ -1,13 +1,18 @@
-"""What to change for each diagnosis: a remediation action on the run's settings, or a stop.
+"""What to change for each diagnosis: a remediation action through an operator's levers, or a stop.
 
-An action is a set of changes to :class:`faultwise.rft.faultbench.RunConfig` fields (the knobs the runner pushes
-into the live trainer) plus pipeline guards (:mod:`faultwise.rft.fm.remediate.guards`), applied after rolling
-back to a checkpoint saved before the fault's onset. The second attempt starts over from the run's first step
-with both attempts' changes (each computed from the run's own settings). Where an action compensates for a
-fault rather than removing it (``TOLERATED``), it names the signals that will keep showing the fault, so the
-verification judges recovery on the others.
-Environment faults (the tool or the episode boundary is broken) cannot be trained around: the action is to
-stop and report the cause; a reward pipeline that lost its signal likewise gets one try, then a stop.
+An action is a set of changes to the run's declared configuration
+(:class:`faultwise.rft.faultbench.RunConfig`: learning rate, KL coefficient, entropy coefficient, clip range,
+temperature, length limit, reward normalisation, data filters, the declared fallback reward function), applied
+after rolling back to a checkpoint saved before the fault's estimated onset; or a stop with a named cause. An
+action never touches the fault: it does not know where the fault sits, reads no hook's state and adds no hook
+(the pipeline guards of :mod:`faultwise.rft.fm.remediate.guards` are an opt-in extra, ``use_guards``, kept out of
+every headline figure). The second attempt starts over from the run's first step with both attempts' changes
+(each computed from the run's own settings); then the loop escalates.
+Environment faults (the tool or the episode boundary is broken) cannot be trained around: the action is to stop
+and name the cause.
+
+:func:`generic_action` is the control the bench compares with: on any diagnosis, roll back and halve the
+learning rate.
 """
 
 from __future__ import annotations
@@ -16,7 +21,6 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from faultwise.rft.fm.remediate.guards import REWARD_SIGNALS
 from faultwise.rft.records import FAMILY_OF
 
 # Largest reward a correct, well-formatted answer can earn on the task: the reward guard clips to it.
@@ -33,11 +37,6 @@ class Action(BaseModel):
     guards: list[str] = Field(
         default_factory=list, description="pipeline guards to switch on (fm.remediate.guards)"
     )
-    tolerate: list[str] = Field(
-        default_factory=list,
-        description="signals the fault keeps distorting after this action compensates for it: the verification "
-        "after the rollback ignores them and judges recovery on the rest (learning, generation, KL, tools)",
-    )
     rationale: str
     cause: str | None = None
 
@@ -51,33 +50,52 @@ def _scaled(
     return int(round(v)) if as_int else v
 
 
-# fault type -> (setting changes, guards, why)
+# fault type -> (setting changes, guards an opt-in user may add, why). The changes are operator levers only.
 def _changes(fault: str, s: dict[str, Any]) -> tuple[dict[str, Any], list[str], str]:
     lr = {"learning_rate": _scaled(s, "learning_rate", 0.5)}
+    fallback = {"reward_fallback": True}
     table: dict[str, tuple[dict, list[str], str]] = {
-        "reward_spike": ({}, ["reward_range"], "drop trajectories whose reward is outside the valid range"),
-        "reward_collapse": (
-            {"scale_rewards": "batch"},
-            [],
-            "normalise the weakened reward over the batch (its scale, not its ranking, was lost)",
-        ),
-        "reward_hacking": (
-            {"beta": _scaled(s, "beta", 4.0, lo=0.05), **lr},
+        "reward_spike": (
+            fallback,
             ["reward_range"],
-            "drop out-of-range (bonus) rewards, pull the policy towards the reference (KL x4), slower updates",
+            "the grader is the suspect: swap in the declared fallback",
         ),
-        "empty_response": ({}, ["sampling"], "restore the declared generation config (stop-token handling)"),
-        "repetition_collapse": ({}, ["sampling"], "restore the declared generation config (no repeat bias)"),
-        "length_too_short": (
-            {"max_completion_length": _scaled(s, "max_completion_length", 1.25, as_int=True)},
+        "reward_collapse": (fallback, [], "the grader lost its signal: swap in the declared fallback"),
+        "reward_hacking": (
+            {**fallback, "beta": _scaled(s, "beta", 2.0, lo=0.05)},
+            ["reward_range"],
+            "the grader is exploitable: swap in the declared fallback, pull towards the reference (KL x2)",
+        ),
+        "empty_response": (
+            {"drop_degenerate": True},
             ["sampling"],
-            "enforce (and raise) the length limit that cuts answers off",
+            "leave empty completions out of the loss (data filter)",
         ),
-        "length_too_long": ({**lr}, ["sampling"], "restore stop tokens so answers can end, slower updates"),
+        "repetition_collapse": (
+            {"drop_degenerate": True, **lr},
+            ["sampling"],
+            "leave repetitive completions out of the loss (data filter), slower updates",
+        ),
+        "length_too_short": (
+            {
+                "mask_truncated_completions": True,
+                "max_completion_length": _scaled(s, "max_completion_length", 1.25, as_int=True),
+            },
+            ["sampling"],
+            "mask truncated completions out of the loss, raise the length limit",
+        ),
+        "length_too_long": (
+            {"mask_truncated_completions": True},
+            ["sampling"],
+            "mask completions that never end out of the loss",
+        ),
         "kl_explosion": (
-            {"beta": _scaled(s, "beta", 2.0, lo=0.05), "epsilon": _scaled(s, "epsilon", 0.5, lo=0.05), **lr},
+            {
+                "epsilon": _scaled(s, "epsilon", 0.5, lo=0.05),
+                "learning_rate": _scaled(s, "learning_rate", 0.25),
+            },
             ["coefficients"],
-            "fixed, doubled KL coefficient, tighter clip range, smaller steps",
+            "the policy runs away from the reference: much smaller steps, tighter clip range",
         ),
         "update_freeze": (
             {"learning_rate": _scaled(s, "learning_rate", 2.0)},
@@ -85,32 +103,25 @@ def _changes(fault: str, s: dict[str, Any]) -> tuple[dict[str, Any], list[str], 
             "the update vanished: larger steps",
         ),
         "entropy_collapse": (
-            {"temperature": _scaled(s, "temperature", 1.2), **lr},
+            {
+                "temperature": _scaled(s, "temperature", 1.3),
+                "entropy_coef": max(float(s.get("entropy_coef", 0.0)), 0.01),
+                **lr,
+            },
             ["coefficients"],
-            "non-negative entropy bonus, more exploration, slower updates",
+            "more exploration (temperature x1.3, entropy bonus), slower updates",
         ),
-        "value_mismatch": (
-            {},
-            ["advantages"],
-            "recompute advantages against the group mean (GRPO's baseline)",
-        ),
+        "value_mismatch": ({**lr}, ["advantages"], "the credit signal is off: slower updates"),
         "advantage_instability": (
-            {"epsilon": _scaled(s, "epsilon", 0.5, lo=0.05)},
+            {"epsilon": _scaled(s, "epsilon", 0.5, lo=0.05), **lr},
             ["advantages"],
-            "recompute group-normalised advantages, tighter clip range",
+            "unstable advantages: tighter clip range, slower updates",
         ),
-        "delayed_credit": ({}, ["advantages"], "recompute advantages from this step's own rewards"),
+        "delayed_credit": ({**lr}, ["advantages"], "the credit signal is off: slower updates"),
         "unknown": (lr, [], "unrecognised anomaly: roll back and take smaller steps"),
     }
     return table.get(fault, table["unknown"])
 
-
-# Faults an action compensates for rather than removes: the symptom stays in these signals (a weakened reward
-# still looks weak; a lost update still has a zero gradient), so the verification judges the rest.
-TOLERATED: dict[str, frozenset[str]] = {
-    "reward_collapse": REWARD_SIGNALS | {"advantage_std", "traj_advantage_abs_mean"},
-    "update_freeze": frozenset({"grad_norm", "policy_loss", "clip_ratio"}),
-}
 
 ENVIRONMENT_CAUSES: dict[str, str] = {
     "tool_call_error": "the calculator tool fails (tool calls return errors); fix or restart the tool server "
@@ -122,8 +133,19 @@ ENVIRONMENT_CAUSES: dict[str, str] = {
 }
 
 
-def plan_action(fault_type: str, settings: dict[str, Any], attempt: int) -> Action:
-    """The action for a diagnosed fault at this attempt (1 = first try, 2 = second try, 3+ = escalate)."""
+def _escalate(fault_type: str, attempt: int) -> Action:
+    return Action(
+        kind="stop",
+        fault_type=fault_type,
+        attempt=attempt,
+        cause=f"{fault_type} persisted after two remediations",
+        rationale="escalate: keep the last healthy checkpoint and stop for a human",
+    )
+
+
+def plan_action(fault_type: str, settings: dict[str, Any], attempt: int, use_guards: bool = False) -> Action:
+    """The action for a diagnosed fault at this attempt (1 = first try, 2 = second try, 3+ = escalate).
+    ``use_guards`` adds the opt-in pipeline guards (an oracle on FaultBench: never in a headline figure)."""
     if fault_type in ENVIRONMENT_CAUSES:
         return Action(
             kind="stop",
@@ -133,20 +155,28 @@ def plan_action(fault_type: str, settings: dict[str, Any], attempt: int) -> Acti
             rationale=f"environment fault ({FAMILY_OF[fault_type]}): no training change can fix it",
         )
     if attempt > 2:
-        return Action(
-            kind="stop",
-            fault_type=fault_type,
-            attempt=attempt,
-            cause=f"{fault_type} persisted after two remediations",
-            rationale="escalate: keep the last healthy checkpoint and stop for a human",
-        )
+        return _escalate(fault_type, attempt)
     changes, guards, why = _changes(fault_type, settings)
     return Action(
         kind="retrain",
         fault_type=fault_type,
         attempt=attempt,
         changes=changes,
-        guards=guards,
-        tolerate=sorted(TOLERATED.get(fault_type, ())),
+        guards=guards if use_guards else [],
         rationale=why,
+    )
+
+
+def generic_action(
+    fault_type: str, settings: dict[str, Any], attempt: int, use_guards: bool = False
+) -> Action:
+    """The generic control: whatever the diagnosis, roll back and halve the learning rate (twice), then stop."""
+    if attempt > 2:
+        return _escalate(fault_type, attempt)
+    return Action(
+        kind="retrain",
+        fault_type=fault_type,
+        attempt=attempt,
+        changes={"learning_rate": _scaled(settings, "learning_rate", 0.5)},
+        rationale="generic: roll back and halve the learning rate",
     )

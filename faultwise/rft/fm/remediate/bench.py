@@ -1,12 +1,26 @@
-"""``faultwise rft bench remediate``: faulty runs with the closed loop on, scored on true task accuracy.
+"""``faultwise rft bench remediate``: faulty runs under three arms in the same bench, scored on true accuracy.
 
-For every faulty run of the scale, the seed-matched fault-free run (same seed and hyperparameters, no
-injector) is trained too; both final policies are scored on the same held-out problems with a healthy tool.
-A remediation succeeds when the supervised run's accuracy is not significantly below the fault-free run's
-(one-sided, 95 %, two-proportion normal approximation, at least 5 points of slack). For environment faults
-(TE) no training change can help: success then means the loop stopped and named the injected cause.
-Without ``--model``, the scale's normal runs are generated first and a profile is fitted on them
-(fingerprint rules diagnose, no learned classifier) — a weaker, self-contained setting.
+For every faulty run of the scale (seeds from ``--seed``), three arms are trained from the same configuration:
+
+* ``none`` — no remediation (the faulty run as it is);
+* ``generic`` — the closed loop with a generic action: on any diagnosis, roll back and halve the learning rate;
+* ``ours`` — the closed loop with the diagnosis' action (:func:`~faultwise.rft.fm.remediate.actions.plan_action`:
+  the run's declared configuration, a rollback, the declared fallback reward function, data filters, a stop).
+
+and the seed-matched fault-free run (same seed and hyperparameters, no fault). Every final policy is scored on
+the same held-out problems with a healthy tool. An arm is *within tolerance* when its accuracy is not
+significantly below the fault-free run's (one-sided, 95 %, two-proportion normal approximation, at least 5 points
+of slack). A run is *remediated* by an arm only when that arm is within tolerance **and** ``none`` is not; runs
+where ``none`` was already within tolerance are counted apart (``already_fine``), never as successes.
+A run the monitor never flags is trained once: the three arms are then the same run (nothing was changed).
+
+Environment faults (TE: the tool or the episode boundary is broken) cannot be trained around: for them only
+``ours`` is run, and success means the run was stopped with the environment family named; they have their own
+row and are not in the remediation rate (``none`` never stops and ``generic`` never names a family, by
+construction, so those two arms are not trained for them).
+No arm uses the opt-in pipeline guards: nothing runs after, reads or undoes the fault's hooks.
+Without ``--model``, the scale's normal runs are generated first and a profile is fitted on them (fingerprint
+rules diagnose, no learned classifier) — a weaker, self-contained setting.
 """
 
 from __future__ import annotations
@@ -16,33 +30,63 @@ import math
 from collections.abc import Callable, Sequence
 from itertools import zip_longest
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field
 
 from faultwise.errors import InputError
 from faultwise.io import atomic_write_text
 from faultwise.rft.faultbench.config import RunConfig
-from faultwise.rft.faultbench.scales import SCALES
+from faultwise.rft.faultbench.scales import SCALES, check_base_seed
 from faultwise.rft.fm.model import FMModel
 from faultwise.rft.records import FAMILY_OF
 
+ARMS: tuple[str, ...] = ("none", "generic", "ours")
+Verdict = Literal["remediated", "not_remediated", "already_fine"]
+
+
+class ArmOutcome(BaseModel):
+    """One arm of a faulty run: what the loop did and the final policy's true accuracy."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    status: str = Field(
+        description="none: ran; else the loop's status (clean, recovered, stopped, escalated)"
+    )
+    diagnosed: str | None = Field(None, description="the monitor's first online diagnosis (fault type)")
+    stop_cause: str | None = Field(None, description="the named cause when the loop stopped")
+    accuracy: float | None = Field(None, ge=0, le=1, description="held-out true accuracy of the final policy")
+    within_tolerance: bool | None = Field(
+        None, description="accuracy >= fault-free accuracy - tolerance (None for environment faults)"
+    )
+    same_run_as: str | None = Field(
+        None, description="the arm whose training this arm shares (the monitor never flagged the run)"
+    )
+
 
 class RemediationOutcome(BaseModel):
-    """One faulty run under the closed loop: what happened, both accuracies, and the verdict."""
+    """One faulty run under the three arms, its fault-free twin, and the verdicts."""
+
+    model_config = ConfigDict(extra="forbid")
 
     run_id: str
     fault_type: str
     family: str
     strength: str
     onset_step: int
-    status: str
-    diagnosed: str | None
-    stop_cause: str | None
-    accuracy_remediated: float
-    accuracy_fault_free: float
-    tolerance: float
-    success: bool
+    accuracy_fault_free: float | None = Field(
+        None, description="the seed-matched fault-free run (not for TE)"
+    )
+    tolerance: float | None = Field(None, description="accuracy slack below the fault-free run (not for TE)")
+    arms: dict[str, ArmOutcome] = Field(description="none, generic, ours (TE: ours only)")
+    verdict: dict[str, str] = Field(
+        description="per arm: remediated | not_remediated | already_fine; TE: stopped_named | not_stopped_named"
+    )
+
+    @property
+    def environment(self) -> bool:
+        """An environment (TE) fault: judged on the stop and the named family, not on accuracy."""
+        return self.family == "TE"
 
 
 def tolerance(p_ref: float, n: int) -> float:
@@ -50,14 +94,17 @@ def tolerance(p_ref: float, n: int) -> float:
     return max(0.05, 1.645 * math.sqrt(max(2 * p_ref * (1 - p_ref), 1e-9) / n))
 
 
-def judge(
-    fault_type: str, status: str, diagnosed: str | None, acc_fix: float, acc_free: float, n: int
-) -> tuple[bool, float]:
-    """Whether a remediation succeeded, and the tolerance it was judged with."""
-    tol = tolerance(acc_free, n)
-    if FAMILY_OF.get(fault_type) == "TE":
-        return status == "stopped" and diagnosed == fault_type, tol
-    return acc_fix >= acc_free - tol, tol
+def verdicts(arms: dict[str, ArmOutcome]) -> dict[str, Verdict]:
+    """Per arm: ``already_fine`` when doing nothing was within tolerance, else whether the arm was."""
+    if arms["none"].within_tolerance:
+        return {a: "already_fine" for a in arms}
+    return {a: "remediated" if o.within_tolerance else "not_remediated" for a, o in arms.items()}
+
+
+def environment_verdict(status: str, diagnosed: str | None) -> str:
+    """An environment fault is handled when the run was stopped with the environment family named."""
+    ok = status == "stopped" and diagnosed is not None and FAMILY_OF.get(diagnosed) == "TE"
+    return "stopped_named" if ok else "not_stopped_named"
 
 
 def _normal_profile_model(cfgs: Sequence[RunConfig], out: Path, cache_dir: str | Path | None) -> FMModel:
@@ -75,6 +122,72 @@ def _normal_profile_model(cfgs: Sequence[RunConfig], out: Path, cache_dir: str |
     return FMModel(profile=fit_profile(normal), fitted_on=f"normal runs under {out}")
 
 
+def _supervised_arm(sup: Any, n_eval: int) -> tuple[ArmOutcome, Any]:
+    from faultwise.rft.fm.remediate.supervisor import heldout_accuracy
+
+    rep = sup.report
+    arm = ArmOutcome(
+        status=rep.status,
+        diagnosed=rep.diagnosis.fault_type if rep.diagnosis else None,
+        stop_cause=rep.stop_cause,
+        accuracy=heldout_accuracy(sup.model, n_eval),
+    )
+    return arm, rep
+
+
+def remediate_one(
+    cfg: RunConfig,
+    model: FMModel,
+    work: Path,
+    n_eval: int = 128,
+    cache_dir: str | Path | None = None,
+) -> tuple[RemediationOutcome, dict[str, Any]]:
+    """The three arms (TE: ``ours`` only) and the fault-free twin of one faulty run; the outcome and the
+    supervision reports of the closed-loop arms."""
+    from faultwise.rft.faultbench.runner import run
+    from faultwise.rft.fm.remediate.actions import generic_action, plan_action
+    from faultwise.rft.fm.remediate.supervisor import Supervisor, heldout_accuracy
+
+    family = FAMILY_OF[cfg.fault_type]
+    base = {
+        "run_id": cfg.run_id,
+        "fault_type": cfg.fault_type,
+        "family": family,
+        "strength": cfg.strength,
+        "onset_step": cfg.onset_step,
+    }
+    ours, rep_ours = _supervised_arm(
+        Supervisor(model, cache_dir=cache_dir, planner=plan_action).run(cfg, work / "ours"), n_eval
+    )
+    reports = {"ours": rep_ours.model_dump(mode="json")}
+    if family == "TE":
+        verdict = {"ours": environment_verdict(ours.status, ours.diagnosed)}
+        return RemediationOutcome(**base, arms={"ours": ours}, verdict=verdict), reports
+    if ours.status == "clean":  # never flagged: no arm changed anything, one training stands for all three
+        generic = ours.model_copy(update={"same_run_as": "ours"})
+        none = ArmOutcome(status="ran", accuracy=ours.accuracy, same_run_as="ours")
+    else:
+        generic, rep_gen = _supervised_arm(
+            Supervisor(model, cache_dir=cache_dir, planner=generic_action).run(cfg, work / "generic"), n_eval
+        )
+        reports["generic"] = rep_gen.model_dump(mode="json")
+        plain = run(cfg, work / "none", cache_dir=cache_dir)
+        none = ArmOutcome(status="ran", accuracy=heldout_accuracy(plain.policy, n_eval))
+    free_cfg = cfg.model_copy(
+        update={"run_id": cfg.run_id + "-free", "fault_type": "none", "strength": "none", "onset_step": 0}
+    )
+    acc_free = heldout_accuracy(run(free_cfg, work / "fault_free", cache_dir=cache_dir).policy, n_eval)
+    tol = tolerance(acc_free, n_eval)
+    arms = {
+        name: arm.model_copy(update={"within_tolerance": arm.accuracy >= acc_free - tol})
+        for name, arm in (("none", none), ("generic", generic), ("ours", ours))
+    }
+    out = RemediationOutcome(
+        **base, accuracy_fault_free=acc_free, tolerance=tol, arms=arms, verdict=verdicts(arms)
+    )
+    return out, reports
+
+
 def remediation_bench(
     out: str | Path,
     scale: str = "smoke",
@@ -85,14 +198,13 @@ def remediation_bench(
     limit: int | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
-    """Run the scale's faulty runs (seeds from ``seed``) under the closed loop, and their fault-free twins;
+    """Run the scale's faulty runs (seeds from ``seed``) under the three arms, and their fault-free twins;
     write each outcome under ``out`` (resumable) and return the summary document."""
-    from faultwise.rft.faultbench.runner import run
     from faultwise.rft.faultbench.scales import run_configs
-    from faultwise.rft.fm.remediate.supervisor import Supervisor, heldout_accuracy
 
     if scale not in SCALES:
         raise InputError("scale", f"unknown scale {scale!r}; choose one of {', '.join(SCALES)}")
+    check_base_seed(seed)
     out = Path(out)
     cfgs = run_configs(scale, seed)
     faulty = interleave_families([c for c in cfgs if c.fault_type != "none"])
@@ -106,45 +218,32 @@ def remediation_bench(
         if done.is_file():  # resumable: a finished run is never redone
             results.append(RemediationOutcome.model_validate_json(done.read_text(encoding="utf-8")))
             continue
-        work = out / "work" / cfg.run_id
-        sup = Supervisor(model, cache_dir=cache_dir).run(cfg, work / "supervised")
-        acc_fix = heldout_accuracy(sup.model, n_eval)
-        free_cfg = cfg.model_copy(
-            update={"run_id": cfg.run_id + "-free", "fault_type": "none", "strength": "none", "onset_step": 0}
-        )
-        free = run(free_cfg, work / "fault_free", cache_dir=cache_dir)
-        acc_free = heldout_accuracy(free.policy, n_eval)
-        rep = sup.report
-        diagnosed = rep.diagnosis.fault_type if rep.diagnosis else None
-        ok, tol = judge(cfg.fault_type, rep.status, diagnosed, acc_fix, acc_free, n_eval)
-        res = RemediationOutcome(
-            run_id=cfg.run_id,
-            fault_type=cfg.fault_type,
-            family=FAMILY_OF[cfg.fault_type],
-            strength=cfg.strength,
-            onset_step=cfg.onset_step,
-            status=rep.status,
-            diagnosed=diagnosed,
-            stop_cause=rep.stop_cause,
-            accuracy_remediated=acc_fix,
-            accuracy_fault_free=acc_free,
-            tolerance=tol,
-            success=ok,
-        )
+        res, reports = remediate_one(cfg, model, out / "work" / cfg.run_id, n_eval, cache_dir)
         run_dir = done.parent
         run_dir.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(run_dir / "steps.jsonl", "".join(s.model_dump_json() + "\n" for s in sup.steps))
-        atomic_write_text(run_dir / "supervision.json", rep.model_dump_json(indent=1))
+        atomic_write_text(run_dir / "supervision.json", json.dumps(reports, indent=1))
         atomic_write_text(done, res.model_dump_json(indent=1))  # last: marks the run complete
         results.append(res)
         if progress:
-            progress(
-                f"{cfg.run_id}: {rep.status}, diagnosed {diagnosed}, acc {acc_fix:.2f} vs {acc_free:.2f} "
-                f"-> {'success' if ok else 'failure'}"
-            )
+            progress(outcome_line(res))
     doc = summarise(results)
     atomic_write_text(out / "remediation.json", json.dumps(doc, indent=2))
     return doc
+
+
+def outcome_line(r: RemediationOutcome) -> str:
+    """One line per run: each arm's status, diagnosis and accuracy, and the verdicts."""
+    arms = "; ".join(
+        f"{name} {a.status}"
+        + (f" ({a.diagnosed})" if a.diagnosed else "")
+        + (f" acc {a.accuracy:.2f}" if a.accuracy is not None else "")
+        + f" -> {r.verdict[name]}"
+        for name, a in r.arms.items()
+    )
+    free = (
+        f"fault-free {r.accuracy_fault_free:.2f} (tol {r.tolerance:.2f}); " if r.tolerance is not None else ""
+    )
+    return f"{r.run_id} [{r.family}/{r.strength}]: {free}{arms}"
 
 
 def interleave_families(cfgs: list[RunConfig]) -> list[RunConfig]:
@@ -167,15 +266,55 @@ def interleave_families(cfgs: list[RunConfig]) -> list[RunConfig]:
     return [q[i] for i in range(max(map(len, queues), default=0)) for q in queues if i < len(q)]
 
 
+def _rate(k: int, n: int) -> float | None:
+    return round(k / n, 4) if n else None
+
+
 def summarise(results: list[RemediationOutcome]) -> dict[str, Any]:
-    """Success rate overall and per family."""
-    by_family: dict[str, dict] = {}
-    for fam in sorted({r.family for r in results}):
-        sub = [r for r in results if r.family == fam]
-        by_family[fam] = {"runs": len(sub), "success_rate": round(sum(r.success for r in sub) / len(sub), 4)}
-    n = len(results)
+    """The remediation rate of each arm over the training-fault runs doing nothing did not survive, the
+    within-tolerance rate of each arm over all training-fault runs, the same per family, and the environment
+    faults' own row."""
+    train = [r for r in results if not r.environment]
+    env = [r for r in results if r.environment]
+
+    def block(rows: list[RemediationOutcome]) -> dict[str, Any]:
+        needing = [r for r in rows if r.verdict["none"] != "already_fine"]
+        return {
+            "runs": len(rows),
+            "already_fine": len(rows) - len(needing),
+            "needing_remediation": len(needing),
+            "remediation_rate": {
+                a: _rate(sum(r.verdict[a] == "remediated" for r in needing), len(needing)) for a in ARMS
+            },
+            "within_tolerance_rate": {
+                a: _rate(sum(bool(r.arms[a].within_tolerance) for r in rows), len(rows)) for a in ARMS
+            },
+        }
+
+    families = sorted({r.family for r in train})
     return {
-        "runs": n,
-        "success_rate": round(sum(r.success for r in results) / n, 4) if n else 0.0,
-        "by_family": by_family,
+        "runs": len(results),
+        "guards": False,
+        "training_faults": {
+            **block(train),
+            "by_family": {f: block([r for r in train if r.family == f]) for f in families},
+        },
+        "environment_faults": {
+            "runs": len(env),
+            "stopped_with_family_named": sum(r.verdict["ours"] == "stopped_named" for r in env),
+            "rate": _rate(sum(r.verdict["ours"] == "stopped_named" for r in env), len(env)),
+        },
+        "per_run": [
+            {
+                "run_id": r.run_id,
+                "fault_type": r.fault_type,
+                "strength": r.strength,
+                "onset_step": r.onset_step,
+                "accuracy_fault_free": r.accuracy_fault_free,
+                **{f"{a}_accuracy": r.arms[a].accuracy for a in r.arms},
+                **{f"{a}_diagnosed": r.arms[a].diagnosed for a in r.arms if a != "none"},
+                **{f"{a}_verdict": v for a, v in r.verdict.items()},
+            }
+            for r in results
+        ],
     }

@@ -6,10 +6,15 @@ steps and resumes from a checkpoint with changed settings. A checkpoint is *heal
 the fault's estimated onset — where the first alarm's top signals started to drift, by their CUSUM — and at
 least two steps before the first alarm (a checkpoint taken on the alarm's doorstep may already hold the
 fault's first update). Recovery is verified by the same monitor, with the same model, on the steps after the
-rollback, ignoring the signals a guard rewrites and those the action knowingly tolerates: a new diagnosis
-there starts the next attempt, which starts over from the run's first step (the rollback point may itself
+rollback (with opt-in guards on, ignoring the signals a guard rewrites): a new diagnosis there starts the next
+attempt, which starts over from the run's first step (the rollback point may itself
 have held the fault) with both attempts' changes; after two failed attempts the loop escalates — it stops,
 keeps the last healthy checkpoint and reports why.
+
+The loop changes only the run's declared configuration (see :mod:`faultwise.rft.fm.remediate.actions`): every
+attempt runs the same fault hooks, built afresh from the run's configuration, and nothing after them unless
+``use_guards`` is set (an opt-in product feature; on FaultBench a guard undoes the injector, so no headline
+figure uses it).
 """
 
 from __future__ import annotations
@@ -102,6 +107,10 @@ class Supervised:
 
 
 InjectorsFactory = Callable[[RunConfig], list[Injector]]
+Planner = Callable[..., Action]
+"""``planner(fault_type, settings, attempt, use_guards=...)`` -> the :class:`Action` to take
+(:func:`~faultwise.rft.fm.remediate.actions.plan_action`, or the control
+:func:`~faultwise.rft.fm.remediate.actions.generic_action`)."""
 
 
 class Supervisor:
@@ -112,6 +121,8 @@ class Supervisor:
         save_every: checkpoint spacing in steps (the rollback points).
         max_attempts: remediation attempts before the loop escalates.
         cache_dir: warm-start cache (default ``$FAULTWISE_CACHE/rft``).
+        planner: the action per diagnosis (default :func:`plan_action`: operator levers only).
+        use_guards: also switch on the actions' pipeline guards (opt-in; an oracle on FaultBench).
 
     Example::
 
@@ -120,9 +131,17 @@ class Supervisor:
     """
 
     def __init__(
-        self, model: FMModel, save_every: int = 2, max_attempts: int = 2, cache_dir: str | Path | None = None
+        self,
+        model: FMModel,
+        save_every: int = 2,
+        max_attempts: int = 2,
+        cache_dir: str | Path | None = None,
+        planner: Planner = plan_action,
+        use_guards: bool = False,
     ) -> None:
         self.model = model
+        self.planner = planner
+        self.use_guards = use_guards
         self.save_every = save_every
         self.max_attempts = max_attempts
         self.cache_dir = cache_dir
@@ -146,14 +165,13 @@ class Supervisor:
         alarms: list[AlarmMark] = []
         resume: tuple[int, Path] | None = None
         guards: list[str] = []
-        tolerated: set[str] = set()
         base = cur.model_dump()  # the run's own settings: every attempt's changes are computed from these
         changed: dict[str, Any] = {}
         attempt = 0
         while True:
             adir = workdir / f"attempt-{attempt}"
             cb = FMCallback(self.model, stop_on_diagnosis=True)
-            cb.monitor.detector.ignore = rewritten_signals(guards) | tolerated
+            cb.monitor.detector.ignore = rewritten_signals(guards)
             history = {s: v for s, v in history.items() if resume is not None and s <= resume[0]}
             for step in sorted(history):  # the monitor's state as it was at the rollback point
                 cb.monitor.update_signals(step, history[step][0])
@@ -199,7 +217,12 @@ class Supervisor:
                     cfg, cur, status, attempts, actions, alarms, None, None, out.policy, history
                 )
             attempt += 1
-            act = plan_action(mon.diagnosis.fault_type, base, attempt if attempt <= self.max_attempts else 99)
+            act = self.planner(
+                mon.diagnosis.fault_type,
+                base,
+                attempt if attempt <= self.max_attempts else 99,
+                use_guards=self.use_guards,
+            )
             actions.append(act)
             point = max(healthy, key=lambda sp: sp[0]) if healthy else None
             if act.kind == "stop":
@@ -224,7 +247,6 @@ class Supervisor:
             changed.update(act.changes)
             cur = RunConfig.model_validate({**base, **changed})
             guards = sorted(set(guards) | set(act.guards))
-            tolerated |= set(act.tolerate)
             # A failed retry means the rollback point itself may hold the fault (detected late, or drifting
             # since before the estimated onset): the second try starts over from the run's first step.
             resume = point if attempt == 1 else None
