@@ -88,7 +88,4 @@ def test_trace_selection_scores_with_the_reasoners_config(exception_case):
     assert select_traces(tools, start, 10, 0.1, deaf) == []
     # and the analyzer selects with the config it reasons with
     d = RCLAgent(RCLConfig(reasoner=deaf)).find_root_causes(inc.incident, inc.normal, start_us=start)
-    assert d.traces_analyzed == 0
-    # with no trace diagnosed, only the failed spans speak, and the diagnosis says so
-    assert all("failed span" in c.rationale for c in d.candidates)
-    assert "deviates from the normal baseline" in d.warnings[0]
+    assert d.traces_analyzed == 0 and d.candidates == []

@@ -13,7 +13,6 @@ from faultwise.errors import InputError
 from faultwise.rcl.method.coordinator import Coordinator, Schedule
 from faultwise.rcl.method.selection import select_traces
 from faultwise.rcl.method.synthesis import SynthesisConfig, synthesize
-from faultwise.rcl.method.thin import baseline_warnings, error_span_candidates
 from faultwise.rcl.profile import NormalProfile
 from faultwise.rcl.profile.graph import TraceGraph
 from faultwise.rcl.reasoners.base import Reasoner
@@ -21,7 +20,6 @@ from faultwise.rcl.reasoners.embedded import EmbeddedConfig, EmbeddedReasoner
 from faultwise.rcl.records import EvidenceGraph, Ranking
 from faultwise.rcl.telemetry.schema import Telemetry
 from faultwise.rcl.tools import DataTools
-from faultwise.rcl.tools.timing import in_window
 
 
 class RCLConfig(BaseModel):
@@ -143,9 +141,8 @@ class RCLAgent:
                 incident.sources.get("traces", "<traces>"),
                 "no fault-free period to learn the normal baseline from",
             )
-        base = pd.concat(base_spans, ignore_index=True)
         profile = NormalProfile.fit(
-            base,
+            pd.concat(base_spans, ignore_index=True),
             pd.concat([lg.assign(segment=i) for i, lg in enumerate(base_logs)], ignore_index=True)
             if base_logs
             else None,
@@ -192,20 +189,6 @@ class RCLAgent:
 
         ranked = asyncio.run(self.reasoner.synthesize(ranked, [g.pruned() for g in gegs]))
         all_traces = spans["trace_id"].nunique()
-        # never a silent all-clear: say what the baseline lacks, and let failed spans speak when nothing deviates
-        win_spans = spans[in_window(spans, (int(window[0]), int(window[1])))]
-        notes = baseline_warnings(base, win_spans, profile, " + ".join(base_src))
-        if not ranked:
-            n_win = int(win_spans["trace_id"].nunique())
-            ranked = error_span_candidates(win_spans if n_win else spans)
-            found = (
-                f"no trace of the {n_win} in the incident window deviates from the normal baseline"
-                if n_win
-                else "no trace starts in the incident window, so none was compared with the baseline"
-            )
-            how = f"{len(ranked)} pod(s) ranked from the failed spans alone" if ranked else "no span failed"
-            notes.insert(0, f"{found}; {how}")
-        warnings = notes + warnings
         return Diagnosis(
             candidates=ranked,
             modalities=inc.modalities,
