@@ -1,9 +1,9 @@
 """LLM reasoner benchmark (not a test), against a loopback fake chat-completions server:
 
 1. parallel dependency-driven scheduling vs serial, on a ~70-span trace, with a fixed answer latency
-   (default 50 ms per call, every span doing its full verify + consolidate calls);
+   (default 50 ms per call, every span escalated: its full verify + consolidate calls, no budget);
 2. the largest prompt (whole request JSON, characters) as a trace grows 10 -> 100 -> 1,000 spans, with
-   the worst-case fake (every agent abnormal, blaming, long texts);
+   the worst-case fake (every agent escalated, abnormal, blaming, long texts);
 3. optionally, LLM calls and tokens per Nezha case (``--nezha ROOT``), with the generic schema fake
    (its judgement is meaningless: this measures cost, not accuracy).
 
@@ -26,6 +26,7 @@ from faultwise.rcl.method.analyzer import RCLAgent, RCLConfig
 from faultwise.rcl.method.coordinator import Coordinator
 from faultwise.rcl.profile import NormalProfile
 from faultwise.rcl.profile.graph import TraceGraph
+from faultwise.rcl.reasoners.escalation import EscalationRule
 from faultwise.rcl.reasoners.llm import LLMReasoner, LLMReasonerConfig
 from faultwise.rcl.simulate import generate_large_trace
 from faultwise.rcl.tools import DataTools
@@ -35,6 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "rcl"))
 from rcl_support.fakeserver import FakeChatServer, blaming_answer, schema_answer  # noqa: E402
 
 US_PER_S = 1_000_000
+EVERY_SPAN = {"escalation": EscalationRule(mode="all"), "budget_calls": None}
 
 
 def _reasoner(base_url: str, **cfg) -> LLMReasoner:
@@ -66,12 +68,14 @@ def parallel_vs_serial(n_spans: int, latency_s: float, concurrency: int) -> dict
             (f"dependency@{concurrency}", concurrency, "dependency"),
             (f"levels@{concurrency}", concurrency, "levels"),
         ):
-            reasoner = _reasoner(srv.base_url, skip_trivial=False)  # every span: verify + consolidate calls
+            # every span escalated: verify + consolidate calls
+            reasoner = _reasoner(srv.base_url, skip_trivial=False, **EVERY_SPAN)
             t0 = time.perf_counter()
             Coordinator(reasoner, concurrency=conc, schedule=schedule).run([graph], tools)
             runs[label] = {
                 "seconds": round(time.perf_counter() - t0, 3),
                 "calls": reasoner.usage.calls,
+                "escalated_spans": reasoner.usage.escalated_spans,
                 "fallbacks": reasoner.usage.fallbacks,
             }
     serial = runs["serial"]["seconds"]
@@ -90,7 +94,7 @@ def prompt_growth(sizes: list[int]) -> list[dict]:
     with FakeChatServer(blaming_answer()) as srv:
         for n in sizes:
             inc = generate_large_trace(n, seed=0)
-            reasoner = _reasoner(srv.base_url)
+            reasoner = _reasoner(srv.base_url, **EVERY_SPAN)
             d = RCLAgent(RCLConfig(max_traces=1), reasoner=reasoner).find_root_causes(
                 inc.incident, inc.normal, start_us=int(inc.truth.inject_ts_s * US_PER_S)
             )
@@ -145,7 +149,10 @@ def main() -> None:
     p = report["parallel"]
     print(f"{p['spans']}-span trace (depth {p['depth']}), {p['latency_ms']} ms per call:")
     for label, r in p["runs"].items():
-        print(f"  {label:16s} {r['seconds']:7.2f} s  {r['calls']} calls  {r['fallbacks']} fallbacks")
+        print(
+            f"  {label:16s} {r['seconds']:7.2f} s  {r['calls']} calls  {r['escalated_spans']} escalated "
+            f"decisions  {r['fallbacks']} fallbacks"
+        )
     print(f"  speed-up over serial: dependency {p['speedup_dependency']}x, levels {p['speedup_levels']}x")
     for g in report.get("prompt_growth", []):
         print(

@@ -36,8 +36,9 @@ from faultwise.rcl.bench.report import (
 )
 from faultwise.rcl.bench.runner import BenchRun, method_usage, run_bench
 from faultwise.rcl.compare import Method, MethodSettings, make_methods, registered_methods
-from faultwise.rcl.llm.usage import LLMUsage
+from faultwise.rcl.llm.usage import LLMUsage, Prices
 from faultwise.rcl.method.analyzer import Diagnosis, RCLAgent, RCLConfig
+from faultwise.rcl.reports.coverage import Coverage, describe_coverage
 from faultwise.rcl.telemetry import FAMILIES, FORMATS, Telemetry, load_telemetry
 
 app = typer.Typer(
@@ -146,20 +147,27 @@ def progress_bar(enabled: bool, label: str) -> Iterator[Callable[[int, int], Non
         yield update
 
 
-def diagnose_inputs(inputs: Inputs, config: RCLConfig, show_progress: bool, reasoner=None) -> Diagnosis:
+def diagnose_inputs(
+    inputs: Inputs, config: RCLConfig, show_progress: bool, reasoner=None
+) -> tuple[Diagnosis, Coverage]:
+    """The diagnosis, and what it covered (whose notes on what was not analysed join its warnings)."""
     with progress_bar(show_progress, "diagnosing traces") as update:
-        return RCLAgent(config, reasoner=reasoner).find_root_causes(
+        diagnosis = RCLAgent(config, reasoner=reasoner).find_root_causes(
             inputs.incident, inputs.baseline, start_us=inputs.start_us, progress=update
         )
+    return diagnosis, describe_coverage(diagnosis, inputs.incident)
 
 
-def diagnosis_document(diagnosis: Diagnosis, inputs: Inputs) -> dict:
-    """The ``--json`` document: the diagnosis (candidates and metadata) plus where the data came from."""
+def diagnosis_document(diagnosis: Diagnosis, inputs: Inputs, coverage: Coverage | None = None) -> dict:
+    """The ``--json`` document: the diagnosis (candidates and metadata), what it covered (spans and traces
+    analysed, the baseline, the error spans seen) and where the data came from."""
     doc = diagnosis.model_dump(mode="json")
     doc["sources"] = dict(inputs.incident.sources)
     if inputs.baseline is not None:
         doc["baseline_sources"] = dict(inputs.baseline.sources)
     doc["missing_modalities"] = [m for m in ("traces", "logs", "metrics") if m not in diagnosis.modalities]
+    if coverage is not None:
+        doc["coverage"] = coverage.model_dump(mode="json")
     return doc
 
 
@@ -226,9 +234,58 @@ LLMConfigOpt = Annotated[
 ]
 
 
-def llm_document(reasoner) -> dict | None:
-    """The ``"llm"`` block of the JSON output (None with the embedded reasoner)."""
-    return None if reasoner is None else reasoner.usage.summary()
+LLMBudgetOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--llm-budget",
+        help="LLM requests one incident may send (retries and repairs included; 0: no limit) [default: 60].",
+    ),
+]
+LLMTokenBudgetOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--llm-token-budget", help="Prompt + completion tokens one incident may spend (0: no limit)."
+    ),
+]
+LLMEscalateOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--llm-escalate",
+        help="doubt: ask the model only where the embedded verdict is in doubt [default]; all: every span.",
+    ),
+]
+LLMPriceInOpt = Annotated[
+    float | None, typer.Option("--llm-price-in", help="Price of a million prompt tokens (adds llm.cost).")
+]
+LLMPriceOutOpt = Annotated[
+    float | None,
+    typer.Option("--llm-price-out", help="Price of a million completion tokens (adds llm.cost)."),
+]
+
+
+def llm_prices(price_in: float | None, price_out: float | None) -> Prices | None:
+    """The price table from ``--llm-price-in`` / ``--llm-price-out`` (``None`` when neither is given)."""
+    if price_in is None and price_out is None:
+        return None
+    return checked_config(
+        Prices,
+        {"input_per_mtok": "--llm-price-in", "output_per_mtok": "--llm-price-out"},
+        input_per_mtok=price_in or 0.0,
+        output_per_mtok=price_out or 0.0,
+    )
+
+
+def llm_document(reasoner, prices: Prices | None = None, graphs: list | None = None) -> dict | None:
+    """The ``"llm"`` block of the JSON output (None with the embedded reasoner): counters, budget, cost,
+    and how many decisions the LLM and the embedded reasoner made."""
+    if reasoner is None:
+        return None
+    from faultwise.rcl.reasoners.llm import decided_counts
+
+    doc = reasoner.report(prices)
+    if graphs is not None:
+        doc["decisions"] = decided_counts(graphs)
+    return doc
 
 
 # --- faultwise rcl diagnose ------------------------------------------------------------------------------
@@ -277,43 +334,218 @@ def diagnose(
     llm_base_url: LLMBaseUrlOpt = None,
     llm_model: LLMModelOpt = None,
     llm_config: LLMConfigOpt = None,
+    llm_budget: LLMBudgetOpt = None,
+    llm_token_budget: LLMTokenBudgetOpt = None,
+    llm_escalate: LLMEscalateOpt = None,
+    llm_price_in: LLMPriceInOpt = None,
+    llm_price_out: LLMPriceOutOpt = None,
     cache: Annotated[bool, typer.Option("--cache/--no-cache", help="Reuse cached LLM answers.")] = False,
 ) -> None:
     """Rank the likely root causes of an incident from its traces (and logs and metrics where given).
 
     Without --baseline or --start, the first third of the traces' time range is taken as normal.
     """
-    from faultwise.rcl.reasoners.factory import build_reasoner, check_answered
+    from faultwise.rcl.reasoners.factory import (
+        build_reasoner,
+        check_answered,
+        llm_warnings,
+        reasoner_config,
+    )
+    from faultwise.rcl.reports.html import check_report_path
 
     _check_output(html)
+    if html is not None:
+        check_report_path(html)  # an unwritable report path fails now, before any work
     _at_least_one("--top", top)
     config = rcl_config(concurrency, max_traces)
-    agent_reasoner = build_reasoner(reasoner, llm_base_url, llm_model, None, llm_config, cache)
+    prices = llm_prices(llm_price_in, llm_price_out)
+    agent_reasoner = build_reasoner(
+        reasoner,
+        llm_base_url,
+        llm_model,
+        None,
+        llm_config,
+        cache,
+        config=reasoner_config(llm_budget, llm_token_budget, llm_escalate),
+    )
     inputs = load_inputs(traces, logs, metrics, baseline, baseline_logs, baseline_metrics, start, fmt)
-    diagnosis = diagnose_inputs(inputs, config, show_progress=not json_out, reasoner=agent_reasoner)
+    diagnosis, coverage = diagnose_inputs(inputs, config, show_progress=not json_out, reasoner=agent_reasoner)
     if agent_reasoner is not None:
         check_answered(agent_reasoner)
-        if agent_reasoner.usage.fallbacks:
-            diagnosis.warnings.append(
-                f"LLM failed for good on {agent_reasoner.usage.fallbacks} agent decision(s); "
-                "the embedded reasoner made those (see llm.fallback_agents in --json)"
-            )
+        diagnosis.warnings.extend(llm_warnings(agent_reasoner))
+    # the diagnosis is printed first: a report that cannot be written after all (disk full) is one error
+    # line and exit code 2, and the JSON or the table has still reached stdout
+    if json_out:
+        doc = diagnosis_document(diagnosis, inputs, coverage)
+        if agent_reasoner is not None:
+            doc["llm"] = llm_document(agent_reasoner, prices, diagnosis.graphs)
+        typer.echo(json.dumps(doc, indent=2))
+    else:
+        from faultwise.rcl.reports.table import print_diagnosis
+
+        print_diagnosis(Console(), diagnosis, top, coverage)
     if html is not None:
         from faultwise.rcl.reports.html import write_html
 
-        write_html(html, diagnosis, sources=inputs.incident.sources)
-    if json_out:
-        doc = diagnosis_document(diagnosis, inputs)
-        if agent_reasoner is not None:
-            doc["llm"] = llm_document(agent_reasoner)
-        typer.echo(json.dumps(doc, indent=2))
-        return
-    from faultwise.rcl.reports.table import print_diagnosis
+        write_html(html, diagnosis, incident=inputs.incident, normal=inputs.baseline, coverage=coverage)
+        if not json_out:
+            Console().print(f"[bold]report:[/bold] {html}")
 
+
+# --- faultwise rcl inject --------------------------------------------------------------------------------
+
+#: Trace formats that record no status: failures injected into them show as timing and structure only.
+STATUSLESS_FORMATS = ("nezha-traces",)
+
+
+def parse_params(items: list[str] | None) -> dict[str, float | int | str | None]:
+    """``--param NAME=VALUE`` (repeatable): numbers become numbers, ``none`` None, anything else text."""
+    out: dict[str, float | int | str | None] = {}
+    for item in items or []:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip():
+            raise InputError("--param", f"expected NAME=VALUE, got {item!r}")
+        text = value.strip()
+        parsed: float | int | str | None
+        if text.lower() in ("none", "null"):
+            parsed = None
+        else:
+            try:
+                parsed = int(text)
+            except ValueError:
+                try:
+                    parsed = float(text)
+                except ValueError:
+                    parsed = text
+        out[name.strip()] = parsed
+    return out
+
+
+def _sniffed(paths: list[Path] | None, fmt: str) -> str:
+    """The sniffed format of the first file (``""`` when none is given)."""
+    from faultwise.rcl.telemetry import sniff_format
+
+    if not paths:
+        return ""
+    return sniff_format(paths[0]) if fmt == "auto" else fmt
+
+
+@app.command("inject")
+def inject_command(
+    traces: TracesOpt = None,
+    logs: LogsOpt = None,
+    metrics: MetricsOpt = None,
+    fault: Annotated[
+        str | None,
+        typer.Option(
+            "--fault",
+            help="network_delay | network_loss | cpu_contention | cpu_hog | exception | error_return | "
+            "pod_failure (docs/rcl-replay.md says what each imitates).",
+        ),
+    ] = None,
+    target: Annotated[
+        str | None, typer.Option("--target", help="A pod, service or node of the traces.")
+    ] = None,
+    strength: Annotated[str, typer.Option("--strength", help="easy | hard (the parameter preset).")] = "easy",
+    start: Annotated[
+        str | None,
+        typer.Option(
+            "--start",
+            help="Onset: ISO 8601 (UTC if no zone) or unix seconds; default a third into the traces.",
+        ),
+    ] = None,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of every random draw.")] = 0,
+    param: Annotated[
+        list[str] | None,
+        typer.Option("--param", help="NAME=VALUE replacing a parameter of the preset (repeatable)."),
+    ] = None,
+    statuses: Annotated[
+        str,
+        typer.Option(
+            "--statuses",
+            help="How failures are recorded: auto | http | grpc | plain | none (auto: none for formats "
+            "without a status, such as Nezha traces; else as the spans' own codes).",
+        ),
+    ] = "auto",
+    fmt: Annotated[
+        str, typer.Option("--format", help=f"auto (sniff each file) or one of: {', '.join(FAMILIES)}.")
+    ] = "auto",
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Folder to write the incident and label.json to.")
+    ] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="Print the label as JSON, nothing else.")] = False,
+) -> None:
+    """Inject a physically modelled fault into fault-free telemetry: writes the incident (fault-free before the
+    onset) in the input's format where a writer exists, else canonical CSV, and label.json."""
+    from faultwise.rcl.inject import InjectConfig, inject, write_injection
+
+    if not traces:
+        raise InputError("--traces", "at least one fault-free trace file is required")
+    if out is None:
+        raise InputError("--out", "an output folder is required")
+    if fault is None:
+        raise InputError("--fault", "required (network_delay, network_loss, cpu_contention, cpu_hog, ...)")
+    if target is None:
+        raise InputError("--target", "required: a pod, service or node of the traces")
+    if out.exists() and not out.is_dir():
+        raise InputError(out, "exists and is not a folder")
+    check_format(fmt)
+    start_us = parse_start_us(start) if start is not None else None
+    trace_format = _sniffed(traces, fmt)
+    if statuses == "auto" and trace_format in STATUSLESS_FORMATS:
+        statuses = "none"
+    config = checked_config(
+        InjectConfig,
+        {
+            "fault": "--fault",
+            "target": "--target",
+            "strength": "--strength",
+            "start_us": "--start",
+            "seed": "--seed",
+            "statuses": "--statuses",
+        },
+        fault=fault,
+        target=target,
+        strength=strength,
+        start_us=start_us,
+        seed=seed,
+        params=parse_params(param),
+        statuses=statuses,
+    )
+    normal = load_telemetry(traces, _none_if_empty(logs), _none_if_empty(metrics), fmt)
+    try:
+        injection = inject(normal, config)
+    except InputError as exc:  # the library names its parameters; the user knows them as flags
+        raise InputError(_flag_of(exc.source), exc.problem) from None
+    written = write_injection(
+        injection,
+        out,
+        trace_format,
+        _sniffed(logs, "auto"),
+        _sniffed(metrics, "auto"),
+    )
+    if json_out:
+        typer.echo(json.dumps(injection.label.model_dump(mode="json"), indent=2, sort_keys=True))
+        return
+    label = injection.label
     console = Console()
-    print_diagnosis(console, diagnosis, top)
-    if html is not None:
-        console.print(f"[bold]report:[/bold] {html}")
+    console.print(
+        f"[bold]{label.fault}[/bold] ({label.strength}) on {label.level} [cyan]{label.target}[/cyan] "
+        f"from {label.onset_utc}"
+    )
+    effect = ", ".join(f"{k} {v}" for k, v in label.effect.items() if v)
+    console.print(f"effect: {effect}")
+    for what, path in written.items():
+        console.print(f"{what}: {path}")
+
+
+def _flag_of(source: str) -> str:
+    """The flag a library parameter name stands for (other sources, e.g. file names, as they are)."""
+    if source in ("target", "start"):
+        return f"--{source}"
+    if source == "operation" or source.startswith("param "):
+        return f"--param {source.removeprefix('param ')}"
+    return source
 
 
 # --- faultwise rcl bench ---------------------------------------------------------------------------------
@@ -351,6 +583,8 @@ class BenchSettings:
 
     methods: MethodSettings = MethodSettings()
     modalities: tuple[str, ...] = MODALITY_SETS["all"]
+    llm_budget: dict[str, int | None] | None = None  # the LLM budget per incident (None: embedded)
+    prices: Prices | None = None
 
 
 #: The options every bench command takes, declared once (name, annotated type, default).
@@ -363,6 +597,11 @@ _BENCH_OPTIONS: list[tuple[str, Any, Any]] = [
     ("llm_config", LLMConfigOpt, None),
     ("cache", BenchCacheOpt, True),
     ("max_traces", BenchMaxTracesOpt, None),
+    ("llm_budget", LLMBudgetOpt, None),
+    ("llm_token_budget", LLMTokenBudgetOpt, None),
+    ("llm_escalate", LLMEscalateOpt, None),
+    ("llm_price_in", LLMPriceInOpt, None),
+    ("llm_price_out", LLMPriceOutOpt, None),
 ]
 
 
@@ -375,21 +614,34 @@ def _bench_settings(
     llm_config: Path | None,
     cache: bool,
     max_traces: int | None,
+    llm_budget: int | None,
+    llm_token_budget: int | None,
+    llm_escalate: str | None,
+    llm_price_in: float | None,
+    llm_price_out: float | None,
 ) -> BenchSettings:
     """The modality set, and the analyzer's config and reasoner for every rcl method of a bench (checked before
     any case loads); each rcl method gets a reasoner of its own, so that its LLM calls are counted apart."""
-    from faultwise.rcl.reasoners.factory import build_reasoner
+    from faultwise.rcl.reasoners.factory import build_reasoner, reasoner_config
 
     config = rcl_config(concurrency, max_traces)
-    build_reasoner(
-        reasoner, llm_base_url, llm_model, None, llm_config, cache
+    llm = reasoner_config(llm_budget, llm_token_budget, llm_escalate)
+    prices = llm_prices(llm_price_in, llm_price_out)
+    first = build_reasoner(
+        reasoner, llm_base_url, llm_model, None, llm_config, cache, config=llm
     )  # a bad setting fails here, once
     return BenchSettings(
         methods=MethodSettings(
             config=config,
-            reasoner=lambda: build_reasoner(reasoner, llm_base_url, llm_model, None, llm_config, cache),
+            reasoner=lambda: build_reasoner(
+                reasoner, llm_base_url, llm_model, None, llm_config, cache, config=llm
+            ),
         ),
         modalities=parse_modalities(modalities, "--modalities"),
+        llm_budget=None
+        if first is None
+        else {"calls_per_incident": llm.budget_calls, "tokens_per_incident": llm.budget_tokens},
+        prices=prices,
     )
 
 
@@ -414,17 +666,29 @@ def with_reasoner_options(command: Callable[..., None]) -> Callable[..., None]:
     return run
 
 
+def _llm_block(usage: LLMUsage, settings: BenchSettings, results: list[CaseResult] | None = None) -> dict:
+    """What the LLM cost a bench method: totals, budget per incident, money, and per case when given."""
+    doc = {**usage.summary(settings.prices), "budget": settings.llm_budget}
+    if results is not None:
+        doc["cases"] = [{"case_id": r.case_id, **_case_cost(r.llm, settings.prices)} for r in results]
+    return doc
+
+
+def _case_cost(llm: dict | None, prices: Prices | None) -> dict:
+    if not llm or prices is None:
+        return dict(llm or {})
+    return {**llm, "cost": prices.cost(llm.get("prompt_tokens", 0), llm.get("completion_tokens", 0))}
+
+
 def _print_one_method(
-    results: list[CaseResult], level: str, json_out: bool, usage: LLMUsage | None, modalities: tuple[str, ...]
+    results: list[CaseResult], level: str, json_out: bool, usage: LLMUsage | None, settings: BenchSettings
 ) -> None:
     summary = summarize(results)
+    modalities = settings.modalities
     if json_out:
         doc = {**summary.model_dump(mode="json"), "modalities": list(modalities)}
         if usage is not None:  # what the LLM cost, in total and per case
-            doc["llm"] = {
-                **usage.summary(),
-                "cases": [{"case_id": r.case_id, **(r.llm or {})} for r in results],
-            }
+            doc["llm"] = _llm_block(usage, settings, results)
         typer.echo(json.dumps(doc, indent=2))
         return
     console = Console()
@@ -434,12 +698,13 @@ def _print_one_method(
 
 
 def _print_methods(
-    run: BenchRun, methods: list[Method], level: str, json_out: bool, modalities: tuple[str, ...]
+    run: BenchRun, methods: list[Method], level: str, json_out: bool, settings: BenchSettings
 ) -> None:
     report = methods_report(run.results, run.load_seconds, level)
+    modalities = settings.modalities
     if json_out:
         doc = {**report.model_dump(mode="json"), "modalities": list(modalities)}
-        usage = {m.name: u.summary() for m in methods if (u := method_usage(m)) is not None}
+        usage = {m.name: _llm_block(u, settings) for m in methods if (u := method_usage(m)) is not None}
         if usage:  # what the LLM cost each method, in total (per case: results.*.llm)
             doc["llm"] = usage
         typer.echo(json.dumps(doc, indent=2))
@@ -478,11 +743,9 @@ def _run_bench(
     if side_by_side is None:
         side_by_side = spec is not None
     if side_by_side:
-        _print_methods(run, methods, level, json_out, settings.modalities)
+        _print_methods(run, methods, level, json_out, settings)
     else:
-        _print_one_method(
-            run.results[methods[0].name], level, json_out, method_usage(methods[0]), settings.modalities
-        )
+        _print_one_method(run.results[methods[0].name], level, json_out, method_usage(methods[0]), settings)
 
 
 @bench_app.command("nezha")
@@ -593,6 +856,60 @@ def bench_aiops2022(
     )
 
 
+@bench_app.command("replay")
+@with_reasoner_options
+def bench_replay(
+    sources: Annotated[
+        list[Path],
+        typer.Argument(
+            help="A Nezha-layout folder (its fault-free minutes), or fault-free trace files (or a folder of them)."
+        ),
+    ],
+    faults: Annotated[
+        str, typer.Option("--faults", help="all, or comma-separated fault models (see rcl inject --fault).")
+    ] = "all",
+    strengths: Annotated[str, typer.Option("--strengths", help="Comma-separated: easy, hard.")] = "easy,hard",
+    targets: Annotated[int, typer.Option("--targets", help="Target services drawn per seed.")] = 10,
+    seeds: Annotated[int, typer.Option("--seeds", help="Seeds 0..N-1, each drawing its own targets.")] = 1,
+    min_calls: Annotated[
+        int, typer.Option("--min-calls", help="Calls into a service after the onset it needs to be a target.")
+    ] = 5,
+    json_out: Annotated[
+        bool, typer.Option("--json", help="Print only the scores as one JSON document.")
+    ] = False,
+    methods: MethodsOpt = None,
+    settings: BenchSettings | None = None,
+) -> None:
+    """Inject every fault model at every strength into fault-free telemetry (targets drawn from the seed) and
+    score the methods per fault type and strength, at service level."""
+    from faultwise.rcl.bench.replay import replay_cases, replay_plan, replay_sources
+    from faultwise.rcl.inject import FAULTS, STRENGTHS
+
+    for option, value in (("--targets", targets), ("--seeds", seeds), ("--min-calls", min_calls)):
+        _at_least_one(option, value)
+    settings = settings or BenchSettings()
+    chosen_faults = _choices("--faults", faults, FAULTS)
+    chosen_strengths = _choices("--strengths", strengths, STRENGTHS)
+    found = replay_sources(sources)
+    plan = replay_plan(found, chosen_faults, chosen_strengths, targets, seeds, min_calls)
+    _run_bench(
+        replay_cases(found, plan), len(plan), methods, settings, "replayed faults", "service", json_out, True
+    )
+
+
+def _choices(option: str, text: str, known: tuple[str, ...]) -> list[str]:
+    """``all`` or comma-separated names out of ``known``; an unknown name is one line."""
+    if text.strip() == "all":
+        return list(known)
+    names = [t.strip() for t in text.split(",") if t.strip()]
+    unknown = [n for n in names if n not in known]
+    if unknown or not names:
+        raise InputError(
+            option, f"unknown {', '.join(unknown) or 'empty list'}; use all or {', '.join(known)}"
+        )
+    return names
+
+
 # --- faultwise demo --------------------------------------------------------------------------------------
 
 
@@ -629,8 +946,8 @@ def demo(
         [files["baseline_logs"]],
         [files["baseline_metrics"]],
     )
-    diagnosis = diagnose_inputs(inputs, RCLConfig(), show_progress=True)
-    print_diagnosis(console, diagnosis, top=5)
+    diagnosis, coverage = diagnose_inputs(inputs, RCLConfig(), show_progress=True)
+    print_diagnosis(console, diagnosis, top=5, coverage=coverage)
 
     level_ranked = [c.component for c in diagnosis.candidates if c.level == truth.level]
     rank = level_ranked.index(truth.component) + 1 if truth.component in level_ranked else None
@@ -643,7 +960,9 @@ def demo(
         out / "report.html",
         diagnosis,
         title=f"faultwise demo: synthetic {truth.fault_type} incident",
-        sources=inputs.incident.sources,
+        incident=inputs.incident,
+        normal=inputs.baseline,
+        coverage=coverage,
         truth=ReportTruth(truth.component, truth.level, truth.fault_type),
     )
     console.print(f"[bold]report:[/bold] {report}")

@@ -29,6 +29,11 @@ FAULT_TYPES: tuple[str, ...] = FaultType.__args__  # type: ignore[attr-defined]
 
 Level = Literal["pod", "service", "node"]
 
+#: who made an agent's decision: the embedded reasoner (its verdict was clear), the LLM (the decision was in
+#: doubt and the model was asked), or the embedded reasoner although the decision was in doubt, because
+#: the LLM budget was spent or the model failed for good
+DecidedBy = Literal["embedded", "llm", "embedded_over_budget", "embedded_llm_failed"]
+
 
 class SelfEvidence(BaseModel):
     """What one Dedicated Agent concluded about its own span from its bounded context (self-verification)."""
@@ -56,6 +61,7 @@ class SelfEvidence(BaseModel):
         default_factory=list, description="callee pods that stopped answering its calls"
     )
     score: float = Field(0.0, description="how strongly this span is itself a cause, 0..1")
+    decided_by: DecidedBy = Field("embedded", description="who judged the verdict (is_abnormal)")
 
 
 class AgentReport(BaseModel):
@@ -71,6 +77,7 @@ class AgentReport(BaseModel):
     confidence: float = 0.0
     path: list[str] = Field(default_factory=list, description="span ids from this span down to the cause")
     failed: bool = Field(False, description="this span itself failed (error status)")
+    decided_by: DecidedBy = Field("embedded", description="who made this consolidation")
 
 
 class Candidate(BaseModel):

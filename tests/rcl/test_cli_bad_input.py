@@ -58,7 +58,10 @@ def _diagnose_cases(tmp, good):
             ["--traces", good, "--logs", tmp / "gone.jsonl"],
             ["gone.jsonl", "no such file"],
         ),
-        "logs that are traces": (["--traces", good, "--logs", good], [str(good), "not logs"]),
+        "logs that are traces": (
+            ["--traces", good, "--logs", good],
+            [str(good), "holds OTLP traces but no logs"],
+        ),
         "html is a folder": (["--traces", good, "--html", tmp], [str(tmp), "directory"]),
         "no --traces": (["--logs", good], ["--traces", "required"]),
         "--top 0": (["--traces", good, "--top", "0"], ["--top"]),

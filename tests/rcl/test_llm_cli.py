@@ -16,7 +16,11 @@ from rcl_support.fakeserver import Answer, FakeChatServer, schema_answer
 
 from faultwise.rcl.simulate import write_incident_otlp
 
-LLM_KEYS = {"calls", "prompt_tokens", "completion_tokens", "fallbacks"}
+LLM_KEYS = {
+    "calls", "prompt_tokens", "completion_tokens", "cached_prompt_tokens", "fallbacks", "fallbacks_by_stage",
+    "questions_in_doubt", "questions_asked", "questions_over_budget", "escalated_spans", "budget_calls_used",
+    "budget", "decisions", "ladder",
+}  # fmt: skip
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -57,7 +61,29 @@ def test_diagnose_json_carries_llm_accounting(files, cli):
     llm = doc["llm"]
     assert LLM_KEYS <= set(llm)
     assert llm["calls"] == n > 0 and llm["prompt_tokens"] > 0 and llm["completion_tokens"] > 0
-    assert llm["fallbacks"] == 0 and llm["fallback_agents"] == []
+    assert llm["fallbacks"] == 0 and llm["fallbacks_by_stage"] == {} and llm["ladder"] == []
+    assert llm["budget"] == {"calls_per_incident": 60, "tokens_per_incident": None}
+    assert llm["budget_calls_used"] == n and "cost" not in llm
+    # every verdict and consolidation says who made it; those the model made are the escalated ones
+    decisions = llm["decisions"]
+    made_by_llm = sum(v for k, v in decisions.items() if k.endswith(":llm"))
+    assert made_by_llm == llm["escalated_spans"] and decisions["verify:embedded"] > made_by_llm
+
+
+def test_diagnose_spends_at_most_its_budget_and_prices_it(files, cli):
+    with FakeChatServer(schema_answer()) as srv:
+        args = [*_args(files), "--reasoner", "llm", "--llm-base-url", srv.base_url, "--llm-model", "m"]
+        extra = ["--llm-escalate", "all", "--llm-budget", "5", "--llm-price-in", "2", "--llm-price-out", "10"]
+        rc, out, err = cli([*args, *extra, "--json"])
+        n = len(srv.requests)
+    assert rc == 0, err
+    doc = json.loads(out)
+    llm = doc["llm"]
+    assert n == llm["calls"] <= 5 and llm["budget"]["calls_per_incident"] == 5
+    total = (2 * llm["prompt_tokens"] + 10 * llm["completion_tokens"]) / 1e6
+    assert llm["cost"]["total"] == pytest.approx(total) and llm["cost"]["input_per_mtok"] == 2
+    assert llm["questions_over_budget"] > 0 and llm["decisions"].get("verify:embedded_over_budget", 0) > 0
+    assert any("LLM budget (5 calls per incident) ran out" in w for w in doc["warnings"])
 
 
 def test_embedded_json_has_no_llm_block(files, cli):
@@ -86,20 +112,15 @@ def test_partial_fallbacks_are_reported(files, cli):
         return Answer(status=400, error="context too long") if k % 7 == 0 else fine(req)
 
     with FakeChatServer(flaky) as srv:
-        args = [
-            *_args(files),
-            "--reasoner",
-            "llm",
-            "--llm-base-url",
-            srv.base_url,
-            "--llm-model",
-            "m",
-            "--json",
-        ]
-        rc, out, err = cli(args)
+        args = [*_args(files), "--reasoner", "llm", "--llm-base-url", srv.base_url, "--llm-model", "m"]
+        rc, out, err = cli([*args, "--llm-escalate", "all", "--llm-budget", "0", "--json"])
     assert rc == 0, err
     doc = json.loads(out)
-    assert doc["llm"]["fallbacks"] > 0 and doc["llm"]["fallback_agents"][0]["error"]
+    llm = doc["llm"]
+    # summarised per stage: a count and the first message, not one entry per agent
+    assert llm["fallbacks"] == sum(f["count"] for f in llm["fallbacks_by_stage"].values()) > 1
+    assert all("context too long" in f["first_error"] for f in llm["fallbacks_by_stage"].values())
+    assert out.count("context too long") == len(llm["fallbacks_by_stage"])
     assert any("embedded reasoner made those" in w for w in doc["warnings"])
 
 
@@ -109,6 +130,9 @@ def test_partial_fallbacks_are_reported(files, cli):
         (["--reasoner", "oracle"], "--reasoner: unknown reasoner"),
         (["--reasoner", "llm", "--llm-base-url", "http://127.0.0.1:9/v1"], "--llm-model"),
         (["--reasoner", "llm", "--concurrency", "0"], "--concurrency: must be at least 1"),
+        (["--reasoner", "llm", "--llm-budget", "-1"], "--llm-budget: must be at least 0"),
+        (["--reasoner", "llm", "--llm-escalate", "sometimes"], "--llm-escalate"),
+        (["--reasoner", "llm", "--llm-price-in", "-1"], "--llm-price-in: must be at least 0"),
         (
             ["--reasoner", "llm", "--llm-base-url", "http://127.0.0.1:9/v1", "--llm-model", "m"],
             "never answered",
@@ -127,7 +151,7 @@ def test_bench_caches_answers_and_reports_calls_per_case(monkeypatch, tmp_path: 
     monkeypatch.setenv("FAULTWISE_LLM_CACHE_DIR", str(tmp_path / "cache"))
     args = [
         "rcl", "bench", "synthetic", "--seeds", "1", "--fault-types", "cpu", "--requests-per-s", "5",
-        "--max-traces", "2", "--reasoner", "llm", "--llm-model", "m", "--json",
+        "--max-traces", "2", "--reasoner", "llm", "--llm-model", "m", "--llm-price-in", "3", "--json",
     ]  # fmt: skip
     docs = []
     with FakeChatServer(schema_answer()) as srv:
@@ -138,8 +162,11 @@ def test_bench_caches_answers_and_reports_calls_per_case(monkeypatch, tmp_path: 
     first, again, uncached = docs
     assert first["calls"] > 0 and first["cache_hits"] == 0
     (case,) = first["cases"]
-    assert case["case_id"] == "cpu-seed0" and case["calls"] == first["calls"]
+    assert case["case_id"] == "cpu-seed0" and case["calls"] == first["calls"] == case["budget_calls_used"]
     assert case["prompt_tokens"] == first["prompt_tokens"] > 0
+    assert {"cached_prompt_tokens", "escalated_spans", "questions_over_budget"} <= set(case)
+    assert first["budget"] == {"calls_per_incident": 60, "tokens_per_incident": None}
+    assert case["cost"] == first["cost"]["total"] == pytest.approx(3 * case["prompt_tokens"] / 1e6)
     assert again["calls"] == 0 and again["cache_hits"] == first["calls"]  # a re-run costs nothing
     assert uncached["calls"] == first["calls"] and uncached["cache_hits"] == 0
 

@@ -117,20 +117,21 @@ def test_check_rules_feed_the_repair(llm):
         assert "within 0..1" in llm.last_user(srv.requests[1])
 
 
-def test_5xx_and_429_are_retried_with_backoff_then_succeed(llm):
+def test_overload_and_429_are_retried_with_backoff_then_succeed(llm):
     answers = iter(
         [
-            Answer(status=500),
+            Answer(status=502),
             Answer(status=429, headers={"retry-after": "0.01"}),
             Answer(status=503),
+            Answer(status=500, error="the server is overloaded, try again later"),
             llm.json_answer(GOOD),
         ]
     )
     with FakeChatServer(lambda req: next(answers)) as srv:
-        client = llm.client(srv.base_url, max_retries=3)
+        client = llm.client(srv.base_url, max_retries=4)
         assert run(client.structured(ASK, Verdict)).abnormal
-        assert len(srv.requests) == 4
-    assert client.usage.retries == 3 and client.usage.calls == 1 and client.usage.failed_calls == 0
+        assert len(srv.requests) == 5
+    assert client.usage.retries == 4 and client.usage.calls == 1 and client.usage.failed_calls == 0
 
 
 def test_persistent_5xx_fails_for_good_after_the_retries(llm):

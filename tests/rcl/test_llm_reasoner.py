@@ -1,5 +1,6 @@
 """The LLM reasoner inside RCLAgent: fallback per agent, consolidation and synthesis decisions, bounded
-prompts, the concurrency bound, and cancellation."""
+prompts, the concurrency bound, and cancellation. Most tests here ask the model for every decision (the
+blanket mode, ``EVERY``): they are about what happens to an asked decision, not about which are asked."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from rcl_support.fakeserver import Answer, FakeChatServer, schema_answer
 from faultwise.errors import InputError
 from faultwise.rcl.method.analyzer import RCLAgent, RCLConfig
 from faultwise.rcl.method.coordinator import Coordinator
+from faultwise.rcl.reasoners.escalation import EscalationRule
 from faultwise.rcl.reasoners.factory import check_answered
 from faultwise.rcl.reasoners.llm import LLMReasoner, LLMReasonerConfig, SynthesisDecision, rerank
 from faultwise.rcl.records import AgentReport, Candidate, SelfEvidence
@@ -20,6 +22,7 @@ from faultwise.rcl.simulate import generate_large_trace
 from faultwise.rcl.telemetry.schema import Span
 
 SMALL_RUN = RCLConfig(max_traces=3)
+EVERY = LLMReasonerConfig(escalation=EscalationRule(mode="all"), budget_calls=None)
 
 
 def _diagnose(inc, reasoner, config=SMALL_RUN):
@@ -35,16 +38,18 @@ def incident(small_incident):
 
 def test_every_agent_falls_back_when_the_llm_is_down(incident, llm):
     embedded = _diagnose(incident, None)
-    with FakeChatServer(lambda req: Answer(status=500)) as srv:
-        reasoner = LLMReasoner(llm.client(srv.base_url, max_retries=0, breaker_failures=3))
+    with FakeChatServer(lambda req: Answer(status=503)) as srv:
+        reasoner = LLMReasoner(llm.client(srv.base_url, max_retries=0, breaker_failures=3), config=EVERY)
         d = _diagnose(incident, reasoner)
         # the breaker stops hammering a dead endpoint: only the requests already in flight when it opened
         assert len(srv.requests) <= 3 + SMALL_RUN.concurrency < d.spans_analyzed
     u = reasoner.usage
-    # each span's verification fell back; consolidations of abnormal branches and the synthesis did too
-    verify = [f for f in u.fallback_agents if f.stage == "verify"]
-    assert len(verify) == min(d.spans_analyzed, 50) and u.fallbacks >= d.spans_analyzed + 1
-    assert any(f.stage == "synthesize" for f in u.fallback_agents) or u.fallbacks > 50
+    # each span's verification fell back; consolidations of abnormal branches and the synthesis did too:
+    # summarised per stage (count and the first message), not listed one by one
+    by_stage = u.fallbacks_by_stage
+    assert by_stage["verify"].count == d.spans_analyzed and "HTTP 503" in by_stage["verify"].first_error
+    assert by_stage["synthesize"].count == 1 and u.fallbacks == sum(f.count for f in by_stage.values())
+    assert all(n.decided_by == "embedded_llm_failed" for g in d.graphs for n in g.nodes.values())
     # fallback decisions are the embedded reasoner's: same candidates in the same order
     assert [(c.component, c.score) for c in d.candidates] == [
         (c.component, c.score) for c in embedded.candidates
@@ -68,10 +73,13 @@ def test_only_the_failing_agent_falls_back(incident, llm):
         return fine(req)
 
     with FakeChatServer(script) as srv:
-        reasoner = LLMReasoner(llm.client(srv.base_url))
+        reasoner = LLMReasoner(llm.client(srv.base_url), config=EVERY)
         d = _diagnose(incident, reasoner)
-    fell = {(f.span_id, f.stage) for f in reasoner.usage.fallback_agents}
-    assert fell == {(bad["span"], "verify")}
+    fell = reasoner.usage.fallbacks_by_stage
+    assert list(fell) == ["verify"] and fell["verify"].count == 1
+    assert fell["verify"].first_error.startswith(f"{bad['span']}: ")
+    failed = [n.span_id for g in d.graphs for n in g.nodes.values() if n.decided_by == "embedded_llm_failed"]
+    assert failed == [bad["span"]]
     assert reasoner.usage.repairs >= 1 and d.candidates
     check_answered(reasoner)  # the endpoint did answer
 
@@ -94,44 +102,53 @@ CHILD = AgentReport(
 
 
 def test_consolidation_follows_the_model_to_a_childs_cause(llm):
-    answer = {"root_cause_span": "g1", "fault_type": "error_return", "reason": "db failed", "confidence": 0.8}
+    answer = {"root_cause_span": "g1", "fault_type": "error_return", "reason": "db failed"}
     with FakeChatServer(lambda req: llm.json_answer(answer)) as srv:
-        reasoner = LLMReasoner(llm.client(srv.base_url))
+        reasoner = LLMReasoner(llm.client(srv.base_url), config=EVERY)
         rep = asyncio.run(reasoner.consolidate(_span("p1"), _own("p1", True), [CHILD]))
         prompt = srv.requests[0]["messages"][1]["content"]
+    embedded = reasoner.fallback.consolidate_sync(_span("p1"), _own("p1", True), [CHILD])
     assert rep.root_cause_span == "g1" and rep.component == "db-0" and rep.path == ["p1", "c1", "g1"]
-    assert (rep.fault_type, rep.confidence, rep.reason) == ("error_return", 0.8, "db failed")
+    # the model agreed with the embedded choice: its words and fault type, the measured confidence
+    assert (rep.fault_type, rep.reason, rep.decided_by) == ("error_return", "db failed", "llm")
+    assert rep.confidence == embedded.confidence
     assert '"root_cause_span":"g1"' in prompt and "errors in db" in prompt
 
 
 def test_consolidation_can_keep_the_blame_or_clear_it(llm):
-    keep = {"root_cause_span": "p1", "fault_type": "cpu", "reason": "own time", "confidence": 1.7}
+    keep = {"root_cause_span": "p1", "fault_type": "cpu", "reason": "own time"}
     with FakeChatServer(lambda req: llm.json_answer(keep)) as srv:
         rep = asyncio.run(
-            LLMReasoner(llm.client(srv.base_url)).consolidate(_span("p1"), _own("p1", True), [CHILD])
+            LLMReasoner(llm.client(srv.base_url), config=EVERY).consolidate(
+                _span("p1"), _own("p1", True), [CHILD]
+            )
         )
-    assert (rep.root_cause_span, rep.component, rep.path, rep.confidence) == ("p1", "orders-0", ["p1"], 1.0)
-    clear = {"root_cause_span": None, "fault_type": "unknown", "reason": "noise", "confidence": 0.0}
+    # against the embedded choice (the child): the span's own measured score
+    assert (rep.root_cause_span, rep.component, rep.path, rep.confidence) == ("p1", "orders-0", ["p1"], 0.5)
+    clear = {"root_cause_span": None, "fault_type": "unknown", "reason": "noise"}
     with FakeChatServer(lambda req: llm.json_answer(clear)) as srv:
         rep = asyncio.run(
-            LLMReasoner(llm.client(srv.base_url)).consolidate(_span("p1"), _own("p1", True), [CHILD])
+            LLMReasoner(llm.client(srv.base_url), config=EVERY).consolidate(
+                _span("p1"), _own("p1", True), [CHILD]
+            )
         )
-    assert rep.root_cause_span is None and rep.component is None
+    assert rep.root_cause_span is None and rep.component is None and rep.decided_by == "llm"
 
 
 def test_an_invented_span_is_repaired_then_falls_back(llm):
-    bogus = {"root_cause_span": "zz9", "fault_type": "cpu", "reason": "?", "confidence": 0.5}
+    bogus = {"root_cause_span": "zz9", "fault_type": "cpu", "reason": "?"}
     with FakeChatServer(lambda req: llm.json_answer(bogus)) as srv:
-        reasoner = LLMReasoner(llm.client(srv.base_url))
+        reasoner = LLMReasoner(llm.client(srv.base_url), config=EVERY)
         rep = asyncio.run(reasoner.consolidate(_span("p1"), _own("p1", False), [CHILD]))
         assert len(srv.requests) == 2 and "must be null" in srv.requests[1]["messages"][-1]["content"]
-    assert reasoner.usage.fallbacks == 1 and reasoner.usage.fallback_agents[0].stage == "consolidate"
+    assert reasoner.usage.fallbacks == 1 and list(reasoner.usage.fallbacks_by_stage) == ["consolidate"]
     assert rep.root_cause_span == "g1"  # the embedded rule: blame the abnormal descendant
+    assert rep.decided_by == "embedded_llm_failed"
 
 
 def test_normal_leaf_branches_need_no_call(llm):
     with FakeChatServer(lambda req: Answer(status=500)) as srv:
-        reasoner = LLMReasoner(llm.client(srv.base_url))
+        reasoner = LLMReasoner(llm.client(srv.base_url), config=EVERY)
         normal = AgentReport(span_id="c2", confidence=0.0)
         rep = asyncio.run(reasoner.consolidate(_span("p1"), _own("p1", False), [normal]))
         assert srv.requests == [] and rep.root_cause_span is None
@@ -161,7 +178,7 @@ def test_synthesis_that_invents_a_component_falls_back_to_the_statistical_rankin
     with FakeChatServer(lambda req: llm.json_answer(answer)) as srv:
         reasoner = LLMReasoner(llm.client(srv.base_url))
         out = asyncio.run(reasoner.synthesize(_cands(), []))
-    assert out == _cands() and reasoner.usage.fallback_agents[0].stage == "synthesize"
+    assert out == _cands() and reasoner.usage.fallbacks_by_stage["synthesize"].count == 1
 
 
 def test_rerank_with_duplicate_names_keeps_every_candidate():
@@ -172,7 +189,9 @@ def test_rerank_with_duplicate_names_keeps_every_candidate():
 
 # --- bounded context -------------------------------------------------------------------------------------
 
-PROMPT_BOUND_CHARS = 9_000  # the whole request (messages, tool and schema definitions) as JSON
+# the whole request (messages, tool and schema definitions) as JSON; the largest is a consolidation that
+# continues its own verification, whose first part is that verification's request (a cached prefix)
+PROMPT_BOUND_CHARS = 12_000
 
 
 def test_largest_prompt_stays_bounded_as_the_trace_grows(llm):
@@ -180,7 +199,7 @@ def test_largest_prompt_stays_bounded_as_the_trace_grows(llm):
     for n in (10, 100, 1000):
         inc = generate_large_trace(n, seed=0)
         client = llm.in_process_client(llm.blaming_script)
-        reasoner = LLMReasoner(client)
+        reasoner = LLMReasoner(client, config=EVERY)
         d = _diagnose(inc, reasoner, RCLConfig(max_traces=1))
         graph = d.trace_graphs[0]
         assert len(graph) >= 0.9 * n and reasoner.usage.fallbacks == 0
@@ -194,7 +213,7 @@ def test_largest_prompt_stays_bounded_as_the_trace_grows(llm):
 
 def test_synthesis_prompt_is_capped(incident, llm):
     client = llm.in_process_client(llm.blaming_script)
-    reasoner = LLMReasoner(client)
+    reasoner = LLMReasoner(client, config=EVERY)
     d = _diagnose(incident, reasoner, RCLConfig(max_traces=20))
     cands, graphs = reasoner.synthesis_view(d.candidates * 5, d.graphs * 5)
     cap = reasoner.config.max_synthesis_chars // 2
@@ -225,7 +244,11 @@ def test_concurrent_requests_never_exceed_the_bound(incident, llm):
                 state["now"] -= 1
 
     with FakeChatServer(script) as srv:
-        _diagnose(incident, LLMReasoner(llm.client(srv.base_url)), RCLConfig(max_traces=2, concurrency=3))
+        _diagnose(
+            incident,
+            LLMReasoner(llm.client(srv.base_url), config=EVERY),
+            RCLConfig(max_traces=2, concurrency=3),
+        )
     assert 2 <= state["peak"] <= 3
 
 
@@ -259,7 +282,7 @@ def _cancel_midway(incident, llm):
         return [t for t in asyncio.all_tasks() if t is not asyncio.current_task() and not t.done()]
 
     with FakeChatServer(slow) as srv:
-        reasoner = LLMReasoner(llm.client(srv.base_url, max_retries=0))
+        reasoner = LLMReasoner(llm.client(srv.base_url, max_retries=0), config=EVERY)
         leftover = asyncio.run(main(reasoner))
     return reasoner, leftover
 

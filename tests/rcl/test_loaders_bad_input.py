@@ -148,10 +148,14 @@ def test_unknown_format(tmp_path, name, text):
 
 
 def test_unknown_directory(tmp_path):
+    """A folder stands for its files: the file that is no telemetry is the one named."""
     d = tmp_path / "d"
     d.mkdir()
     (d / "readme.txt").write_text("x")
-    _raises(lambda: load_metrics(d), d, "unknown format")
+    _raises(lambda: load_metrics(d), d / "readme.txt", "unknown format")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    _raises(lambda: load_traces(empty), empty, "empty folder")
 
 
 def test_wrong_modality(tmp_path):

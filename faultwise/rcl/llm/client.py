@@ -1,10 +1,13 @@
-"""The chat client: one request with retries, cache and accounting; structured records; tool rounds.
+"""The chat client: one request with retries, budget, cache and accounting; structured records; tool rounds.
 
 Retries are ours (the SDK's are off) so that backoff, the circuit breaker and the counters are in one
-place. Capability downgrades (a server without ``json_schema`` response formats, or without tool calling)
-are remembered for the rest of the run, so each costs one rejected request, not one per agent.
-Cancellation (Ctrl-C) is never caught here: only ``Exception`` subclasses are, and asyncio's
-``CancelledError`` is not one.
+place. Only what can pass is retried: timeouts, connection errors, 429 and 503-like overload (502, 503,
+504, 529, or a 5xx saying it is overloaded). A server that does not support a parameter says so in many
+ways (400, 404, 415, 422, 500 or 501, with a message naming ``response_format``, ``json_schema``, ``tools``
+...): that is recognised by the message, and the client steps down its ladder once for the whole run
+(json_schema -> json_object -> prompted JSON; native tools -> prompted tools), recording what the server
+said; any other refusal fails that request for good. Cancellation (Ctrl-C) is never caught here: only
+``Exception`` subclasses are, and asyncio's ``CancelledError`` is not one.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -19,16 +23,26 @@ from typing import Any, TypeVar
 import openai
 from pydantic import BaseModel, Field
 
+from faultwise.rcl.llm.budget import Budget, estimate_tokens
 from faultwise.rcl.llm.cache import ResponseCache
 from faultwise.rcl.llm.config import LLMConfig
-from faultwise.rcl.llm.errors import LLMBadOutput, LLMRejected, LLMUnavailable
+from faultwise.rcl.llm.errors import LLMBadOutput, LLMRejected, LLMUnavailable, LLMUnsupported
 from faultwise.rcl.llm.prompts import render
 from faultwise.rcl.llm.records import RecordError, compact, dumps_capped, parse_record
 from faultwise.rcl.llm.usage import LLMUsage
 
 T = TypeVar("T", bound=BaseModel)
 LADDER = ("json_schema", "json_object", "prompted")
-UNSUPPORTED = (400, 404, 415, 422, 501)  # what servers answer to a parameter they do not support
+#: what servers answer to a parameter they do not support (llama.cpp's server answers 500)
+UNSUPPORTED = (400, 404, 415, 422, 500, 501)
+#: overload: worth waiting for (with 429, timeouts and connection errors)
+OVERLOAD = (502, 503, 504, 529)
+#: how a refusal names the parameter it refuses, per parameter we may send
+NAMES_PARAMETER = {
+    "response_format": re.compile(r"response_format|json_schema|json_object|structured output", re.I),
+    "tools": re.compile(r"\btools?\b|tool_choice|tool[ _]call|function[ _]call|\bfunctions\b", re.I),
+}
+_OVERLOADED = re.compile(r"overload|capacity|too busy|try again later", re.I)
 
 
 @dataclass(frozen=True)
@@ -44,6 +58,7 @@ class ChatReply:
     tool_calls: list[ToolCall] = field(default_factory=list)
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    cached_prompt_tokens: int = 0
     cached: bool = False
 
     def to_dict(self) -> dict:
@@ -52,6 +67,7 @@ class ChatReply:
             "tool_calls": [[c.id, c.name, c.arguments] for c in self.tool_calls],
             "prompt_tokens": self.prompt_tokens,
             "completion_tokens": self.completion_tokens,
+            "cached_prompt_tokens": self.cached_prompt_tokens,
         }
 
     @classmethod
@@ -61,6 +77,7 @@ class ChatReply:
             tool_calls=[ToolCall(*c) for c in d.get("tool_calls", [])],
             prompt_tokens=int(d.get("prompt_tokens", 0)),
             completion_tokens=int(d.get("completion_tokens", 0)),
+            cached_prompt_tokens=int(d.get("cached_prompt_tokens", 0)),
             cached=cached,
         )
 
@@ -108,6 +125,7 @@ class LLMClient:
         self._rung = LADDER.index(first)
         self._native_tools = config.tool_calling != "prompted"
         self._failures_in_a_row = 0
+        self.budget = Budget()  # no limit until an incident sets one
         self._sdk_loop: asyncio.AbstractEventLoop | None = None
         self._sdk: openai.AsyncOpenAI | None = None
         self._closers: list = []
@@ -132,9 +150,14 @@ class LLMClient:
         return self._sdk
 
     async def chat(
-        self, messages: list[dict], tools: list[dict] | None = None, response_format: dict | None = None
+        self,
+        messages: list[dict],
+        tools: list[dict] | None = None,
+        response_format: dict | None = None,
+        final: bool = False,
     ) -> ChatReply:
-        """One chat completion: cache, then up to ``max_retries`` retries on timeouts, 429 and 5xx."""
+        """One chat completion: cache, budget, then up to ``max_retries`` retries on timeouts, 429 and
+        overload. ``final`` requests (the synthesis) may use the budget's reserve."""
         cfg = self.config
         request: dict[str, Any] = {
             "model": cfg.model,
@@ -161,18 +184,30 @@ class LLMClient:
 
         attempt = 0
         while True:
+            reserved = self._admit(size, final)
             try:
                 resp = await (await self._client()).chat.completions.create(**request)
                 break
             except openai.APIStatusError as exc:
-                status = exc.status_code
-                if status != 429 and status < 500:
+                self._settle(reserved, 0)
+                status, text = exc.status_code, _message(exc)
+                if not _retryable(status, text):
                     self.usage.failed_calls += 1
-                    raise LLMRejected(f"{cfg.base_url}: HTTP {status}: {_message(exc)}", status) from None
-                problem, wait_hint = f"HTTP {status}: {_message(exc)}", _retry_after(exc)
+                    named = [p for p in ("response_format", "tools") if p in request and _names(exc, p)]
+                    if status in UNSUPPORTED and named:  # a capability, not this request: no breaker
+                        raise LLMUnsupported(
+                            f"{cfg.base_url}: HTTP {status}: {text}", status, named[0]
+                        ) from None
+                    self._failures_in_a_row += 1
+                    raise LLMRejected(f"{cfg.base_url}: HTTP {status}: {text}", status) from None
+                problem, wait_hint = f"HTTP {status}: {text}", _retry_after(exc)
             except openai.APIConnectionError as exc:  # includes timeouts
+                self._settle(reserved, 0)
                 problem = "timed out" if isinstance(exc, openai.APITimeoutError) else f"connection: {exc}"
                 wait_hint = None
+            except BaseException:  # cancelled: hand the reservation back
+                self._settle(reserved, 0)
+                raise
             if attempt >= cfg.max_retries:
                 self.usage.failed_calls += 1
                 self._failures_in_a_row += 1
@@ -185,6 +220,13 @@ class LLMClient:
             await asyncio.sleep(delay)
 
         self._failures_in_a_row = 0
+        usage = getattr(resp, "usage", None)
+        details = getattr(usage, "prompt_tokens_details", None)
+        prompt_tokens = int(getattr(usage, "prompt_tokens", 0) or 0)
+        completion_tokens = int(getattr(usage, "completion_tokens", 0) or 0)
+        self._settle(reserved, prompt_tokens + completion_tokens)
+        self.usage.prompt_tokens += prompt_tokens
+        self.usage.completion_tokens += completion_tokens
         if not getattr(resp, "choices", None):
             self.usage.failed_calls += 1
             raise LLMBadOutput(f"{cfg.base_url}: the answer has no choices")
@@ -194,19 +236,27 @@ class LLMClient:
             for i, c in enumerate(msg.tool_calls or [])
             if getattr(c, "function", None) is not None
         ]
-        usage = getattr(resp, "usage", None)
         reply = ChatReply(
             content=msg.content,
             tool_calls=calls,
-            prompt_tokens=int(getattr(usage, "prompt_tokens", 0) or 0),
-            completion_tokens=int(getattr(usage, "completion_tokens", 0) or 0),
+            prompt_tokens=prompt_tokens,
+            completion_tokens=completion_tokens,
+            cached_prompt_tokens=int(getattr(details, "cached_tokens", 0) or 0),
         )
         self.usage.calls += 1
-        self.usage.prompt_tokens += reply.prompt_tokens
-        self.usage.completion_tokens += reply.completion_tokens
+        self.usage.cached_prompt_tokens += reply.cached_prompt_tokens
         if self.cache is not None:
             self.cache.put(cache_key, reply.to_dict())
         return reply
+
+    def _admit(self, request_chars: int, final: bool) -> int:
+        reserved = self.budget.admit(estimate_tokens(request_chars, self.config.max_tokens), final)
+        self.usage.budget_calls_used += 1
+        return reserved
+
+    def _settle(self, reserved: int, spent_tokens: int) -> None:
+        self.budget.settle(reserved, spent_tokens)
+        self.usage.budget_tokens_used += spent_tokens
 
     # --- structured records ------------------------------------------------------------------------------
 
@@ -220,22 +270,33 @@ class LLMClient:
         model: type[T],
         name: str = "record",
         check: Callable[[T], None] | None = None,
+        final: bool = False,
     ) -> T:
         """Ask for one ``model`` record, going down the ladder json_schema -> json_object -> prompted JSON
-        when the server rejects a response format; one repair retry when an answer does not validate."""
+        when the server says it does not support a response format; one repair retry when an answer does
+        not validate."""
         while True:
             rung = self._rung
             try:
-                return await self._structured_at(LADDER[rung], messages, model, name, check)
-            except LLMRejected as exc:
-                if LADDER[rung] == "prompted" or exc.status not in UNSUPPORTED:
+                return await self._structured_at(LADDER[rung], messages, model, name, check, final)
+            except LLMUnsupported as exc:
+                if LADDER[rung] == "prompted" or exc.parameter != "response_format":
                     raise
-                if self._rung == rung:  # concurrent agents may have stepped down already
+                if self._rung == rung:  # concurrent agents may have stepped down already: once per rung
                     self._rung += 1
                     self.usage.format_downgrades += 1
+                    self.usage.record_step(
+                        "response_format", LADDER[rung], LADDER[rung + 1], exc.status, str(exc)
+                    )
 
     async def _structured_at(
-        self, rung: str, messages: list[dict], model: type[T], name: str, check: Callable[[T], None] | None
+        self,
+        rung: str,
+        messages: list[dict],
+        model: type[T],
+        name: str,
+        check: Callable[[T], None] | None,
+        final: bool,
     ) -> T:
         schema = model.model_json_schema()
         ask = {"role": "user", "content": render("structured", name=name, schema=json.dumps(schema))}
@@ -245,14 +306,16 @@ class LLMClient:
             fmt = {"type": "json_schema", "json_schema": {"name": name, "schema": schema}}
         elif rung == "json_object":
             fmt = {"type": "json_object"}
-        reply = await self.chat(msgs, response_format=fmt)
+        reply = await self.chat(msgs, response_format=fmt, final=final)
         try:
             return parse_record(reply.content, model, check)
         except RecordError as err:
             self.usage.repairs += 1
             fix = {"role": "user", "content": render("repair", name=name, error=str(err)[:300])}
             again = await self.chat(
-                [*msgs, {"role": "assistant", "content": reply.content or ""}, fix], response_format=fmt
+                [*msgs, {"role": "assistant", "content": reply.content or ""}, fix],
+                response_format=fmt,
+                final=final,
             )
             try:
                 return parse_record(again.content, model, check)
@@ -280,10 +343,12 @@ class LLMClient:
             if self._native_tools:
                 try:
                     reply = await self.chat(msgs, tools=[t.spec() for t in tools])
-                except LLMRejected as exc:
-                    if self.config.tool_calling == "native" or exc.status not in UNSUPPORTED:
+                except LLMUnsupported as exc:
+                    if self.config.tool_calling == "native" or exc.parameter != "tools":
                         raise
-                    self._native_tools = False  # no function calling here: prompted from now on
+                    if self._native_tools:  # no function calling here: prompted from now on, once
+                        self._native_tools = False
+                        self.usage.record_step("tool_calling", "native", "prompted", exc.status, str(exc))
                     continue
                 if not reply.tool_calls:
                     return msgs, reply.content
@@ -333,15 +398,23 @@ class LLMClient:
         name: str,
         check: Callable[[T], None] | None = None,
         rounds: int = 1,
+        transcript: list[dict] | None = None,
     ) -> T:
-        """Tool rounds, then the record: the model's own final text when it validates, else a structured ask."""
+        """Tool rounds, then the record: the model's own final text when it validates, else a structured ask.
+        ``transcript``, when given, receives the conversation with the tool results and the record as the
+        model's answer, for a later call of the same agent to continue without sending them again."""
         msgs, text = await self.gather(messages, tools, rounds)
+        record: T | None = None
         if text:
             try:
-                return parse_record(text, model, check)
+                record = parse_record(text, model, check)
             except RecordError:
                 pass
-        return await self.structured(msgs, model, name, check)
+        if record is None:
+            record = await self.structured(msgs, model, name, check)
+        if transcript is not None:
+            transcript.extend([*msgs, {"role": "assistant", "content": record.model_dump_json()}])
+        return record
 
 
 async def _close_at_loop_end(sdk: openai.AsyncOpenAI):
@@ -350,6 +423,18 @@ async def _close_at_loop_end(sdk: openai.AsyncOpenAI):
         yield
     finally:
         await sdk.close()
+
+
+def _retryable(status: int, text: str) -> bool:
+    """Worth retrying: rate limits and overload, never a refusal of the request itself."""
+    return status == 429 or status in OVERLOAD or (status >= 500 and bool(_OVERLOADED.search(text)))
+
+
+def _names(exc: openai.APIStatusError, parameter: str) -> bool:
+    """Whether the refusal names ``parameter`` (in its message or anywhere in its error body)."""
+    body = exc.body if exc.body is not None else ""
+    text = f"{exc.message} {json.dumps(body, default=str) if not isinstance(body, str) else body}"
+    return bool(NAMES_PARAMETER[parameter].search(text))
 
 
 def _message(exc: openai.APIStatusError) -> str:

@@ -4,6 +4,10 @@
 soon as its own verification and all of its children's consolidations are done. ``levels`` schedule (an
 ablation): all verifications, then consolidation level by level from the deepest, with a barrier between
 levels. Both run under one concurrency bound (what limits parallel LLM calls).
+
+A reasoner that plans an incident before its recursion (the LLM reasoner: which decisions are in doubt,
+and the budget spent on them across all traces) has a ``prepare(graphs, tools)`` method; it is called
+once per incident, with every trace graph, before any agent runs.
 """
 
 from __future__ import annotations
@@ -43,6 +47,9 @@ class Coordinator:
     on_trace_done: Callable[[EvidenceGraph], None] | None = None
 
     async def run_traces(self, graphs: list[TraceGraph], tools: DataTools) -> list[EvidenceGraph]:
+        prepare = getattr(self.reasoner, "prepare", None)
+        if callable(prepare):
+            prepare(graphs, tools)
         sem = asyncio.Semaphore(max(1, self.concurrency))
         return list(await asyncio.gather(*(self._run_trace(g, tools, sem) for g in graphs)))
 

@@ -11,6 +11,7 @@ from typing import Any
 
 from faultwise.rcl.reasoners.base import Reasoner
 from faultwise.rcl.reasoners.embedded import EmbeddedConfig, EmbeddedReasoner
+from faultwise.rcl.reasoners.escalation import EscalationRule
 
 _LAZY = {
     "LLMReasoner": "faultwise.rcl.reasoners.llm",
@@ -22,6 +23,7 @@ _LAZY = {
 __all__ = [
     "EmbeddedConfig",
     "EmbeddedReasoner",
+    "EscalationRule",
     "LLMReasoner",
     "LLMReasonerConfig",
     "Reasoner",

@@ -1,25 +1,43 @@
 """The HTML report of one diagnosis: one self-contained file, readable offline.
 
-No CDN, fonts or scripts: the page is plain HTML with inline CSS, and every piece of text that came from
-the user's telemetry (span names, pods, log templates, rationales) goes through :func:`html.escape`.
-Sections: the ranked candidates with their evidence, the modalities used and missing, warnings, and the
-trace trees of the diagnosed traces that support the top candidates (abnormal spans highlighted, the blamed
-path emphasised, a waterfall bar per span).
+No CDN, fonts or scripts: the page is plain HTML with inline CSS and inline SVG, and every piece of text
+that came from the user's telemetry (span names, pods, log templates, rationales) goes through
+:func:`html.escape`. Sections: a header with what the diagnosis rests on (window, baseline, modalities,
+spans and traces analysed, every warning, the error spans it did not analyse); the service map (services,
+calls, the calls that moved, the candidates with their rank, the blamed paths); the ranked candidates with
+their evidence; and the trace trees of the diagnosed traces that support the top candidates (abnormal spans
+highlighted, the blamed path emphasised, a waterfall bar per span, each duration beside its operation's
+normal one). Durations are in µs, ms or s by size everywhere (:mod:`units`). The page reads at desktop
+width and on a phone (the map has a narrow drawing of its own).
 """
 
 from __future__ import annotations
 
 import html
+import os
+import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import pandas as pd
+
+from faultwise.errors import InputError
 from faultwise.io import atomic_write_text
 from faultwise.rcl.profile.graph import TraceGraph
 from faultwise.rcl.records import EvidenceGraph
+from faultwise.rcl.reports.coverage import Coverage, baseline_kind, baseline_words
+from faultwise.rcl.reports.servicemap import (
+    NARROW_PER_ROW,
+    WIDE_PER_ROW,
+    ServiceMap,
+    build_service_map,
+    render_svg,
+)
 from faultwise.rcl.reports.table import MODALITIES, missing_modalities
+from faultwise.rcl.reports.units import human_duration, human_window, humanize_text
+from faultwise.rcl.telemetry.schema import Telemetry
 
 if TYPE_CHECKING:
     from faultwise.rcl.method.analyzer import Diagnosis
@@ -43,16 +61,9 @@ class ReportTruth:
     fault_type: str
 
 
-def _fmt_us(us: float) -> str:
-    if us >= 1_000_000:
-        return f"{us / 1e6:.2f} s"
-    if us >= 1_000:
-        return f"{us / 1e3:.1f} ms"
-    return f"{us:.0f} µs"
-
-
-def _fmt_ts(us: int) -> str:
-    return datetime.fromtimestamp(us / 1e6, tz=UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+def _h(value: object) -> str:
+    """Escaped, with raw microsecond figures in human units."""
+    return _e(humanize_text(str(value)))
 
 
 _CSS = """
@@ -102,16 +113,58 @@ table.kv td:first-child { color:var(--muted); white-space:nowrap; }
 .legend span { margin-right:14px; font-size:12.5px; }
 .sw { display:inline-block; width:12px; height:12px; vertical-align:-2px; margin-right:4px; border-radius:2px; }
 details > summary { cursor:pointer; color:var(--accent); }
+h3 { font-size:14.5px; margin:16px 0 6px; }
+.facts { display:grid; grid-template-columns:repeat(auto-fit,minmax(260px,1fr)); gap:8px 22px; margin:0 0 12px; }
+.facts dt { color:var(--muted); font-size:12px; text-transform:uppercase; letter-spacing:.04em; }
+.facts dd { margin:1px 0 0; overflow-wrap:anywhere; }
+.src { font:12px ui-monospace,SFMono-Regular,Menlo,Consolas,monospace; overflow-wrap:anywhere; }
+.warn ul { margin:6px 0 0; padding-left:18px; } .warn li { overflow-wrap:anywhere; }
+.scroll { overflow-x:auto; }
+table.grid { border-collapse:collapse; width:100%; font-size:13px; }
+table.grid th, table.grid td { text-align:left; padding:4px 10px 4px 0; border-bottom:1px solid #eef0f4;
+  vertical-align:top; overflow-wrap:anywhere; }
+table.grid th { color:var(--muted); font-weight:600; }
+.mapcard { padding:10px 12px; }
+.smap { display:block; width:100%; height:auto; margin:0 auto 6px; }
+.smap text { font:13px system-ui,-apple-system,"Segoe UI",Roboto,Helvetica,Arial,sans-serif; text-anchor:middle; }
+.smap .node rect { fill:#fff; stroke:#9aa7bb; stroke-width:1.5; }
+.smap .node.err rect { stroke:#d98c8c; }
+.smap .node.cand rect { fill:var(--badbg); stroke:var(--bad); stroke-width:2.5; }
+.smap .node.blamed rect { stroke:var(--path); stroke-width:3; }
+.smap .name { font-weight:650; fill:var(--fg); }
+.smap .sub { font-size:11px; fill:var(--muted); }
+.smap .node.cand .sub { fill:var(--bad); font-weight:600; }
+.smap .badge { fill:var(--bad); stroke:#fff; stroke-width:2; }
+.smap .badge-t { font-size:13px; font-weight:700; fill:#fff; }
+.smap .edge path { fill:none; stroke:#b3bccb; } .smap .edge polygon { fill:#b3bccb; }
+.smap .edge.moved path { stroke:var(--bad); } .smap .edge.moved polygon { fill:var(--bad); }
+.smap .edge.blamed path { stroke:var(--path); } .smap .edge.blamed polygon { fill:var(--path); }
+.smap .elabel { font-size:11.5px; font-weight:600; fill:var(--bad); }
+.smap .lbg { fill:#fff; fill-opacity:.92; stroke:#f3c7c7; stroke-width:1; }
+.smap.narrow { display:none; }
+.norm { color:#8a93a3; }
+@media (max-width: 720px) {
+  main { padding:14px 10px 40px; }
+  .smap.wide { display:none; } .smap.narrow { display:block; }
+  .cand { grid-template-columns:34px minmax(0,1fr); } .cand .score { grid-column:2; text-align:left; }
+  .row { grid-template-columns:minmax(0,1fr) 112px; }
+  .facts { grid-template-columns:minmax(0,1fr); }
+}
 """
 
 
 def _candidates_html(diagnosis: Diagnosis, truth: ReportTruth | None) -> str:
     if not diagnosis.candidates:
-        return '<div class="card">No candidate: nothing in the incident deviates from the baseline.</div>'
+        why = (
+            "no trace was analysed (see the warnings above)"
+            if not diagnosis.traces_analyzed
+            else "nothing in the analysed traces deviates from the baseline"
+        )
+        return f'<div class="card">No candidate: {_e(why)}.</div>'
     top = max((c.score for c in diagnosis.candidates), default=1.0) or 1.0
     out = []
     for i, c in enumerate(diagnosis.candidates[:MAX_CANDIDATES], start=1):
-        evidence = "".join(f"<li>{_e(x)}</li>" for x in c.evidence)
+        evidence = "".join(f"<li>{_h(x)}</li>" for x in c.evidence)
         evidence_html = f"<ul>{evidence}</ul>" if evidence else '<div class="meta">no itemised evidence</div>'
         service = f" · service <b>{_e(c.service)}</b>" if c.service and c.service != c.component else ""
         is_truth = truth is not None and c.component == truth.component and c.level == truth.level
@@ -122,7 +175,7 @@ def _candidates_html(diagnosis: Diagnosis, truth: ReportTruth | None) -> str:
             f'<div><div class="comp">{_e(c.component)}{mark}</div>'
             f'<div class="meta"><span class="tag">{_e(c.level)}</span>'
             f'<span class="tag ft">{_e(c.fault_type)}</span>{service}</div>'
-            f"<div>{_e(c.rationale)}</div>{evidence_html}</div>"
+            f"<div>{_h(c.rationale)}</div>{evidence_html}</div>"
             f'<div class="score">score <b>{c.score:.3f}</b><div class="bar"><i style="width:{width:.1f}%">'
             f"</i></div></div></div>"
         )
@@ -144,7 +197,11 @@ def _truth_html(diagnosis: Diagnosis, truth: ReportTruth) -> str:
     )
 
 
-def _context_html(diagnosis: Diagnosis, sources: dict[str, str]) -> str:
+def _header_html(
+    diagnosis: Diagnosis, sources: dict[str, str], coverage: Coverage | None, baseline_words: str
+) -> str:
+    """What the diagnosis rests on, before anything it concluded: window, baseline, modalities, how much
+    was analysed, where the data came from."""
     tags = "".join(
         f'<span class="tag {"used" if m in diagnosis.modalities else "missing"}">{_e(m)}</span>'
         for m in MODALITIES
@@ -155,26 +212,60 @@ def _context_html(diagnosis: Diagnosis, sources: dict[str, str]) -> str:
         if missing
         else ""
     )
-    rows = [
+    lo, hi = diagnosis.window_us
+    analysed = (
+        f"{diagnosis.traces_analyzed} of {diagnosis.traces_total} traces, {diagnosis.spans_analyzed} spans"
+    )
+    if coverage is not None:
+        analysed += f" (of {coverage.spans_total} loaded)"
+        if coverage.error_spans_total:
+            analysed += (
+                f"; {coverage.error_spans_analysed} of {coverage.error_spans_total} failed spans "
+                "inside the analysed traces"
+            )
+    facts = [
+        ("incident window", _e(human_window(lo, hi))),
+        ("normal baseline", _e(baseline_words)),
         ("modalities", tags + note),
-        ("window", f"{_e(_fmt_ts(diagnosis.window_us[0]))} → {_e(_fmt_ts(diagnosis.window_us[1]))}"),
-        (
-            "analysed",
-            f"{diagnosis.traces_analyzed} of {diagnosis.traces_total} traces, "
-            f"{diagnosis.spans_analyzed} spans, {diagnosis.seconds:.2f} s",
-        ),
-        ("normal baseline", _e(diagnosis.baseline_source or "-")),
+        ("analysed", _e(analysed) + f" in {_e(human_duration(diagnosis.seconds * 1e6))}"),
         ("reasoner", _e(diagnosis.reasoner)),
     ]
     for mod, src in sources.items():
-        rows.append((f"{_e(mod)} from", _e(src)))
-    body = "".join(f"<tr><td>{k}</td><td>{v}</td></tr>" for k, v in rows)
-    return f'<div class="card"><table class="kv">{body}</table></div>'
+        files = "<br>".join(_e(f) for f in src.split(";"))
+        facts.append((f"{_e(mod)} from", f'<span class="src">{files}</span>'))
+    body = "".join(f"<div><dt>{k}</dt><dd>{v}</dd></div>" for k, v in facts)
+    return f'<dl class="card facts">{body}</dl>'
 
 
 def _warnings_html(warnings: Iterable[str]) -> str:
-    items = "".join(f"<li>{_e(w)}</li>" for w in warnings)
-    return f'<h2>Warnings</h2><div class="card warn"><ul>{items}</ul></div>' if items else ""
+    warnings = list(warnings)
+    items = "".join(f"<li>{_h(w)}</li>" for w in warnings)
+    if not items:
+        return ""
+    n = len(warnings)
+    return (
+        f'<div class="card warn" id="warnings"><b>{n} warning{"s" if n != 1 else ""}</b> — read these before '
+        f"the ranking<ul>{items}</ul></div>"
+    )
+
+
+def _error_spans_html(coverage: Coverage | None) -> str:
+    """The failed spans the diagnosis left out (never silently)."""
+    if coverage is None or not coverage.error_spans_missed:
+        return ""
+    missed = coverage.error_spans[: coverage.error_spans_missed]
+    rows = "".join(
+        f"<tr><td>{_e(e.service)}</td><td>{_e(e.operation)}</td><td>{_e(e.status_code or '-')}</td>"
+        f'<td class="src">{_e(e.span_id)}</td><td class="src">{_e(e.trace_id)}</td></tr>'
+        for e in missed
+    )
+    more = f" (the first {len(missed)} shown)" if coverage.error_spans_missed > len(missed) else ""
+    return (
+        f'<details class="card" open><summary>Failed spans not analysed: {coverage.error_spans_missed}'
+        f"{_e(more)}</summary>"
+        '<div class="scroll"><table class="grid"><tr><th>service</th><th>operation</th><th>status</th>'
+        f"<th>span</th><th>trace</th></tr>{rows}</table></div></details>"
+    )
 
 
 def pick_traces(diagnosis: Diagnosis, n: int = MAX_TRACES) -> list[tuple[EvidenceGraph, TraceGraph]]:
@@ -218,7 +309,18 @@ def _visible(tg: TraceGraph, geg: EvidenceGraph, path: set[str]) -> set[str]:
     return keep
 
 
-def _tree_html(geg: EvidenceGraph, tg: TraceGraph) -> str:
+NormalDurations = dict[tuple[str, str], float]
+
+
+def normal_durations(normal_spans: pd.DataFrame | None) -> NormalDurations:
+    """Median duration of each (service, operation) in the normal period."""
+    if normal_spans is None or not len(normal_spans):
+        return {}
+    med = normal_spans.groupby(["service", "operation"], sort=False)["duration_us"].median()
+    return {(str(k[0]), str(k[1])): float(v) for k, v in med.items()}
+
+
+def _tree_html(geg: EvidenceGraph, tg: TraceGraph, normal_us: NormalDurations) -> str:
     report = max(geg.root_reports, key=lambda r: r.confidence, default=None)
     path = set(report.path) if report else set()
     cause = report.root_cause_span if report else None
@@ -239,7 +341,7 @@ def _tree_html(geg: EvidenceGraph, tg: TraceGraph) -> str:
             classes.append("path")
         if sid == cause:
             classes.append("cause")
-        symptoms = "".join(f'<span class="sym">• {_e(s)}</span>' for s in (ev.key_symptoms if ev else [])[:4])
+        symptoms = "".join(f'<span class="sym">• {_h(s)}</span>' for s in (ev.key_symptoms if ev else [])[:4])
         flag = " ✖ error" if sp.is_error else ""
         hyp = f' <span class="tag ft">{_e(ev.hypothesis)}</span>' if ev is not None and ev.is_abnormal else ""
         cause_mark = ' <b style="color:var(--path)">◀ blamed</b>' if sid == cause else ""
@@ -251,7 +353,8 @@ def _tree_html(geg: EvidenceGraph, tg: TraceGraph) -> str:
             f'{"└ " if depth else ""}<span class="op">{_e(sp.operation)}</span>{hyp}{cause_mark}'
             f' <span class="svc">{_e(sp.service)} · {_e(sp.pod)}{(" · " + _e(sp.node)) if sp.node else ""}'
             f"{_e(flag)}</span>{symptoms}</div>"
-            f'<div><div class="dur">{_e(_fmt_us(sp.duration_us))}</div><div class="wf">'
+            f'<div><div class="dur">{_e(human_duration(sp.duration_us))}{_normal_beside(sp, normal_us)}</div>'
+            '<div class="wf">'
             f'<i style="left:{left:.2f}%;width:{width:.2f}%"></i></div></div></div>'
         )
         kids = tg.children.get(sid, [])
@@ -272,7 +375,12 @@ def _tree_html(geg: EvidenceGraph, tg: TraceGraph) -> str:
     return "\n".join(rows)
 
 
-def _traces_html(diagnosis: Diagnosis) -> str:
+def _normal_beside(sp, normal_us: NormalDurations) -> str:
+    med = normal_us.get((sp.service, sp.operation))
+    return "" if med is None else f' <span class="norm">normal {_e(human_duration(med))}</span>'
+
+
+def _traces_html(diagnosis: Diagnosis, normal_us: NormalDurations) -> str:
     picked = pick_traces(diagnosis)
     if not picked:
         return '<div class="card">No trace was diagnosed.</div>'
@@ -289,7 +397,7 @@ def _traces_html(diagnosis: Diagnosis) -> str:
         blame = (
             f"blames <b>{_e(report.component or report.node or '-')}</b> "
             f'<span class="tag ft">{_e(report.fault_type)}</span> '
-            f"(confidence {report.confidence:.2f}): {_e(report.reason)}"
+            f"(confidence {report.confidence:.2f}): {_h(report.reason)}"
             if report and report.root_cause_span
             else "no root cause found in this trace"
         )
@@ -297,9 +405,72 @@ def _traces_html(diagnosis: Diagnosis) -> str:
         out.append(
             f'<div class="card"><div><b>trace {_e(tg.trace_id)}</b> · {len(tg)} spans · {n_abn} abnormal · '
             f'anomaly {geg.trace_anomaly:.2f}</div><div class="meta">{blame}</div>'
-            f'<div class="tree">{_tree_html(geg, tg)}</div></div>'
+            f'<div class="tree">{_tree_html(geg, tg, normal_us)}</div></div>'
         )
     return "\n".join(out)
+
+
+def _map_html(smap: ServiceMap) -> str:
+    if not smap.nodes:
+        return '<div class="card">No service to draw.</div>'
+    legend = (
+        '<div class="legend"><span><i class="sw" style="background:var(--badbg);border:2px solid var(--bad)">'
+        "</i>candidate (with its rank)</span>"
+        '<span><i class="sw" style="background:var(--path)"></i>path the recursion blamed</span>'
+        '<span><i class="sw" style="background:var(--bad)"></i>calls that moved</span>'
+        '<span><i class="sw" style="background:#b3bccb"></i>calls (thicker: more)</span></div>'
+    )
+    notes = []
+    if not smap.compared:
+        notes.append("No normal period to compare the calls with: no call is marked as moved.")
+    if smap.hidden:
+        notes.append(
+            f"{smap.hidden} more service(s) are not drawn (the candidates, the blamed paths and the calls "
+            "that moved come first)."
+        )
+    if smap.other_candidates:
+        named = ", ".join(f"#{r} {_e(level)} {_e(c)}" for r, level, c in smap.other_candidates)
+        notes.append(f"Candidates that are not a service: {named}.")
+    if smap.strip_note:
+        notes.append(_e(smap.strip_note))
+    note = "".join(f'<div class="meta">{n}</div>' for n in notes)
+    return (
+        f'<div class="card mapcard">{render_svg(smap, WIDE_PER_ROW, True, "wide")}'
+        f"{render_svg(smap, NARROW_PER_ROW, False, 'narrow')}{legend}{note}{_moved_html(smap)}</div>"
+    )
+
+
+def _moved_html(smap: ServiceMap) -> str:
+    moved = sorted(
+        (e for e in smap.edges if e.moved),
+        key=lambda e: (-(e.slow_share or 0) - (e.error_share - (e.normal_error_share or 0)), e.caller),
+    )
+    if not moved:
+        return ""
+    rows = "".join(
+        f"<tr><td>{_e(e.caller)} → {_e(e.callee)}</td><td>{_e(e.label())}</td>"
+        f"<td>{_e(human_duration(e.median_wait_us))}"
+        f"{_e(f' (normal {human_duration(e.normal_median_wait_us)})') if e.normal_median_wait_us is not None else ''}"
+        f"</td><td>{e.calls}</td></tr>"
+        for e in moved
+    )
+    return (
+        '<h3>Calls that moved</h3><div class="scroll"><table class="grid moved"><tr><th>call</th>'
+        f"<th>what moved</th><th>median wait</th><th>calls</th></tr>{rows}</table></div>"
+    )
+
+
+def _normal_spans(
+    diagnosis: Diagnosis, incident: Telemetry | None, normal: Telemetry | None
+) -> pd.DataFrame | None:
+    parts = []
+    if normal is not None and len(normal.spans):
+        parts.append(normal.spans)
+    if incident is not None and len(incident.spans):
+        before = incident.spans[incident.spans["start_us"] < diagnosis.window_us[0]]
+        if len(before) and len(before) < len(incident.spans):
+            parts.append(before)
+    return pd.concat(parts, ignore_index=True) if parts else None
 
 
 def render_html(
@@ -308,34 +479,70 @@ def render_html(
     title: str = "faultwise root cause report",
     sources: dict[str, str] | None = None,
     truth: ReportTruth | None = None,
+    incident: Telemetry | None = None,
+    normal: Telemetry | None = None,
+    coverage: Coverage | None = None,
 ) -> str:
-    """The whole report as one HTML string (no external resources)."""
+    """The whole report as one HTML string (no external resources).
+
+    ``incident`` and ``normal`` (the telemetry diagnosed and the declared fault-free telemetry) give the
+    service map its calls and every duration its normal value; without them the map is drawn from the
+    diagnosed traces alone. ``coverage`` (:func:`~faultwise.rcl.reports.coverage.describe_coverage`) adds
+    the failed spans that were not analysed."""
+    if sources is None:
+        sources = dict(incident.sources) if incident is not None else {}
+    kind = coverage.baseline_kind if coverage is not None else baseline_kind(diagnosis)
+    words = coverage.baseline if coverage is not None else baseline_words(diagnosis, kind)
+    smap = build_service_map(diagnosis, incident, normal)
+    normal_us = normal_durations(_normal_spans(diagnosis, incident, normal))
     parts = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
         f"<title>{_e(title)}</title><style>{_CSS}</style></head><body><main>",
-        f"<h1>{_e(title)}</h1>",
-        f'<p class="sub">Ranked root-cause candidates of the incident, the evidence behind each, and the '
-        f"diagnosed traces. Generated by faultwise ({_e(diagnosis.reasoner)} reasoner).</p>",
+        f"<header><h1>{_e(title)}</h1>",
+        f'<p class="sub">Ranked root-cause candidates of the incident, the service map, the evidence behind '
+        f"each candidate and the diagnosed traces. Generated by faultwise ({_e(diagnosis.reasoner)} reasoner).</p>",
+        _header_html(diagnosis, sources, coverage, words),
+        _warnings_html(diagnosis.warnings),
+        _error_spans_html(coverage),
+        "</header>",
     ]
     if truth is not None:
         parts.append(_truth_html(diagnosis, truth))
     parts += [
+        "<h2>Service map</h2>",
+        _map_html(smap),
         "<h2>Candidates</h2>",
         _candidates_html(diagnosis, truth),
-        "<h2>What the diagnosis used</h2>",
-        _context_html(diagnosis, sources or {}),
-        _warnings_html(diagnosis.warnings),
         "<h2>Diagnosed traces</h2>",
-        _traces_html(diagnosis),
+        _traces_html(diagnosis, normal_us),
         "</main></body></html>",
     ]
     return "\n".join(parts)
 
 
+def check_report_path(path: str | Path) -> None:
+    """Fail now, in one line, when the report cannot be written at ``path`` (a folder that cannot be
+    created or written to), rather than after the diagnosis."""
+    path = Path(path)
+    if path.is_dir():
+        raise InputError(path, "is a directory, expected an output file name")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".probe", dir=path.parent)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise InputError(path, f"cannot write the report there: {exc.strerror or exc}") from None
+
+
 def write_html(path: str | Path, diagnosis: Diagnosis, **kwargs) -> Path:
-    """Render and write atomically (a failed render leaves no file)."""
+    """Render and write atomically (a failed render leaves no file); a path that cannot be written is one
+    :class:`InputError`."""
     text = render_html(diagnosis, **kwargs)
-    atomic_write_text(path, text)
+    try:
+        atomic_write_text(path, text)
+    except OSError as exc:
+        raise InputError(path, f"cannot write the report: {exc.strerror or exc}") from None
     return Path(path)

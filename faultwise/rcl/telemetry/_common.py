@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import base64
 import binascii
-import gzip
 import json
 import logging
 import re
 import zlib
 from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from functools import lru_cache
 from pathlib import Path
 
@@ -21,6 +22,13 @@ import numpy as np
 import pandas as pd
 
 from faultwise.errors import InputError
+from faultwise.rcl.telemetry.decode import (
+    compression_of,
+    looks_like_text,
+    proto_documents,
+    read_chunks,
+    read_head_bytes,
+)
 from faultwise.rcl.telemetry.schema import service_of_pod
 
 PathLike = str | Path
@@ -56,38 +64,67 @@ def check_file(path: Path) -> None:
 
 
 def read_text(path: Path) -> str:
+    """The file's text, decompressed whatever its suffix (gzip and zstd are recognised by magic bytes)."""
     check_file(path)
-    try:
-        if path.suffix == ".gz":
-            raw = gzip.decompress(path.read_bytes())
-        else:
-            raw = path.read_bytes()
-    except (OSError, EOFError, zlib.error) as exc:
-        raise InputError(path, f"cannot read: {exc}") from None
-    text = raw.decode("utf-8-sig", errors="replace")
+    chunks, _ = read_chunks(path)
+    text = "\n".join(c.decode("utf-8-sig", errors="replace") for c in chunks)
     if not text.strip():
         raise InputError(path, "empty file")
     return text
 
 
 def read_head(path: Path, n_bytes: int = 65536) -> str:
-    """The first bytes of a file (decompressed), for sniffing."""
+    """The first bytes of a file's content (decompressed; the first record of length-prefixed records), for
+    sniffing. Binary content comes back as it is, decoded with replacement characters."""
     check_file(path)
+    return read_head_bytes(path, n_bytes).decode("utf-8", errors="replace")
+
+
+# --- warnings the loaders raise: collected for the diagnosis, logged otherwise ---------------------------
+
+_NOTES: ContextVar[list[str] | None] = ContextVar("faultwise_loader_notes", default=None)
+
+
+@contextmanager
+def collecting_warnings() -> Iterator[list[str]]:
+    """Within the block, loader warnings go into the yielded list (the caller shows them) instead of the
+    ``faultwise`` logger."""
+    notes: list[str] = []
+    token = _NOTES.set(notes)
     try:
-        if path.suffix == ".gz":
-            with gzip.open(path, "rb") as fh:
-                raw = fh.read(n_bytes)
-        else:
-            with open(path, "rb") as fh:
-                raw = fh.read(n_bytes)
-    except (OSError, EOFError, zlib.error) as exc:
-        raise InputError(path, f"cannot read: {exc}") from None
-    return raw.decode("utf-8", errors="replace")
+        yield notes
+    finally:
+        _NOTES.reset(token)
 
 
-def iter_json_documents(path: Path) -> Iterator[object]:
+def warn(source: str | Path, message: str) -> None:
+    """A loader's warning about ``source`` (something skipped or assumed): one line naming the file."""
+    text = f"{source}: {message}"
+    notes = _NOTES.get()
+    if notes is None:
+        logging.getLogger("faultwise").warning("%s", text)
+    elif text not in notes:
+        notes.append(text)
+
+
+def _json_lines(text: str, path: Path, last_chunk: bool) -> Iterator[object]:
+    lines = text.splitlines()
+    last = max((i for i, line in enumerate(lines) if line.strip()), default=-1)
+    for i, line in enumerate(lines):
+        if not line.strip():
+            continue
+        try:
+            yield json.loads(line)
+        except json.JSONDecodeError as exc:
+            cut_short = exc.pos >= len(line.rstrip()) or exc.msg.startswith("Unterminated string")
+            if i == last and last_chunk and i > 0 and cut_short:
+                warn(path, f"skipped a partial last line (line {i + 1}: {exc.msg}; still being written?)")
+                return
+            raise InputError(path, f"malformed JSON at line {i + 1}: {exc.msg}") from None
+
+
+def _json_documents(text: str, path: Path, last_chunk: bool) -> Iterator[object]:
     """One pretty-printed JSON document, or JSON lines (one document per line, as the collector writes)."""
-    text = read_text(path)
     try:
         yield json.loads(text)
         return
@@ -95,14 +132,24 @@ def iter_json_documents(path: Path) -> Iterator[object]:
         whole_error = exc
     if whole_error.msg != "Extra data":  # not several documents: one broken document
         raise InputError(path, f"malformed JSON: {whole_error.msg} at line {whole_error.lineno}")
-    lines = text.splitlines()
-    for lineno, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            yield json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise InputError(path, f"malformed JSON at line {lineno}: {exc.msg}") from None
+    yield from _json_lines(text, path, last_chunk)
+
+
+def iter_json_documents(path: Path) -> Iterator[object]:
+    """Every document of a file: pretty-printed JSON, JSON lines, or length-prefixed records (JSON or binary
+    OTLP, each possibly compressed), all as decoded JSON values. A partial last line or record (a file
+    still being written) is skipped with a warning."""
+    check_file(path)
+    chunks, partial_tail = read_chunks(path)
+    if partial_tail:
+        warn(path, "skipped a partial last record (still being written?)")
+    for i, chunk in enumerate(chunks):
+        if looks_like_text(chunk):
+            yield from _json_documents(
+                chunk.decode("utf-8-sig", errors="replace"), path, i == len(chunks) - 1
+            )
+        else:
+            yield proto_documents(chunk, path, i)
 
 
 _MAX_BAD_LINES = 10
@@ -123,13 +170,23 @@ def _read_csv_skipping_bad_lines(path: Path, **kwargs) -> pd.DataFrame:
     if len(bad) > max(_MAX_BAD_LINES, _MAX_BAD_SHARE * total) or 2 * len(bad) >= total:
         raise pd.errors.ParserError(f"{len(bad)} of {total} lines have the wrong number of fields")
     if bad:
-        logging.getLogger("faultwise").warning("%s: skipped %d malformed line(s)", path, len(bad))
+        warn(path, f"skipped {len(bad)} malformed line(s)")
     return df
+
+
+def _csv_compression(path: Path) -> str | None:
+    try:
+        with open(path, "rb") as fh:
+            return compression_of(fh.read(4))
+    except OSError:
+        return None  # pandas names the problem
 
 
 def read_csv(path: Path, required: list[str], what: str, **kwargs) -> pd.DataFrame:
     """``pd.read_csv`` with our errors: missing file, empty file, malformed CSV, missing columns."""
     check_file(path)
+    if "compression" not in kwargs:  # gzip or zstd whatever the suffix says
+        kwargs["compression"] = _csv_compression(path)
     try:
         try:
             df = pd.read_csv(path, **kwargs)

@@ -1,4 +1,4 @@
-"""Jaeger UI JSON export (``{"data": [trace, ...]}``; also a bare trace or a list of traces).
+"""Jaeger UI JSON export (``{"data": [trace, ...]}``; also a bare trace, a list of traces or of spans).
 
 Parents come from ``CHILD_OF`` references (``FOLLOWS_FROM`` only when there is no ``CHILD_OF``, and the old
 ``parentSpanID`` field last); service and instance from the trace's ``processes``.
@@ -33,17 +33,29 @@ def _tags(tags: object, wanted: frozenset[str] | None = None) -> dict[str, objec
     return out
 
 
+def _is_span(item: object) -> bool:
+    return isinstance(item, dict) and "spanID" in item and "spans" not in item
+
+
 def _traces(doc: object, path: Path) -> list[dict]:
+    """The traces of one document: the UI export ``{"data": [trace, ...]}`` (or one trace under ``data``), a
+    bare trace, a list of traces, or a bare list of spans (one trace; each span carries its ``process``)."""
     if isinstance(doc, dict) and "data" in doc:
         data = doc["data"]
+        if isinstance(data, dict) and "spans" in data:
+            return [data]
         if not isinstance(data, list):
-            raise InputError(path, "'data' is not a list of traces")
+            raise InputError(path, "'data' is neither a list of traces nor a trace")
         return [t for t in data if isinstance(t, dict)]
     if isinstance(doc, dict) and "spans" in doc:
         return [doc]
+    if _is_span(doc):
+        return [{"spans": [doc]}]
     if isinstance(doc, list):
+        if doc and all(_is_span(x) for x in doc):
+            return [{"spans": doc}]
         return [t for t in doc if isinstance(t, dict) and "spans" in t]
-    raise InputError(path, "not a Jaeger export: no 'data' or 'spans'")
+    raise InputError(path, "not a Jaeger export: no 'data', 'spans' or spans")
 
 
 def _parent(span: dict) -> str:
@@ -62,15 +74,23 @@ def _is_http_5xx(value: object) -> bool:
         return False
 
 
+#: Process tags naming the instance, best first: a host name is only the instance when nothing better is there
+#: (and :func:`~faultwise.rcl.telemetry.enrich.separate_services` splits a host shared by several services).
+_INSTANCE_TAGS = ("k8s.pod.name", "service.instance.id", "hostname", "host.name")
+
+
 def _identity(proc: object, inline: object) -> tuple[str, str, str]:
-    """(service, pod, node) of a Jaeger process: pod from ``k8s.pod.name`` or the host name tags."""
+    """(service, pod, node) of a Jaeger process: the pod from ``k8s.pod.name`` or ``service.instance.id``,
+    else the host name; the node from ``k8s.node.name``, else the host name when something else names
+    the pod."""
     proc = proc or inline or {}
     if not isinstance(proc, dict):
         return "", "", ""
     ptags = _tags(proc.get("tags"))
     service = str(proc.get("serviceName") or "")
-    pod = str(ptags.get("k8s.pod.name") or ptags.get("hostname") or ptags.get("host.name") or service)
-    node = str(ptags.get("k8s.node.name") or "")
+    pod = next((str(ptags[k]) for k in _INSTANCE_TAGS if ptags.get(k)), "") or service
+    host = str(ptags.get("hostname") or ptags.get("host.name") or "")
+    node = str(ptags.get("k8s.node.name") or "") or (host if host and host != pod else "")
     return (service or service_of_pod(pod)), pod, node
 
 

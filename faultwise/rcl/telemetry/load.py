@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -15,8 +16,22 @@ import pandas as pd
 
 from faultwise.errors import InputError
 from faultwise.rcl.telemetry import aiops2022, canonical, jaeger, nezha, otlp, rcaeval, zipkin
-from faultwise.rcl.telemetry._common import PathLike, as_paths, read_head
-from faultwise.rcl.telemetry.enrich import dedupe_spans, fill_nodes
+from faultwise.rcl.telemetry._common import (
+    PathLike,
+    as_paths,
+    check_file,
+    collecting_warnings,
+    read_head,
+    warn,
+)
+from faultwise.rcl.telemetry.decode import looks_like_text, proto_kind, read_chunks, read_head_bytes
+from faultwise.rcl.telemetry.enrich import (
+    UNKNOWN_SERVICE,
+    dedupe_spans,
+    fill_nodes,
+    name_unknown_services,
+    separate_services,
+)
 from faultwise.rcl.telemetry.schema import Telemetry
 
 Paths = PathLike | list[PathLike] | tuple[PathLike, ...]
@@ -72,7 +87,7 @@ def _sniff_csv(cols: set[str]) -> str | None:
     return None
 
 
-def _sniff_json(head: str) -> str | None:
+def _sniff_json(head: str, path: Path) -> str | None:
     for key, fmt in (
         ('"resourceSpans"', "otlp-traces"),
         ('"resourceLogs"', "otlp-logs"),
@@ -82,26 +97,76 @@ def _sniff_json(head: str) -> str | None:
             return fmt
     if '"traceID"' in head and ('"spanID"' in head or '"processes"' in head or '"spans"' in head):
         return "jaeger"
+    if '"traceId"' in head and '"spanId"' in head and '"operationName"' in head:
+        raise InputError(
+            path,
+            "Jaeger's internal span model (its storage/domain form), not an export: download the trace as "
+            "JSON from the Jaeger UI or its API",
+        )
     if '"traceId"' in head and '"id"' in head:
         return "zipkin"
+    if '"error"' in head and ('"grpcCode"' in head or '"httpCode"' in head):  # an API's error answer
+        try:
+            err = json.loads(head).get("error") or {}
+        except (json.JSONDecodeError, AttributeError):
+            err = {}
+        message = err.get("message") if isinstance(err, dict) else None
+        raise InputError(path, f"the API answered an error, not traces: {message or 'no message'}")
     return None
 
 
+def _sniff_binary(path: Path, head: bytes) -> str:
+    kind = proto_kind(head)
+    if kind is None:  # the head may be a cut message: classify the first whole record
+        chunks, _ = read_chunks(path)
+        kind = proto_kind(chunks[0]) if chunks else None
+    if kind is None:
+        raise InputError(
+            path, "unknown format (binary data that is not OTLP protobuf traces, logs or metrics)"
+        )
+    return {"resourceSpans": "otlp-traces", "resourceLogs": "otlp-logs", "resourceMetrics": "otlp-metrics"}[
+        kind
+    ]
+
+
+def _is_nezha_metric_dir(path: Path) -> bool:
+    for f in sorted(path.iterdir()):
+        if f.is_file() and (f.name.endswith(".csv") or f.name.endswith(".csv.gz")):
+            if _sniff_csv(_csv_header(read_head(f, 8192))) == "nezha-metrics":
+                return True
+    return False
+
+
+def _dir_files(path: Path) -> list[Path]:
+    """The files of a folder given as input (not hidden, not nested)."""
+    return sorted(f for f in path.iterdir() if f.is_file() and not f.name.startswith("."))
+
+
 def sniff_format(path: PathLike) -> str:
-    """Recognise a file's format from its content (one of ``FORMATS``); a folder of Nezha metric CSVs is
-    ``nezha-metrics``. Anything else raises ``InputError(path, "unknown format ...")``."""
+    """Recognise a file's format from its content (one of ``FORMATS``); compression (gzip, zstd) and the
+    collector's binary OTLP are recognised by their bytes, whatever the file is called. A folder of Nezha
+    metric CSVs is ``nezha-metrics``; any other folder is the format of its files when they share one.
+    Anything else raises ``InputError(path, "unknown format ...")``."""
     path = Path(path)
     if path.is_dir():
-        for f in sorted(path.iterdir()):
-            if f.is_file() and (f.name.endswith(".csv") or f.name.endswith(".csv.gz")):
-                if _sniff_csv(_csv_header(read_head(f, 8192))) == "nezha-metrics":
-                    return "nezha-metrics"
-        raise InputError(path, "unknown format: a directory without Nezha metric CSVs")
-    head = read_head(path)
+        if _is_nezha_metric_dir(path):
+            return "nezha-metrics"
+        files = _dir_files(path)
+        if not files:
+            raise InputError(path, "an empty folder")
+        formats = {sniff_format(f) for f in files}
+        if len(formats) == 1:
+            return formats.pop()
+        raise InputError(path, f"a folder of files in several formats ({', '.join(sorted(formats))})")
+    check_file(path)
+    raw = read_head_bytes(path)
+    if not looks_like_text(raw):
+        return _sniff_binary(path, raw)
+    head = raw.decode("utf-8", errors="replace")
     stripped = head.lstrip("\ufeff \t\r\n")
     if not stripped:
         raise InputError(path, "empty file")
-    fmt = _sniff_json(stripped) if stripped[0] in "{[" else _sniff_csv(_csv_header(stripped))
+    fmt = _sniff_json(stripped, path) if stripped[0] in "{[" else _sniff_csv(_csv_header(stripped))
     if fmt is None:
         kind = "JSON" if stripped[0] in "{[" else "text/CSV"
         raise InputError(
@@ -112,10 +177,15 @@ def sniff_format(path: PathLike) -> str:
 
 
 def _resolve(path: Path, fmt: str, modality: str, choices: tuple[str, ...]) -> str:
-    """The full format name to load ``path`` with, for one modality (``auto`` sniffs the content)."""
+    """The full format name to load ``path`` with, for one modality (``auto`` sniffs the content; an OTLP file
+    may hold every modality, so any OTLP file is tried for each)."""
     if fmt == "auto":
         got = sniff_format(path)
         if got not in choices:
+            family = got.split("-")[0]
+            same_family = [c for c in choices if c.split("-")[0] == family]
+            if family == "otlp" and same_family:
+                return same_family[0]
             raise InputError(path, f"holds {got}, not {modality}")
         return got
     if fmt in choices:
@@ -133,28 +203,58 @@ def _resolve(path: Path, fmt: str, modality: str, choices: tuple[str, ...]) -> s
     raise InputError(path, f"unknown format name {fmt!r}; use auto or one of {', '.join(families)}")
 
 
+def _expand(paths: Paths, keep_metric_dirs: bool = False) -> list[Path]:
+    """Input paths with every folder replaced by its files (a Nezha metric folder stays whole for metrics)."""
+    out: list[Path] = []
+    for p in as_paths(paths):
+        if p.is_dir() and not (keep_metric_dirs and _is_nezha_metric_dir(p)):
+            files = _dir_files(p)
+            if not files:
+                raise InputError(p, "an empty folder")
+            out.extend(files)
+        else:
+            out.append(p)
+    return out
+
+
+def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    return frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+
+
+def _named(path: Path, spans: pd.DataFrame) -> pd.DataFrame:
+    """A file's spans, those that name no service called :data:`~enrich.UNKNOWN_SERVICE` (and counted)."""
+    spans, n = name_unknown_services(spans)
+    if n:
+        warn(path, f"{n} span(s) name no service (no service.name / serviceName): called {UNKNOWN_SERVICE}")
+    return spans
+
+
+def _finish_spans(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    return separate_services(dedupe_spans(_concat(frames)))
+
+
 def load_traces(path: Paths, fmt: str = "auto") -> pd.DataFrame:
-    """Spans of one or more files (concatenated; a span seen twice is kept once) as the canonical table."""
+    """Spans of one or more files or folders of files (concatenated; a span seen twice is kept once) as the
+    canonical table."""
     frames = []
-    for p in as_paths(path):
+    for p in _expand(path):
         name = _resolve(p, fmt, "traces", tuple(TRACE_LOADERS))
-        frames.append(TRACE_LOADERS[name](p))
-    df = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
-    return dedupe_spans(df)
+        frames.append(_named(p, TRACE_LOADERS[name](p)))
+    return _finish_spans(frames)
 
 
 def load_logs(path: Paths, fmt: str = "auto") -> pd.DataFrame:
     frames = []
-    for p in as_paths(path):
+    for p in _expand(path):
         name = _resolve(p, fmt, "logs", tuple(LOG_LOADERS))
         frames.append(LOG_LOADERS[name](p))
-    return frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+    return _concat(frames)
 
 
 def load_metrics(path: Paths, fmt: str = "auto", pod_nodes: dict[str, str] | None = None) -> pd.DataFrame:
     """Metric files, or a Nezha metric folder. ``pod_nodes`` lets Nezha node KPIs land on their node."""
     frames = []
-    for p in as_paths(path):
+    for p in _expand(path, keep_metric_dirs=True):
         name = _resolve(p, fmt, "metrics", METRIC_FORMATS)
         if name == "nezha-metrics":
             frames.append(nezha.load_nezha_metrics(p, pod_nodes))
@@ -162,7 +262,7 @@ def load_metrics(path: Paths, fmt: str = "auto", pod_nodes: dict[str, str] | Non
             frames.append(otlp.load_otlp_metrics(p))
         else:
             frames.append(canonical.load_canonical_metrics(p))
-    return frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+    return _concat(frames)
 
 
 def _family_or_auto(fmt: str, choices: tuple[str, ...]) -> str:
@@ -176,28 +276,70 @@ def _describe(path: Paths) -> str:
     return ";".join(str(p) for p in as_paths(path))
 
 
+def _otlp_extras(
+    paths: list[Path], fmt: str, given: dict[str, set[Path]]
+) -> tuple[list[pd.DataFrame], dict[str, list[pd.DataFrame]], dict[str, list[Path]]]:
+    """Spans of the trace files, plus the logs and metrics that OTLP trace files hold beside their spans (a
+    collector's file exporter shared by pipelines), unless that file was also given for that modality."""
+    spans: list[pd.DataFrame] = []
+    extra: dict[str, list[pd.DataFrame]] = {"logs": [], "metrics": []}
+    extra_from: dict[str, list[Path]] = {"logs": [], "metrics": []}
+    for p in paths:
+        name = _resolve(p, fmt, "traces", tuple(TRACE_LOADERS))
+        if name != "otlp-traces":
+            spans.append(_named(p, TRACE_LOADERS[name](p)))
+            continue
+        blocks = otlp.read_otlp(p)
+        spans.append(_named(p, otlp.load_otlp_traces(p, blocks)))
+        resolved = p.resolve()
+        if blocks.blocks["logs"] and resolved not in given["logs"]:
+            extra["logs"].append(otlp.load_otlp_logs(p, blocks))
+            extra_from["logs"].append(p)
+        if blocks.blocks["metrics"] and resolved not in given["metrics"]:
+            extra["metrics"].append(otlp.load_otlp_metrics(p, blocks))
+            extra_from["metrics"].append(p)
+    return spans, extra, extra_from
+
+
 def load_telemetry(
     traces: Paths,
     logs: Paths | None = None,
     metrics: Paths | None = None,
     fmt: str = "auto",
 ) -> Telemetry:
-    """Traces (required) plus optional logs and metrics; ``sources`` records where each came from.
+    """Traces (required) plus optional logs and metrics; ``sources`` records where each came from and
+    ``warnings`` what the loaders skipped or assumed.
 
     ``fmt`` names the traces' format; logs and metrics use the same family where it has one, else auto.
-    Pods' nodes known from spans or logs are filled into spans that lack them and put node metrics on
-    their node.
+    One OTLP file may hold every modality: the logs and metrics of the trace files are kept. Folders stand
+    for their files. Pods' nodes known from spans or logs are filled into spans that lack them and put
+    node metrics on their node.
     """
-    spans = load_traces(traces, fmt)
-    sources = {"traces": _describe(traces)}
-    log_df = None
-    if logs is not None:
-        log_df = load_logs(logs, _family_or_auto(fmt, tuple(LOG_LOADERS)))
-        sources["logs"] = _describe(logs)
-    tel = Telemetry(spans=spans, logs=log_df)
-    pod_nodes = tel.pod_nodes()
-    metric_df = None
-    if metrics is not None:
-        metric_df = load_metrics(metrics, _family_or_auto(fmt, METRIC_FORMATS), pod_nodes)
-        sources["metrics"] = _describe(metrics)
-    return Telemetry(spans=fill_nodes(spans, pod_nodes), logs=log_df, metrics=metric_df, sources=sources)
+    with collecting_warnings() as notes:
+        log_paths = _expand(logs) if logs is not None else []
+        metric_paths = _expand(metrics, keep_metric_dirs=True) if metrics is not None else []
+        given = {"logs": {p.resolve() for p in log_paths}, "metrics": {p.resolve() for p in metric_paths}}
+        span_frames, extra, extra_from = _otlp_extras(_expand(traces), fmt, given)
+        spans = _finish_spans(span_frames)
+        sources = {"traces": _describe(traces)}
+        log_frames = list(extra["logs"])
+        if log_paths:
+            log_frames.append(load_logs(log_paths, _family_or_auto(fmt, tuple(LOG_LOADERS))))
+        log_df = _concat(log_frames) if log_frames else None
+        if log_frames:
+            sources["logs"] = _describe([*extra_from["logs"], *log_paths])
+        tel = Telemetry(spans=spans, logs=log_df)
+        pod_nodes = tel.pod_nodes()
+        metric_frames = list(extra["metrics"])
+        if metric_paths:
+            metric_frames.append(load_metrics(metric_paths, _family_or_auto(fmt, METRIC_FORMATS), pod_nodes))
+        metric_df = _concat(metric_frames) if metric_frames else None
+        if metric_frames:
+            sources["metrics"] = _describe([*extra_from["metrics"], *metric_paths])
+    return Telemetry(
+        spans=fill_nodes(spans, pod_nodes),
+        logs=log_df,
+        metrics=metric_df,
+        sources=sources,
+        warnings=notes,
+    )

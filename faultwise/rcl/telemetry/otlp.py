@@ -1,11 +1,15 @@
 """OpenTelemetry OTLP JSON, as the collector's file exporter writes it (one export request per line).
 
 Accepts ``scopeSpans`` and the older ``instrumentationLibrarySpans`` (likewise for logs and metrics), hex or
-base64 ids, span kinds as numbers or names, nanosecond times as strings or numbers.
+base64 ids, span kinds as numbers or names, nanosecond times as strings or numbers, the binary (protobuf) and
+compressed records of the file exporter (see :mod:`decode`), Jaeger's API v3 ``{"result": ...}`` answers, and
+one file holding several modalities.
 """
 
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
@@ -18,6 +22,7 @@ from faultwise.rcl.telemetry._common import (
     norm_id,
     norm_kind,
     to_int,
+    warn,
 )
 from faultwise.rcl.telemetry.levels import level_of_severity_number, norm_level
 from faultwise.rcl.telemetry.schema import (
@@ -58,36 +63,94 @@ def _scopes(resource_block: dict, new_key: str, old_key: str) -> list[dict]:
     return scopes if isinstance(scopes, list) else []
 
 
-def _documents(path: Path, top_key: str) -> list[dict]:
-    """The resource blocks under ``top_key`` of every document in the file."""
-    blocks: list[dict] = []
-    seen_key = False
-    for doc in iter_json_documents(path):
-        if not isinstance(doc, dict):
-            raise InputError(path, f"expected a JSON object with {top_key!r}, got {type(doc).__name__}")
-        if top_key not in doc:
-            continue
-        seen_key = True
-        part = doc[top_key]
-        if not isinstance(part, list):
-            raise InputError(path, f"{top_key!r} is not a list")
-        blocks.extend(b for b in part if isinstance(b, dict))
-    if not seen_key:
-        raise InputError(path, f"no {top_key!r} in any document")
-    return blocks
+TOP_KEYS = {"traces": "resourceSpans", "logs": "resourceLogs", "metrics": "resourceMetrics"}
+_WRAPPERS = ("result",)  # Jaeger's API v3 answers {"result": <OTLP traces>}
 
 
-def load_otlp_traces(path: str | Path) -> pd.DataFrame:
+def _unwrap(doc: object, path: Path) -> object:
+    """An OTLP document inside an API answer (``{"result": ...}``); an API error is one line."""
+    if isinstance(doc, dict) and not any(k in doc for k in TOP_KEYS.values()):
+        for key in _WRAPPERS:
+            if isinstance(doc.get(key), dict):
+                return doc[key]
+        err = doc.get("error")
+        if isinstance(err, dict) and ("message" in err or "grpcCode" in err or "httpCode" in err):
+            raise InputError(path, f"the API answered an error, not traces: {err.get('message') or err}")
+    return doc
+
+
+@dataclass
+class OTLPBlocks:
+    """The resource blocks of every document of one OTLP file, by modality (a collector's file exporter
+    shared by several pipelines writes traces, logs and metrics into one file)."""
+
+    path: Path
+    blocks: dict[str, list[dict]] = field(default_factory=lambda: {k: [] for k in TOP_KEYS})
+    seen: set[str] = field(default_factory=set)  # modalities whose key appeared, even empty
+
+    @property
+    def present(self) -> list[str]:
+        """The modalities the file holds (``traces``, ``logs``, ``metrics``)."""
+        return [m for m, b in self.blocks.items() if b]
+
+    def missing(self, modality: str) -> InputError:
+        if modality in self.seen:
+            nothing = {"traces": "no spans", "logs": "no log records", "metrics": "no metric data points"}
+            return InputError(self.path, nothing[modality])
+        held = self.present
+        what = f"holds OTLP {' and '.join(held)} but no {modality}" if held else f"no OTLP {modality}"
+        return InputError(self.path, f"{what} (no {TOP_KEYS[modality]!r} in any document)")
+
+
+def read_otlp(path: str | Path) -> OTLPBlocks:
+    """Every resource block of an OTLP file (JSON, JSON lines, or the collector's binary/compressed
+    records), unwrapped from API answers."""
     path = Path(path)
+    out = OTLPBlocks(path)
+    for doc in iter_json_documents(path):
+        doc = _unwrap(doc, path)
+        if not isinstance(doc, dict):
+            raise InputError(
+                path, f"expected a JSON object with {TOP_KEYS['traces']!r}, got {type(doc).__name__}"
+            )
+        for modality, key in TOP_KEYS.items():
+            if key not in doc:
+                continue
+            part = doc[key]
+            out.seen.add(modality)
+            if not isinstance(part, list):
+                raise InputError(path, f"{key!r} is not a list")
+            out.blocks[modality].extend(b for b in part if isinstance(b, dict))
+    return out
+
+
+def _time_ns(value: object, path: Path, what: str) -> int:
+    """An OTLP time; missing (proto3 leaves zero out) is 0."""
+    return 0 if value is None or value == "" else to_int(value, path, what)
+
+
+def load_otlp_traces(path: str | Path, otlp: OTLPBlocks | None = None) -> pd.DataFrame:
+    path = Path(path)
+    otlp = otlp or read_otlp(path)
+    if not otlp.blocks["traces"]:
+        raise otlp.missing("traces")
     records: list[dict] = []
-    for rs in _documents(path, "resourceSpans"):
+    untimed: list[str] = []
+    unended: list[str] = []
+    for rs in otlp.blocks["traces"]:
         service, pod, node = resource_identity(rs.get("resource"))
         for scope in _scopes(rs, "scopeSpans", "instrumentationLibrarySpans"):
             for sp in scope.get("spans") or []:
                 if not isinstance(sp, dict):
                     continue
-                start_ns = to_int(sp.get("startTimeUnixNano"), path, "startTimeUnixNano")
-                end_ns = to_int(sp.get("endTimeUnixNano"), path, "endTimeUnixNano")
+                start_ns = _time_ns(sp.get("startTimeUnixNano"), path, "startTimeUnixNano")
+                end_ns = _time_ns(sp.get("endTimeUnixNano"), path, "endTimeUnixNano")
+                if start_ns <= 0:
+                    untimed.append(norm_id(sp.get("spanId")) or "?")
+                    continue
+                if end_ns <= 0:
+                    unended.append(norm_id(sp.get("spanId")) or "?")
+                    end_ns = start_ns
                 status = sp.get("status") or {}
                 code = status.get("code", "") if isinstance(status, dict) else ""
                 code_s = str(code).upper()
@@ -113,15 +176,45 @@ def load_otlp_traces(path: str | Path) -> pd.DataFrame:
                         "status_code": raw_status,
                     }
                 )
+    if untimed and not records:
+        raise InputError(
+            path,
+            f"none of the {len(untimed)} span(s) has a start time (startTimeUnixNano), e.g. span {untimed[0]}: "
+            "spans without times cannot be placed",
+        )
     if not records:
         raise InputError(path, "no spans")
+    if untimed:
+        warn(path, f"skipped {len(untimed)} span(s) without a start time: {_few(untimed)}")
+    if unended:
+        warn(path, f"{len(unended)} span(s) without an end time taken as lasting 0 us: {_few(unended)}")
     return spans_from_records(records, path)
 
 
-def load_otlp_logs(path: str | Path) -> pd.DataFrame:
+def _few(ids: list[str], n: int = 3) -> str:
+    return ", ".join(ids[:n]) + (f" and {len(ids) - n} more" if len(ids) > n else "")
+
+
+def log_message(rec: dict) -> str:
+    """A log record's text: its body (a structured body as compact JSON), after its event name."""
+    body = any_value(rec.get("body"))
+    if isinstance(body, dict | list):
+        text = json.dumps(body, ensure_ascii=False, separators=(", ", ": "), default=str)
+    else:
+        text = "" if body is None else str(body)
+    event = rec.get("eventName") or attrs_to_dict(rec.get("attributes")).get("event.name")
+    if event:
+        return f"{event}: {text}" if text else str(event)
+    return text
+
+
+def load_otlp_logs(path: str | Path, otlp: OTLPBlocks | None = None) -> pd.DataFrame:
     path = Path(path)
+    otlp = otlp or read_otlp(path)
+    if not otlp.blocks["logs"]:
+        raise otlp.missing("logs")
     rows: list[dict] = []
-    for rl in _documents(path, "resourceLogs"):
+    for rl in otlp.blocks["logs"]:
         service, pod, node = resource_identity(rl.get("resource"))
         for scope in _scopes(rl, "scopeLogs", "instrumentationLibraryLogs"):
             for rec in scope.get("logRecords") or []:
@@ -137,7 +230,6 @@ def load_otlp_logs(path: str | Path) -> pd.DataFrame:
                         if str(sev).isdigit()
                         else ""
                     )
-                body = any_value(rec.get("body"))
                 rows.append(
                     {
                         "ts_us": ts_ns // 1000,
@@ -145,7 +237,7 @@ def load_otlp_logs(path: str | Path) -> pd.DataFrame:
                         "pod": pod,
                         "node": node,
                         "level": level,
-                        "message": "" if body is None else str(body),
+                        "message": log_message(rec),
                         "trace_id": norm_id(rec.get("traceId")),
                         "span_id": norm_id(rec.get("spanId")),
                     }
@@ -187,22 +279,26 @@ def _point_value(dp: dict, path: Path) -> float:
     return float("nan")
 
 
-def load_otlp_metrics(path: str | Path) -> pd.DataFrame:
-    """Gauge and sum points become one row each; histograms give ``<name>_count`` and ``<name>_sum``.
+def load_otlp_metrics(path: str | Path, otlp: OTLPBlocks | None = None) -> pd.DataFrame:
+    """Gauge and sum points become one row each; histograms (explicit-bucket and exponential) and summaries
+    give ``<name>_count`` and ``<name>_sum``.
 
     Data-point attributes that name an entity override the resource's; other attributes are folded into
     the metric name (``name{k=v}``) so distinct series stay distinct.
     """
     path = Path(path)
+    otlp = otlp or read_otlp(path)
+    if not otlp.blocks["metrics"]:
+        raise otlp.missing("metrics")
     rows: list[tuple] = []
-    for rm in _documents(path, "resourceMetrics"):
+    for rm in otlp.blocks["metrics"]:
         res_entity = _resource_entity(rm.get("resource"))
         for scope in _scopes(rm, "scopeMetrics", "instrumentationLibraryMetrics"):
             for metric in scope.get("metrics") or []:
                 if not isinstance(metric, dict):
                     continue
                 name = str(metric.get("name") or "")
-                for kind in ("gauge", "sum", "histogram", "summary"):
+                for kind in ("gauge", "sum", "histogram", "exponentialHistogram", "summary"):
                     body = metric.get(kind)
                     if not isinstance(body, dict):
                         continue
@@ -226,4 +322,13 @@ def load_otlp_metrics(path: str | Path) -> pd.DataFrame:
     return conform(df, METRIC_COLUMNS, path, "metrics")
 
 
-__all__ = ["load_otlp_logs", "load_otlp_metrics", "load_otlp_traces", "resource_identity"]
+__all__ = [
+    "OTLPBlocks",
+    "TOP_KEYS",
+    "load_otlp_logs",
+    "load_otlp_metrics",
+    "load_otlp_traces",
+    "log_message",
+    "read_otlp",
+    "resource_identity",
+]

@@ -122,13 +122,15 @@ class Span:
 class Telemetry:
     """The telemetry of one incident (or of a normal period): spans, and logs and metrics where present.
 
-    ``sources`` maps each modality present to where it came from, so reports can say what was used.
+    ``sources`` maps each modality present to where it came from, so reports can say what was used;
+    ``warnings`` are what the loaders skipped or assumed (one line each, naming the file).
     """
 
     spans: pd.DataFrame
     logs: pd.DataFrame | None = None
     metrics: pd.DataFrame | None = None
     sources: dict[str, str] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def modalities(self) -> list[str]:

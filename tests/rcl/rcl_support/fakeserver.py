@@ -1,15 +1,23 @@
 """A loopback chat-completions server with scripted answers, for tests and benchmarks.
 
 It speaks enough of the OpenAI protocol for the SDK (``POST .../chat/completions``, JSON in and out, error
-bodies, usage), answers from a ``script(request) -> Answer`` function in a thread per request, and records
-every request. :func:`schema_answer` is a generic script: it calls every offered tool once, then answers
-with the smallest instance of the requested JSON schema, so it exercises the plumbing, not the judgement.
+bodies, usage with ``prompt_tokens_details.cached_tokens``), answers from a ``script(request) -> Answer``
+function in a thread per request, and records every request. Its prompt cache is a simple model of a
+provider's: the longest run of leading messages (and tools) already seen in an earlier request counts as
+cached tokens.
+
+Scripts: :func:`schema_answer` calls every offered tool once, then answers with the smallest instance of
+the requested JSON schema (the plumbing, not the judgement); :func:`blaming_answer` is the worst case for
+sizes; :func:`echo_answer` answers every question with the statistical reading the prompt shows (a model
+that agrees with the embedded reasoner), and takes overrides to disagree.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -39,7 +47,19 @@ def approx_tokens(text: str) -> int:
     return max(1, math.ceil(len(text) / 4))
 
 
-def _completion(request: dict, ans: Answer) -> dict:
+def _prefix_hashes(request: dict) -> list[tuple[str, int]]:
+    """(hash, tokens) of each run of leading messages, tools first (what a provider's prompt cache keys on)."""
+    h = hashlib.sha256(json.dumps(request.get("tools") or [], sort_keys=True).encode())
+    out, size = [], 0
+    for m in request.get("messages", []):
+        text = json.dumps(m, sort_keys=True)
+        h.update(text.encode())
+        size += len(text)
+        out.append((h.hexdigest(), approx_tokens("x" * size)))
+    return out
+
+
+def _completion(request: dict, ans: Answer, cached_tokens: int = 0) -> dict:
     message: dict[str, Any] = {"role": "assistant", "content": ans.content}
     if ans.tool_calls:
         message["tool_calls"] = [
@@ -57,7 +77,12 @@ def _completion(request: dict, ans: Answer) -> dict:
         "choices": [
             {"index": 0, "message": message, "finish_reason": "tool_calls" if ans.tool_calls else "stop"}
         ],
-        "usage": {"prompt_tokens": pt, "completion_tokens": ct, "total_tokens": pt + ct},
+        "usage": {
+            "prompt_tokens": pt,
+            "completion_tokens": ct,
+            "total_tokens": pt + ct,
+            "prompt_tokens_details": {"cached_tokens": min(cached_tokens, pt)},
+        },
     }
 
 
@@ -78,15 +103,20 @@ class _Handler(BaseHTTPRequestHandler):
         if not self.path.rstrip("/").endswith("/chat/completions"):
             self._send(404, {"error": {"message": f"no route {self.path}"}})
             return
+        prefixes = _prefix_hashes(request)
         with self.server.lock:
             self.server.requests.append(request)
+            seen = self.server.prefixes
+            # the last message is the new question: only what came before it can be cached
+            cached = max((tok for h, tok in prefixes[:-1] if h in seen), default=0)
+            seen.update(h for h, _ in prefixes)
         ans = self.server.script(request)
         if ans.delay_s:
             time.sleep(ans.delay_s)
         if ans.status != 200:
             self._send(ans.status, {"error": {"message": ans.error, "type": "fake"}}, ans.headers)
             return
-        self._send(200, _completion(request, ans), ans.headers)
+        self._send(200, _completion(request, ans, cached), ans.headers)
 
     def _send(self, status: int, body: dict, headers: dict | None = None) -> None:
         data = json.dumps(body).encode()
@@ -107,6 +137,7 @@ class _Server(ThreadingHTTPServer):
     allow_reuse_address = True
     script: Script
     requests: list[dict]
+    prefixes: set[str]
     lock: threading.Lock
 
 
@@ -117,6 +148,7 @@ class FakeChatServer:
         self._srv = _Server(("127.0.0.1", 0), _Handler)
         self._srv.script = script
         self._srv.requests = []
+        self._srv.prefixes = set()
         self._srv.lock = threading.Lock()
         self._thread = threading.Thread(
             target=self._srv.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
@@ -180,6 +212,12 @@ def example_of(schema: dict, defs: dict | None = None) -> Any:
     return None
 
 
+def smallest_record(request: dict) -> Any:
+    """The smallest instance of the request's ``json_schema`` format (``{}`` without one)."""
+    schema = ((request.get("response_format") or {}).get("json_schema") or {}).get("schema")
+    return example_of(schema) if schema else {}
+
+
 def schema_answer(latency_s: float = 0.0) -> Script:
     """Call each offered tool once, then answer with the smallest instance of the ``json_schema`` format."""
 
@@ -189,10 +227,7 @@ def schema_answer(latency_s: float = 0.0) -> Script:
             return Answer(
                 tool_calls=[(t["function"]["name"], "{}") for t in request["tools"]], delay_s=latency_s
             )
-        fmt = request.get("response_format") or {}
-        schema = (fmt.get("json_schema") or {}).get("schema")
-        body = example_of(schema) if schema else {}
-        return Answer(content=json.dumps(body), delay_s=latency_s)
+        return Answer(content=json.dumps(smallest_record(request)), delay_s=latency_s)
 
     return script
 
@@ -215,7 +250,10 @@ def blaming_answer(latency_s: float = 0.0) -> Script:
                 tool_calls=[(t["function"]["name"], "{}") for t in request["tools"]], delay_s=latency_s
             )
         name = ((request.get("response_format") or {}).get("json_schema") or {}).get("name")
-        first = next((m["content"] for m in msgs if m.get("role") == "user"), "")
+        # the question is the last user message before the structured-output ask (a consolidation may
+        # continue the agent's verification conversation)
+        asks = [m["content"] for m in msgs if m.get("role") == "user"]
+        first = asks[-2] if len(asks) >= 2 else (asks[0] if asks else "")
         if name == "self_verdict":
             body = {
                 "is_abnormal": True, "has_error_logs": True, "has_metric_anomaly": True,
@@ -227,8 +265,116 @@ def blaming_answer(latency_s: float = 0.0) -> Script:
         elif name == "final_ranking":
             body = {"ranking": []}
         else:
-            schema = ((request.get("response_format") or {}).get("json_schema") or {}).get("schema")
-            body = example_of(schema) if schema else {}
+            body = smallest_record(request)
+        return Answer(content=json.dumps(body), delay_s=latency_s)
+
+    return script
+
+
+# --- a model that agrees with the embedded reasoner ------------------------------------------------------
+
+READINGS = {
+    "self_verdict": "The statistical check's reading, in doubt: ",
+    "branch_report": "The statistical rule's choice, in doubt: ",
+}
+_RECORD_NAME = re.compile(r"reply with the (\w+) as one JSON object")
+
+
+def record_name(request: dict) -> str | None:
+    """The record a request asks for: from its json_schema format, else from the structured-output ask."""
+    name = ((request.get("response_format") or {}).get("json_schema") or {}).get("name")
+    if name:
+        return name
+    for m in reversed(request.get("messages", [])):
+        if m.get("role") == "user":
+            found = _RECORD_NAME.search(m.get("content") or "")
+            if found:
+                return found.group(1)
+    return None
+
+
+def reading_in(request: dict, name: str) -> dict:
+    """The statistical reading the prompt shows for ``name`` (the last one, in a continued conversation)."""
+    marker = READINGS[name]
+    for m in reversed(request.get("messages", [])):
+        text = m.get("content") or ""
+        i = text.find(marker) if m.get("role") == "user" else -1
+        if i >= 0:
+            return json.loads(text[i + len(marker) :].split("\n", 1)[0])
+    raise ValueError(f"no reading for {name} in the request")
+
+
+def span_asked(request: dict) -> str | None:
+    """The span a verification or consolidation request is about (the last span view in the prompt)."""
+    for m in reversed(request.get("messages", [])):
+        if m.get("role") == "user":
+            found = re.search(r'"span_id":"([^"]+)"', m.get("content") or "")
+            if found:
+                return found.group(1)
+    return None
+
+
+def children_in(request: dict) -> list[dict]:
+    """The child reports a consolidation request lists (the last consolidation in the conversation)."""
+    marker = "(each names the deepest abnormal span it found, if any):\n"
+    for m in reversed(request.get("messages", [])):
+        text = m.get("content") or ""
+        i = text.find(marker) if m.get("role") == "user" else -1
+        if i >= 0:
+            return json.loads(text[i + len(marker) :].split("\n", 1)[0])
+    return []
+
+
+def candidates_in(request: dict) -> list[dict]:
+    """The candidates a synthesis request lists."""
+    text = next(m["content"] for m in request["messages"] if m.get("role") == "user")
+    return json.loads(text.split("\n", 2)[1])
+
+
+def echo_answer(
+    latency_s: float = 0.0,
+    verdicts: Callable[[dict, dict], dict | None] | None = None,
+    choices: Callable[[dict, dict], dict | None] | None = None,
+    call_tools: bool = True,
+) -> Script:
+    """A model that agrees with the statistical reading shown in each prompt (after calling every offered
+    tool once, when ``call_tools``). ``verdicts(request, reading)`` / ``choices(request, reading)`` may
+    return another answer to disagree (``None``: agree)."""
+
+    def script(request: dict) -> Answer:
+        msgs = request.get("messages", [])
+        if request.get("tools") and not any(m.get("role") == "tool" for m in msgs):
+            if call_tools:
+                return Answer(
+                    tool_calls=[(t["function"]["name"], "{}") for t in request["tools"]], delay_s=latency_s
+                )
+        name = record_name(request)
+        if name == "self_verdict":
+            r = reading_in(request, name)
+            body = (verdicts and verdicts(request, r)) or {
+                "is_abnormal": r["is_abnormal"], "hypothesis": r["hypothesis"],
+                "key_symptoms": r.get("key_symptoms", []),
+            }  # fmt: skip
+        elif name == "branch_report":
+            r = reading_in(request, name)
+            body = (choices and choices(request, r)) or {
+                "root_cause_span": r.get("root_cause_span"), "fault_type": r["fault_type"], "reason": "agreed",
+            }  # fmt: skip
+        elif name == "final_ranking":
+            body = {
+                "ranking": [
+                    {
+                        "component": c["component"],
+                        "fault_type": c.get("fault_type", "unknown"),
+                        "rationale": "",
+                    }
+                    for c in candidates_in(request)
+                ]
+            }
+        elif name == "tool_request":
+            body = {"tools": []}
+        else:
+            body = smallest_record(request)
         return Answer(content=json.dumps(body), delay_s=latency_s)
 
     return script

@@ -41,7 +41,7 @@ class InProcessClient(LLMClient):
         self.script = script
         self.prompt_sizes: list[int] = []
 
-    async def chat(self, messages, tools=None, response_format=None):
+    async def chat(self, messages, tools=None, response_format=None, final=False):
         from faultwise.rcl.llm.client import ChatReply, ToolCall
         from rcl_support.fakeserver import approx_tokens
 
