@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from rcl_support.files import write_nezha_folder
 
-from faultwise.rcl.bench import nezha_cases, run_bench, score_case, select_cases
+from faultwise.rcl.bench import nezha_cases, run_bench, score_case, select_cases, with_modalities
 from faultwise.rcl.compare import RCLMethod
 
 KEYS = {"cases", "ac1", "ac3", "ac5", "avg5", "mrr", "by_fault_type", "seconds_per_case", "modalities"}
@@ -100,3 +100,19 @@ def test_two_real_cases(cli):
     expected = _scores([r["rank"] for r in results])
     assert {k: summary[k] for k in expected} == pytest.approx(expected, abs=1e-4)
     assert summary["ac3"] == 1.0  # both found in the top three, as on the whole development split
+
+
+def test_modalities_on_a_nezha_folder(tiny, cli):
+    """``--modalities traces`` on a Nezha-layout folder: the method ranks every case exactly as it does when
+    given only the case's traces (incident and normal) through the Python runner, and the JSON names the set."""
+    root, _ = tiny
+    rc, out, err = cli(
+        ["rcl", "bench", "nezha", root, "--methods", "rcl", "--modalities", "traces", "--json"]
+    )
+    assert rc == 0, err
+    doc = json.loads(out)
+    assert doc["modalities"] == ["traces"]
+    cases = [with_modalities(c, ("traces",)) for c in nezha_cases(root, select_cases(root))]
+    assert all(c.incident.modalities == ["traces"] and c.normal.modalities == ["traces"] for c in cases)
+    expected = run_bench(cases, [RCLMethod()]).results["rcl"]
+    assert [r["ranked"] for r in doc["results"]["rcl"]] == [r.ranked for r in expected]

@@ -9,6 +9,7 @@ import math
 import pandas as pd
 import pytest
 
+from faultwise.errors import InputError
 from faultwise.rcl.telemetry import load_logs, load_metrics, load_telemetry, load_traces, sniff_format
 from faultwise.rcl.telemetry._common import norm_id, status_is_error
 from faultwise.rcl.telemetry.aiops2022 import read_aiops2022_groundtruth
@@ -251,6 +252,32 @@ def test_nezha_metric_folder_long_rows_and_nan(tmp_path):
     assert a.sort_values("ts_s")["value"].tolist() == [1.5, 3.0]
     assert "node_CpuUsageRate(%)" in set(df["metric"])  # no pod -> node map: node KPIs stay on the pod
     assert df.loc[df["entity_kind"] == "service", "entity"].tolist() == ["Frontend"]
+
+
+def test_nezha_metric_folder_skips_tables_that_are_not_kpis_with_a_note(tmp_path, caplog):
+    d = _nezha_metric_dir(tmp_path)
+    expected = load_metrics(d)
+    # a call-dependency list and a per-edge latency table keyed by a lower-case timestamp
+    pd.DataFrame({"source": ["frontend"], "destination": ["cartservice"]}).to_csv(
+        d / "dependency.csv", index=False
+    )
+    with gzip.open(d / "source_50.csv.gz", "wt") as fh:
+        pd.DataFrame({"timestamp": [1674981669], "frontend": [0.1]}).to_csv(fh, index=False)
+    with caplog.at_level("WARNING", logger="faultwise"):
+        df = load_metrics(d)
+    pd.testing.assert_frame_equal(df.reset_index(drop=True), expected.reset_index(drop=True))
+    note = " ".join(r.getMessage() for r in caplog.records)
+    assert "skipped 2 file(s)" in note and "dependency.csv" in note and "source_50.csv.gz" in note
+
+
+def test_nezha_metric_folder_of_no_kpi_table_is_refused(tmp_path):
+    d = tmp_path / "metric"
+    d.mkdir()
+    pd.DataFrame({"source": ["frontend"], "destination": ["cartservice"]}).to_csv(
+        d / "dependency.csv", index=False
+    )
+    with pytest.raises(InputError, match="no KPI table"):
+        load_nezha_metrics(d)
 
 
 def test_nezha_node_columns_go_to_their_node_with_a_map(tmp_path):

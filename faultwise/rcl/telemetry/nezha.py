@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import json
+import logging
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from faultwise.errors import InputError
-from faultwise.rcl.telemetry._common import PathLike, read_csv, require_numeric, services_of_pods
+from faultwise.rcl.telemetry._common import PathLike, read_csv, read_head, require_numeric, services_of_pods
 from faultwise.rcl.telemetry.enrich import dedupe_spans, fill_nodes, node_map
 from faultwise.rcl.telemetry.levels import LEVEL_ALIASES
 from faultwise.rcl.telemetry.schema import LOG_COLUMNS, METRIC_COLUMNS, SPAN_COLUMNS, Telemetry, conform
@@ -128,6 +129,14 @@ def _metric_files(path: Path) -> list[Path]:
     return files
 
 
+def _is_kpi_file(p: Path) -> bool:
+    """A KPI table of the folder: its header names the ``TimeStamp`` column. The folder may also hold other
+    tables (a call-dependency list, per-edge latency tables keyed by a lower-case ``timestamp``), which a
+    folder read skips with a note; a file named on its own must be a KPI table."""
+    head = read_head(p, 4096).splitlines()
+    return bool(head) and METRIC_TIME_COLUMN in next(csv.reader([head[0]]), [])
+
+
 def _pod_of_file(p: Path) -> str:
     name = p.name.removesuffix(".gz").removesuffix(".csv")
     return name.removesuffix("_metric")
@@ -222,13 +231,28 @@ def load_nezha_metrics(path: PathLike, pod_nodes: dict[str, str] | None = None) 
     path = Path(path)
     pod_nodes = pod_nodes or {}
     acc = _LongBuilder()
-    for f in _metric_files(path):
+    files = _metric_files(path)
+    skipped: list[str] = []
+    for f in files:
+        if path.is_dir() and not _is_kpi_file(f):
+            skipped.append(f.name)
+            continue
         df = read_csv(f, [METRIC_TIME_COLUMN], "Nezha metric", usecols=lambda c: c != "Time")
         if len(df):
             _add_file(acc, f, df, pod_nodes)
+    if skipped:
+        logging.getLogger("faultwise").warning(
+            "%s: skipped %d file(s) that are not KPI tables (no %s column): %s",
+            path,
+            len(skipped),
+            METRIC_TIME_COLUMN,
+            ", ".join(skipped),
+        )
     out = acc.frame()
     if not len(out):
-        raise InputError(path, "no metric rows")
+        raise InputError(
+            path, "no metric rows" if len(skipped) < len(files) else "no KPI table among its files"
+        )
     node_mask = (out["entity_kind"] == "node").to_numpy()
     if node_mask.any():
         nodes = out[node_mask].drop_duplicates(["entity", "metric", "ts_s"])
