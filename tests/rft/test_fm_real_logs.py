@@ -12,8 +12,6 @@ from faultwise.rft.fm.monitor import FailureMonitor
 from faultwise.rft.fm.readers import read_log
 
 ROOT = Path(__file__).resolve().parents[3] / "shared" / "data" / "rl-logs"
-if not ROOT.is_dir():
-    ROOT = Path("/work/shared/data/rl-logs")
 
 # file -> (steps read at least, alarm events, the first event's diagnosis or None, its first step or None)
 EXPECTED = {
