@@ -36,6 +36,17 @@ ACCURACY_DERIVED_SIGNALS: frozenset[str] = frozenset(
         "traj_tool_accuracy_gap",
     }
 )
+# what real trainers log beside the step fields (readers keep them as extras); only the online monitor reads
+# them, so the profile a bench fits is unchanged by them
+LOGGED_EXTRA_SIGNALS: tuple[str, ...] = (
+    "length_clip_ratio",
+    "value_loss",
+    "critic_grad_norm",
+    "reward_max",
+    "reward_min",
+    "advantage_max",
+    "advantage_min",
+)
 DOMAIN_STEPS = 5  # steps over which a model's applicability to a run is judged
 DOMAIN_Z = 30.0  # a signal whose median |level z| over those steps exceeds this lies outside the profile
 DOMAIN_FRACTION = 0.25  # more than this fraction of signals outside: the model does not apply to the run
@@ -128,11 +139,7 @@ class FailureMonitor:
         """Feed one step record (and its trajectories, when known)."""
         signals = extract_signals(step, trajectories)
         extra = step.model_extra or {}
-        for name in ("length_clip_ratio", "value_loss", "critic_grad_norm"):
-            v = extra.get(name)
-            if isinstance(v, int | float) and not isinstance(v, bool):
-                signals[name] = float(v)
-        for name in ("reward_max", "reward_min", "advantage_max", "advantage_min"):
+        for name in LOGGED_EXTRA_SIGNALS:
             v = extra.get(name)
             if isinstance(v, int | float) and not isinstance(v, bool):
                 signals[name] = float(v)
