@@ -1,0 +1,81 @@
+"""Leave-one-system-out check of an embedded-reasoner constant on the Nezha development systems.
+
+For each system, each modality set and each value of one ``EmbeddedConfig`` constant, rank every case and
+score it. Then choose the value on one system (best AC@1, ties by MRR) and report what it scores on the other:
+a constant that only helps the system it was chosen on is tuning, not method.
+
+    python benchmarks/rcl_loso.py ../shared/data/nezha-tt ../shared/data/nezha-ob --constant z0 --values 2,3,4,5
+
+Each system is scored in its own process (the two run in parallel); a case is loaded once and ranked with
+every value and modality set.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+from faultwise.rcl.bench import MODALITY_SETS as ALL_SETS
+from faultwise.rcl.bench import nezha_cases, score_case, select_cases, summarize, with_modalities
+from faultwise.rcl.compare import RCLMethod
+from faultwise.rcl.method.analyzer import RCLConfig
+from faultwise.rcl.reasoners.embedded import EmbeddedConfig
+
+MODALITY_SETS = {name: ALL_SETS[name] for name in ("all", "traces")}
+
+
+def score_system(root: str, constant: str, values: list[float]) -> dict[str, dict[str, dict]]:
+    """{modality set: {value: summary}} for every case of one Nezha folder."""
+    methods = {v: RCLMethod(config=RCLConfig(reasoner=EmbeddedConfig(**{constant: v}))) for v in values}
+    results: dict[str, dict[float, list]] = {m: {v: [] for v in values} for m in MODALITY_SETS}
+    for case in nezha_cases(root, select_cases(root)):
+        for mset, mods in MODALITY_SETS.items():
+            view = with_modalities(case, mods)
+            for v, method in methods.items():
+                results[mset][v].append(score_case(view, method))
+    return {
+        m: {str(v): summarize(rs).model_dump() for v, rs in by_value.items()}
+        for m, by_value in results.items()
+    }
+
+
+def _best(summaries: dict[str, dict]) -> str:
+    return max(summaries, key=lambda v: (summaries[v]["ac1"], summaries[v]["mrr"]))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("roots", nargs=2, help="two Nezha folders (two systems)")
+    ap.add_argument("--constant", default="z0", help="an EmbeddedConfig field")
+    ap.add_argument("--values", default="2,3,4,5", help="comma-separated values to try")
+    ap.add_argument("--json", type=Path, help="also write every summary here")
+    args = ap.parse_args()
+    values = [float(x) for x in args.values.split(",")]
+    names = [Path(r).name for r in args.roots]
+    with ProcessPoolExecutor(max_workers=2) as pool:
+        futures = [pool.submit(score_system, r, args.constant, values) for r in args.roots]
+        scored = dict(zip(names, (f.result() for f in futures), strict=True))
+    print(
+        f"{args.constant}: AC@1 / AC@3 per system, modality set and value (default {EmbeddedConfig().model_dump()[args.constant]})"
+    )
+    for mset in MODALITY_SETS:
+        for name in names:
+            row = "  ".join(f"{v}: {s['ac1']:.3f}/{s['ac3']:.3f}" for v, s in scored[name][mset].items())
+            print(f"  {mset:7s} {name:10s} {row}")
+    print("leave one system out: value chosen on one system, scored on the other")
+    for mset in MODALITY_SETS:
+        for src, dst in (names, names[::-1]):
+            v = _best(scored[src][mset])
+            s, own = scored[dst][mset][v], scored[dst][mset][_best(scored[dst][mset])]
+            print(
+                f"  {mset:7s} chosen on {src:10s} {args.constant}={v}: {dst} AC@1 {s['ac1']:.3f} AC@3 {s['ac3']:.3f}"
+                f" MRR {s['mrr']:.3f} (best on {dst} itself: AC@1 {own['ac1']:.3f})"
+            )
+    if args.json:
+        args.json.write_text(json.dumps(scored, indent=2))
+
+
+if __name__ == "__main__":
+    main()
