@@ -116,3 +116,30 @@ def test_modalities_on_a_nezha_folder(tiny, cli):
     assert all(c.incident.modalities == ["traces"] and c.normal.modalities == ["traces"] for c in cases)
     expected = run_bench(cases, [RCLMethod()]).results["rcl"]
     assert [r["ranked"] for r in doc["results"]["rcl"]] == [r.ranked for r in expected]
+
+
+@pytest.mark.realdata
+def test_a_days_metric_folder_is_read_once(monkeypatch, caplog):
+    """Cases of one day share its metric folder: the bench reads it once, and each case still gets exactly
+    the table an uncached load gives."""
+    import faultwise.rcl.telemetry.nezha as nezha_loader
+    from faultwise.rcl.telemetry import load_nezha_case
+
+    root = REAL.parent / "nezha-ob"
+    if not (root / "cases.csv").exists():
+        pytest.skip("shared Online Boutique data not present")
+    cases = select_cases(root)
+    day = cases[0].metric_dir
+    same_day = [c for c in cases if c.metric_dir == day][:2]
+    assert len(same_day) == 2
+    reads = []
+    real_load = nezha_loader.load_nezha_metrics
+    monkeypatch.setattr(
+        nezha_loader, "load_nezha_metrics", lambda *a, **k: reads.append(a[0]) or real_load(*a, **k)
+    )
+    with caplog.at_level("WARNING", logger="faultwise"):
+        loaded = list(nezha_cases(root, same_day))
+    assert len(reads) == 1
+    assert sum("not KPI tables" in r.getMessage() for r in caplog.records) <= 1  # one note, not one per case
+    fresh, _ = load_nezha_case(root, same_day[1])
+    assert loaded[1].incident.metrics.equals(fresh.metrics)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from faultwise.errors import InputError
 from faultwise.rcl.bench.cases import US_PER_S, BenchCase
-from faultwise.rcl.telemetry import NezhaCase, load_nezha_case, read_nezha_cases
+from faultwise.rcl.telemetry import MetricCache, NezhaCase, load_nezha_case, read_nezha_cases
 
 
 def select_cases(
@@ -35,10 +35,11 @@ def select_cases(
 
 
 def nezha_cases(root: str | Path, cases: Sequence[NezhaCase]) -> Iterator[BenchCase]:
-    """Each case loaded when its turn comes."""
+    """Each case loaded when its turn comes (a day's metric folder read once for all its cases)."""
+    metric_cache: MetricCache = {}
     for case in cases:
         t0 = time.perf_counter()
-        incident, normal = load_nezha_case(root, case)
+        incident, normal = load_nezha_case(root, case, metric_cache)
         yield BenchCase(
             case_id=case.case_id,
             fault_type=case.fault_type,

@@ -11,7 +11,7 @@ from faultwise.rcl.telemetry.load import (
     load_traces,
     sniff_format,
 )
-from faultwise.rcl.telemetry.nezha import NezhaCase, load_nezha_case, read_nezha_cases
+from faultwise.rcl.telemetry.nezha import MetricCache, NezhaCase, load_nezha_case, read_nezha_cases
 from faultwise.rcl.telemetry.rcaeval import RCAEvalCase, find_rcaeval_cases, load_rcaeval_case
 from faultwise.rcl.telemetry.schema import (
     LOG_COLUMNS,
@@ -27,6 +27,7 @@ __all__ = [
     "FORMATS",
     "LOG_COLUMNS",
     "METRIC_COLUMNS",
+    "MetricCache",
     "NezhaCase",
     "RCAEvalCase",
     "SPAN_COLUMNS",

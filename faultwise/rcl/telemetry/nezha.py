@@ -13,6 +13,7 @@ import csv
 import json
 import logging
 import re
+from collections.abc import MutableMapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -352,13 +353,20 @@ def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
     return frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
 
 
-def load_nezha_case(root: PathLike, case: NezhaCase) -> tuple[Telemetry, Telemetry]:
+#: Metric tables already read, keyed by folder and the pod -> node map they were read with (one per folder).
+MetricCache = MutableMapping[tuple[Path, tuple[tuple[str, str], ...]], pd.DataFrame]
+
+
+def load_nezha_case(
+    root: PathLike, case: NezhaCase, metric_cache: MetricCache | None = None
+) -> tuple[Telemetry, Telemetry]:
     """The incident's telemetry and a fault-free baseline.
 
     Incident: the case's trace files (required), its log files and metric folder where present (missing
     ones degrade to fewer modalities). Baseline: the case's normal trace file plus the fault-free logs of
     the same folder (``construct_data/<date>/log``) where present. Pods' nodes come from the logs, so
-    spans and node metrics know their node. Labels in ``case`` are not used.
+    spans and node metrics know their node. Labels in ``case`` are not used. Cases of one day share a
+    metric folder (a day of KPIs): with ``metric_cache`` it is read once, not once per case.
     """
     root = Path(root)
     trace_paths = [root / f for f in case.trace_files]
@@ -371,7 +379,15 @@ def load_nezha_case(root: PathLike, case: NezhaCase) -> tuple[Telemetry, Telemet
     metrics = None
     metric_dir = root / case.metric_dir if case.metric_dir else None
     if metric_dir is not None and metric_dir.is_dir():
-        metrics = load_nezha_metrics(metric_dir, pod_nodes)
+        key = (metric_dir.resolve(), tuple(sorted(pod_nodes.items())))
+        if metric_cache is None or key not in metric_cache:
+            metrics = load_nezha_metrics(metric_dir, pod_nodes)
+            if metric_cache is not None:  # the last map read per folder: a day of KPIs is large
+                for stale in [k for k in metric_cache if k[0] == key[0]]:
+                    del metric_cache[stale]
+                metric_cache[key] = metrics
+        else:
+            metrics = metric_cache[key]
     sources = {"traces": ";".join(map(str, trace_paths))}
     if logs is not None:
         sources["logs"] = ";".join(map(str, log_paths))
