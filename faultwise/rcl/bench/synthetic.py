@@ -1,6 +1,7 @@
 """Generated incidents of every injectable fault type, scored at the truth's level (pod, service or node).
 
-A method sees the incident window, the fault-free window and the injection time; the truth is used only to
+A method sees the incident window, the fault-free window and the declared start (the injection time unless
+the config's realism puts an onset error on it); the truth is used only to
 score. Generating an incident counts as loading it.
 """
 
@@ -38,6 +39,6 @@ def synthetic_cases(plan: Sequence[SynthConfig]) -> Iterator[BenchCase]:
             truth=truth.component,
             incident=inc.incident,
             normal=inc.normal,
-            start_us=int(truth.inject_ts_s * US_PER_S),
+            start_us=int(truth.start_ts_s * US_PER_S),  # the declared start (off the onset with realism)
             load_seconds=round(time.perf_counter() - t0, 3),
         )

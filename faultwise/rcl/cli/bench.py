@@ -50,12 +50,20 @@ def bench_synthetic(
     requests_per_s: Annotated[
         float | None, typer.Option("--requests-per-s", help="Traffic of the generated system (default 20).")
     ] = None,
+    realism: Annotated[
+        str,
+        typer.Option(
+            "--realism",
+            help="none (clean incidents) or realistic: onset error, a drifting query tail, handler spans "
+            "beside client calls, a briefly vanished callee (docs/rcl-bench.md).",
+        ),
+    ] = "none",
     methods: MethodsOpt = None,
     settings: BenchSettings | None = None,
 ) -> None:
     """Generate incidents of every injectable fault type and score the method at the truth's level."""
     from faultwise.rcl.bench.synthetic import synthetic_cases, synthetic_plan
-    from faultwise.rcl.simulate import INJECTABLE_FAULTS, SynthConfig
+    from faultwise.rcl.simulate import INJECTABLE_FAULTS, REALISM_PRESETS, SynthConfig
 
     at_least_one("--seeds", seeds)
     settings = settings or BenchSettings()
@@ -63,8 +71,12 @@ def bench_synthetic(
     unknown = [t for t in types or [] if t not in INJECTABLE_FAULTS]
     if unknown:
         raise InputError("--fault-types", f"unknown {', '.join(unknown)}; use {', '.join(INJECTABLE_FAULTS)}")
+    if realism not in REALISM_PRESETS:
+        raise InputError("--realism", f"unknown preset {realism!r}; use {' or '.join(REALISM_PRESETS)}")
     traffic = {} if requests_per_s is None else {"requests_per_s": requests_per_s}
-    base = checked_config(SynthConfig, {"requests_per_s": "--requests-per-s"}, **traffic)
+    base = checked_config(
+        SynthConfig, {"requests_per_s": "--requests-per-s"}, realism=REALISM_PRESETS[realism], **traffic
+    )
     plan = synthetic_plan(seeds, types, base)
     run_methods(
         synthetic_cases(plan), len(plan), methods, settings, "synthetic incidents", "truth's", json_out

@@ -8,6 +8,8 @@ from faultwise.rcl.simulate.config import INJECTABLE_FAULTS, GroundTruth, SynthC
 from faultwise.rcl.simulate.export import OTLP_FILES, write_incident_otlp
 from faultwise.rcl.simulate.generator import generate_incident, generate_large_trace
 from faultwise.rcl.simulate.metrics import NODE_METRICS, POD_METRICS
+from faultwise.rcl.simulate.realism import PRESETS as REALISM_PRESETS
+from faultwise.rcl.simulate.realism import REALISTIC, Realism
 from faultwise.rcl.simulate.topology import Operation, Step, Topology
 
 __all__ = [
@@ -17,6 +19,9 @@ __all__ = [
     "OTLP_FILES",
     "Operation",
     "POD_METRICS",
+    "REALISM_PRESETS",
+    "REALISTIC",
+    "Realism",
     "Step",
     "SynthConfig",
     "SynthIncident",

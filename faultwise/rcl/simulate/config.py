@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from faultwise.rcl.records import FaultType, Level
+from faultwise.rcl.simulate.realism import Realism
 from faultwise.rcl.simulate.topology import Topology
 from faultwise.rcl.telemetry.schema import Telemetry
 
@@ -49,6 +50,10 @@ class SynthConfig(BaseModel):
     seed: int = 0
     scrape_interval_s: float = Field(10.0, gt=0, description="metric scrape period")
     start_ts_s: float = Field(1_700_000_000.0, description="epoch seconds where the normal window starts")
+    realism: Realism = Field(
+        default_factory=Realism,
+        description="what real incidents carry besides the fault (all off by default)",
+    )
 
 
 class GroundTruth(BaseModel):
@@ -64,6 +69,20 @@ class GroundTruth(BaseModel):
     end_ts_s: float = Field(
         description="when the fault stopped (end of the incident window unless it recovered)"
     )
+    declared_ts_s: float | None = Field(
+        None, description="when the incident was declared (the start a method is given); None: at the onset"
+    )
+    drift_service: str = Field("", description="the unrelated service whose query tail drifted ('' none)")
+    handler_services: list[str] = Field(
+        default_factory=list, description="services that record a handler span beside each client call"
+    )
+    vanished_service: str = Field("", description="the unrelated service that briefly answered no call")
+    vanished_ts_s: float | None = Field(None, description="when it vanished")
+
+    @property
+    def start_ts_s(self) -> float:
+        """The start a method is given: the declared time, else the onset."""
+        return self.inject_ts_s if self.declared_ts_s is None else self.declared_ts_s
 
 
 @dataclass

@@ -6,15 +6,17 @@ fault target, benign anomalies), so the normal window of a seed is the same what
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
+from faultwise.errors import InputError
 from faultwise.rcl.simulate.config import GroundTruth, SynthConfig, SynthIncident
 from faultwise.rcl.simulate.faults import FaultPlan, resolve_fault
 from faultwise.rcl.simulate.logs import log_table
 from faultwise.rcl.simulate.metrics import CpuBlip, RestingLevels, metric_table
+from faultwise.rcl.simulate.realism import Realism, add_handler_spans, pick_services, vanish_service
 from faultwise.rcl.simulate.requests import (
     CLIENT,
     SERVER,
@@ -29,6 +31,15 @@ from faultwise.rcl.simulate.traffic import Hiccup, World, simulate
 from faultwise.rcl.telemetry.schema import LOG_COLUMNS, Telemetry, conform
 
 _CODE_FAULTS = ("exception", "error_return", "memory")
+
+
+@dataclass(frozen=True)
+class _Quirks:
+    """The realism mechanisms one window carries (:mod:`~faultwise.rcl.simulate.realism`)."""
+
+    handler_services: list[str] = field(default_factory=list)
+    handler_rng: np.random.Generator = field(default_factory=lambda: np.random.default_rng(0))
+    extra_sigma: np.ndarray | None = None  # per operation: a drifting tail (incident window only)
 
 
 @dataclass(frozen=True)
@@ -136,15 +147,19 @@ def _window(
     rng: np.random.Generator,
     label: str,
     extra_logs: pd.DataFrame | None = None,
+    quirks: _Quirks | None = None,
 ) -> Telemetry:
+    quirks = quirks or _Quirks()
     results, offsets, n = [], [], 0
     for tpl, arrivals in requests:
-        results.append(simulate(tpl, arrivals, sys.world, plan, benign[0], rng))
+        results.append(simulate(tpl, arrivals, sys.world, plan, benign[0], rng, quirks.extra_sigma))
         offsets.append(n)
         n += len(arrivals)
     trace_ids = hex_ids(rng.integers(1, 2**63 - 1, (n, 2), dtype=np.int64), 32)
     flat = flatten(results, offsets, rng)
     spans = span_table(flat, trace_ids, sys.names)
+    if quirks.handler_services:
+        spans = add_handler_spans(spans, quirks.handler_services, quirks.handler_rng)
     logs = log_table(flat, trace_ids, sys.names, sys.world.op_median_us, rng, extra_logs)
     metrics = metric_table(
         flat, sys.names, sys.world.op_median_us, sys.world.pod_node, sys.base, window, cfg.scrape_interval_s,
@@ -186,31 +201,84 @@ def _restart_logs(
 
 
 def _generate(cfg: SynthConfig, batch_spans: int | None) -> SynthIncident:
-    s_topo, s_normal, s_incident, s_fault, s_benign = np.random.SeedSequence(cfg.seed).spawn(5)
+    # a sixth stream for the realism mechanisms: the first five (and so a config without them) are unchanged
+    s_topo, s_normal, s_incident, s_fault, s_benign, s_real = np.random.SeedSequence(cfg.seed).spawn(6)
     sys = _system(cfg, np.random.default_rng(s_topo))
+    real = cfg.realism
     normal_w = (cfg.start_ts_s, cfg.start_ts_s + cfg.normal_s)
     incident_w = (normal_w[1], normal_w[1] + cfg.incident_s)
     busy = _busy_services(sys)
     if cfg.fault_type in _CODE_FAULTS:  # a db-like leaf does not throw application exceptions or leak heap
         busy = [s for s in busy if not sys.names.leaf_services[sys.topo.services.index(s)]] or busy
-    plan, truth = resolve_fault(cfg, sys.topo, busy, np.random.default_rng(s_fault), *incident_w)
+    onset_s = incident_w[0] + max(0.0, -real.onset_error_s)  # an early alarm: the fault starts after it
+    plan, truth = resolve_fault(cfg, sys.topo, busy, np.random.default_rng(s_fault), onset_s, incident_w[1])
     rng_b = np.random.default_rng(s_benign)
     benign_normal = _benign(sys, rng_b, normal_w, set())
     avoid = set(plan.pods.tolist())
     benign_incident = _benign(sys, rng_b, incident_w, avoid)
+    quirks_n, quirks_i, truth = _quirks(sys, real, truth, s_real)
 
     rng_n = np.random.default_rng(s_normal)
     normal = _window(
-        sys, cfg, normal_w, _traffic(sys, cfg, normal_w, rng_n), None, benign_normal, rng_n, "normal"
-    )
+        sys, cfg, normal_w, _traffic(sys, cfg, normal_w, rng_n), None, benign_normal, rng_n, "normal",
+        quirks=quirks_n,
+    )  # fmt: skip
     rng_i = np.random.default_rng(s_incident)
     if batch_spans is None:
         requests = _traffic(sys, cfg, incident_w, rng_i)
     else:
         requests = [(build_batch_template(sys.topo, batch_spans), np.array([incident_w[0] + 0.5]))]
     extra = _restart_logs(sys, plan, truth, incident_w[1])
-    incident = _window(sys, cfg, incident_w, requests, plan, benign_incident, rng_i, "incident", extra)
+    incident = _window(
+        sys, cfg, incident_w, requests, plan, benign_incident, rng_i, "incident", extra, quirks_i
+    )
+    if real.vanished_s > 0:
+        incident, truth = _vanish(sys, incident, truth, real.vanished_s, s_real)
     return SynthIncident(config=cfg, topology=sys.topo, normal=normal, incident=incident, truth=truth)
+
+
+def _unrelated(sys: _System, truth: GroundTruth) -> list[str]:
+    """Non-entry services with traffic other than the fault's: where an unrelated anomaly can happen."""
+    return [s for s in _busy_services(sys) if s != truth.service]
+
+
+def _quirks(
+    sys: _System, real: Realism, truth: GroundTruth, seed: np.random.SeedSequence
+) -> tuple[_Quirks, _Quirks, GroundTruth]:
+    """The handler spans of both windows and the drifting tail of the incident window, drawn from ``seed``;
+    the truth records them and the declared start."""
+    s_handler, s_drift, s_spans_n, s_spans_i, _ = seed.spawn(5)
+    callers = [s for s in sys.topo.services if sys.topo.callees_of(s)]
+    handlers = pick_services(callers, real.handler_share, np.random.default_rng(s_handler))
+    extra_sigma, drift_service = None, ""
+    if real.tail_drift > 1.0:
+        leaves = [s for s in _unrelated(sys, truth) if sys.names.leaf_services[sys.topo.services.index(s)]]
+        pool = leaves or _unrelated(sys, truth)
+        if pool:
+            drift_service = pool[int(np.random.default_rng(s_drift).integers(len(pool)))]
+            ops = sys.names.op_services == sys.topo.services.index(drift_service)
+            extra_sigma = np.where(ops, real.drift_sigma, 0.0)
+    updates: dict[str, object] = {"handler_services": handlers, "drift_service": drift_service}
+    if real.onset_error_s:
+        updates["declared_ts_s"] = truth.inject_ts_s + real.onset_error_s
+    n = _Quirks(handlers, np.random.default_rng(s_spans_n))
+    i = _Quirks(handlers, np.random.default_rng(s_spans_i), extra_sigma)
+    return n, i, truth.model_copy(update=updates)
+
+
+def _vanish(
+    sys: _System, incident: Telemetry, truth: GroundTruth, seconds: float, seed: np.random.SeedSequence
+) -> tuple[Telemetry, GroundTruth]:
+    """An unrelated busy service answers no call for ``seconds`` (the first one with enough calls)."""
+    rng = np.random.default_rng(seed.spawn(5)[4])
+    pool = [s for s in _unrelated(sys, truth) if s != truth.drift_service]
+    for k in rng.permutation(len(pool)):
+        try:
+            out, at_s = vanish_service(incident, pool[int(k)], seconds, rng)
+        except InputError:  # too few calls into it in the window: try another
+            continue
+        return out, truth.model_copy(update={"vanished_service": pool[int(k)], "vanished_ts_s": at_s})
+    return incident, truth
 
 
 def generate_incident(config: SynthConfig | None = None, **overrides) -> SynthIncident:

@@ -68,6 +68,7 @@ def simulate(
     fault: FaultPlan | None,
     hiccups: list[Hiccup],
     rng: np.random.Generator,
+    extra_sigma: np.ndarray | None = None,
 ) -> SimResult:
     T, N = tpl.size, len(arrivals_s)
     pod = np.zeros((T, N), dtype=np.int64)
@@ -119,7 +120,8 @@ def simulate(
                 extra_us[par] += hit * p.delay_ms * 1e3 * rng.lognormal(0.0, 0.2, N)
             hit &= present[t]
         op = int(tpl.op[t])
-        s = world.op_median_us[op] * rng.lognormal(0.0, world.op_sigma[op], N)
+        sigma = world.op_sigma[op] + (0.0 if extra_sigma is None else extra_sigma[op])  # a drifting tail
+        s = world.op_median_us[op] * rng.lognormal(0.0, sigma, N)
         if ft in ("cpu", "node_fault"):
             s = np.where(hit, s * rng.lognormal(np.log(p.slow_median), p.slow_sigma, N), s)
         elif ft == "memory":
