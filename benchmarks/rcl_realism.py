@@ -1,7 +1,7 @@
 """Which real-incident mechanism costs the method what: the synthetic bench clean, with each mechanism of
 ``SynthConfig.realism`` alone (at the ``REALISTIC`` strength), and with all of them.
 
-    python benchmarks/rcl_realism.py [--seeds 1] [--methods rcl] [--json out.json]
+    python benchmarks/rcl_realism.py [--seeds 1] [--methods rcl] [--leave-out] [--only all,clean] [--json F]
 
 Prints one row per mechanism set: AC@1 / AC@3 overall and per fault type. Synthetic figures are a sanity
 check: a mechanism that drops a fault type to zero names what the method does not yet handle.
@@ -20,12 +20,16 @@ from faultwise.rcl.simulate import REALISTIC, Realism, SynthConfig
 MECHANISMS = ("onset_error_s", "tail_drift", "handler_share", "vanished_s")
 
 
-def variants() -> dict[str, Realism]:
-    """clean, each mechanism alone at the REALISTIC strength, all of them."""
+def variants(leave_out: bool = False) -> dict[str, Realism]:
+    """clean, each mechanism alone at the REALISTIC strength, all of them; with ``leave_out``, all of them
+    but one (which mechanisms only hurt together)."""
     out = {"clean": Realism()}
     for name in MECHANISMS:
         out[name] = Realism(**{name: getattr(REALISTIC, name)})
     out["all"] = REALISTIC
+    if leave_out:
+        for name in MECHANISMS:
+            out[f"all-{name}"] = REALISTIC.model_copy(update={name: Realism.model_fields[name].default})
     return out
 
 
@@ -34,10 +38,15 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, default=1, help="incidents per fault type")
     ap.add_argument("--methods", default="rcl", help="methods to score (as --methods of the bench)")
     ap.add_argument("--json", type=Path, help="also write every summary here")
+    ap.add_argument("--leave-out", action="store_true", help="also all mechanisms but one, for each")
+    ap.add_argument("--only", help="comma-separated variant labels to run (default: every one)")
     args = ap.parse_args()
     methods = make_methods(args.methods)
     doc: dict[str, dict] = {}
-    for label, realism in variants().items():
+    chosen = variants(args.leave_out)
+    if args.only:
+        chosen = {k: v for k, v in chosen.items() if k in args.only.split(",")}
+    for label, realism in chosen.items():
         plan = synthetic_plan(args.seeds, None, SynthConfig(realism=realism))
         run = run_bench(synthetic_cases(plan), methods)
         doc[label] = {m: summarize(rs).model_dump() for m, rs in run.results.items()}
