@@ -93,3 +93,37 @@ def test_post_order_visits_children_before_parents():
         assert order.index(child) < order.index(parent)
     assert g.depth() == {"a": 0, "b": 1, "c": 2, "d": 1}
     assert g.path_to_root("c") == ["c", "b", "a"]
+
+
+def test_a_handler_span_beside_a_call_waits_and_does_no_own_work():
+    """Issue 11, mechanism 6: a childless span recorded beside a client call and lasting all of it (a
+    gateway's filter chain) is waiting; a childless span that runs before the call is own work."""
+    df = pd.DataFrame(
+        [
+            _span("a", "", "gw-1", 0, 10_000, kind=""),
+            _span("pre", "a", "gw-1", 100, 400, kind=""),  # own work before the call
+            _span("h", "a", "gw-1", 900, 8_150, kind=""),  # beside the call: 900..9050
+            _span("b", "a", "gw-1", 1_000, 8_000, kind="client"),  # the call: 1000..9000
+            _span("c", "b", "db-1", 1_200, 7_500),
+            _span("late", "a", "gw-1", 1_000, 2_000, kind=""),  # starts with it, ends far from it
+        ]
+    )
+    t = add_timings(df).set_index("span_id")
+    assert bool(t.loc["h", "beside_call"]) and pd.isna(t.loc["h", "self_us"])
+    assert not t.loc[["pre", "late", "b", "c", "a"], "beside_call"].any()
+    assert t.loc["pre", "self_us"] == 400 and t.loc["late", "self_us"] == 2_000
+
+
+def test_a_delay_behind_handler_spans_is_blamed_on_the_callee():
+    """The delayed callee stays first when every calling service records handler spans beside its calls
+    (without the rule, the handler's growing length counts as the caller's own work)."""
+    from faultwise.rcl.method.analyzer import RCLAgent
+    from faultwise.rcl.simulate import Realism, SynthConfig, generate_incident
+
+    inc = generate_incident(
+        SynthConfig(fault_type="network_delay", seed=0, realism=Realism(handler_share=1.0))
+    )
+    truth = inc.truth
+    d = RCLAgent().find_root_causes(inc.incident, inc.normal, start_us=int(truth.start_ts_s * 1e6))
+    top = next(c for c in d.candidates if c.level == truth.level)
+    assert top.component == truth.component

@@ -2,6 +2,8 @@
 
 Derived figures per span (all microseconds):
 - ``exclusive_us``: own duration minus the union of its children's intervals (work done by itself).
+- a childless span recorded *beside* a sibling's call and lasting all of it (a framework's handler span)
+  waits for the call: no own time either.
 - ``wait_us``: for a *client-like* span (kind ``client``, or a single child on another pod), its exclusive
   time is time spent on the wire / in the callee's queue, not own work; it is reported as the ``gap_us`` of
   the callee's server span and the client span's own ``self_us`` is undefined (NaN).
@@ -18,11 +20,55 @@ import pandas as pd
 
 from faultwise.rcl.telemetry.schema import SPAN_COLUMNS, Span
 
+#: A childless span waits beside a sibling's call (a handler span a framework records next to the client
+#: call, e.g. a gateway's filter chain) when it starts no later than the call and ends within this share of
+#: the call's length, or ``BESIDE_MIN_US``, of the call's end: it covers nearly all of the call.
+BESIDE_SHARE = 0.02
+BESIDE_MIN_US = 200
+
+
+def beside_calls(
+    parent_key: pd.Series, start: np.ndarray, end: np.ndarray, childless: np.ndarray, call: np.ndarray
+) -> np.ndarray:
+    """Childless spans that wait beside a sibling call (same parent key; pass spans that have a parent
+    only): their length is the call's, not own work. Decided from each trace's shape, never from names; the nearest sibling call by end time is checked,
+    so the cost stays n log n however wide a parent fans out."""
+    out = np.zeros(len(start), dtype=bool)
+    cand = childless & ~call
+    if not cand.any() or not call.any():
+        return out
+    a = pd.DataFrame(
+        {
+            "key": parent_key[cand].to_numpy(),
+            "end": end[cand],
+            "start": start[cand],
+            "row": np.flatnonzero(cand),
+        }
+    ).sort_values("end", kind="stable")
+    b = pd.DataFrame(
+        {
+            "key": parent_key[call].to_numpy(),
+            "end": end[call],
+            "call_start": start[call],
+            "call_end": end[call],
+        }
+    ).sort_values("end", kind="stable")
+    m = pd.merge_asof(a, b, on="end", by="key", direction="nearest")
+    found = m["call_end"].notna().to_numpy()
+    call_len = (m["call_end"] - m["call_start"]).to_numpy(dtype=np.float64)
+    near = np.abs(
+        m["end"].to_numpy(dtype=np.float64) - m["call_end"].to_numpy(dtype=np.float64)
+    ) <= np.maximum(BESIDE_MIN_US, BESIDE_SHARE * call_len)
+    ok = found & (m["start"].to_numpy(dtype=np.float64) <= m["call_start"].to_numpy(dtype=np.float64)) & near
+    out[m["row"].to_numpy()[ok]] = True
+    return out
+
 
 def add_timings(spans: pd.DataFrame) -> pd.DataFrame:
     """Vectorised derived timings for every span of a (multi-trace) span table.
 
-    Adds ``n_children``, ``exclusive_us``, ``client_like``, ``self_us``, ``gap_us`` and ``parent_pod``.
+    Adds ``n_children``, ``exclusive_us``, ``client_like``, ``beside_call``, ``self_us``, ``gap_us`` and
+    ``parent_pod``. A span beside a call (:func:`beside_calls`) has no own time (``self_us`` NaN): it waits.
     """
     df = spans.reset_index(drop=True).copy()
     start = df["start_us"].to_numpy(np.int64)
@@ -62,7 +108,10 @@ def add_timings(spans: pd.DataFrame) -> pd.DataFrame:
     )
     client_like = (kind == "client") | ((kind.isin(["", "internal"])) & single_remote)
     df["client_like"] = client_like.to_numpy()
-    df["self_us"] = np.where(df["client_like"], np.nan, df["exclusive_us"])
+    childless = (df["n_children"].to_numpy() == 0) & has_parent
+    beside = beside_calls(key, start, end, childless, df["client_like"].to_numpy() & has_parent)
+    df["beside_call"] = beside
+    df["self_us"] = np.where(df["client_like"] | beside, np.nan, df["exclusive_us"])
 
     # gap of a server span = exclusive time of its client-like parent on another pod
     excl_of = pd.Series(df["exclusive_us"].to_numpy(), index=own_key.to_numpy())
