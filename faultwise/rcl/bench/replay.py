@@ -263,8 +263,11 @@ def eligible_services(source: ReplaySource, min_calls: int, needs: Needs = "call
     traced pod (``calls_into``, what network faults need), or requests that begin in them (``entries``:
     those calls and the traces' roots, what the faults on a pod's own processing and code need)."""
     called, entries = _traffic(source)
-    counts = called if needs == "calls_into" else entries
-    return sorted(str(s) for s in counts[counts >= min_calls].index)
+    return sorted(_at_least(called if needs == "calls_into" else entries, min_calls))
+
+
+def _at_least(counts: pd.Series, floor: int) -> set[str]:
+    return {str(s) for s in counts[counts >= floor].index}
 
 
 def replay_plan(
@@ -280,8 +283,9 @@ def replay_plan(
     another traced pod, then, when too few are, among those where requests begin (entry services). A
     (fault, strength) pair the model has no preset for, or a fault whose needs the target does not meet in
     its source, is left out."""
-    called = {i: set(eligible_services(s, min_calls, "calls_into")) for i, s in enumerate(sources)}
-    entered = {i: set(eligible_services(s, min_calls, "entries")) for i, s in enumerate(sources)}
+    traffic = [_traffic(s) for s in sources]
+    called = {i: _at_least(t[0], min_calls) for i, t in enumerate(traffic)}
+    entered = {i: _at_least(t[1], min_calls) for i, t in enumerate(traffic)}
     services = sorted(set().union(*called.values()))
     entry_only = sorted(set().union(*entered.values()) - set(services))
     if not services and not entry_only:
