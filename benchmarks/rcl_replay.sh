@@ -6,7 +6,7 @@
 #
 # DATA: the folder holding nezha-tt/ and nezha-ob/ (default ../shared/data beside the checkout); OUT: where
 # the JSON documents and tables go (default replay-bench/); RUNS: any of tt-traces tt-all tt-logs ob-all
-# ob-traces (default: all five; ob-traces repeats what ob-all's rcl-no-metrics column already shows, as
+# ob-logs ob-traces (default: all six; ob-traces repeats what ob-all's rcl-no-metrics column already shows, as
 # Online Boutique has no logs). Each run writes OUT/RUN.json (the bench's --json document), OUT/RUN.time
 # (its wall and CPU time) and OUT/RUN.md (the tables); `tables` alone re-renders the tables of OUT.
 set -euo pipefail
@@ -15,7 +15,7 @@ data="${1:-$here/../shared/data}"
 out="${2:-replay-bench}"
 shift $(($# > 2 ? 2 : $#))
 runs=("$@")
-[ ${#runs[@]} -eq 0 ] && runs=(tt-traces tt-all tt-logs ob-all ob-traces)
+[ ${#runs[@]} -eq 0 ] && runs=(tt-traces tt-all tt-logs ob-all ob-logs ob-traces)
 five=network_delay,cpu_contention,cpu_hog,exception,error_return
 mkdir -p "$out"
 
@@ -25,8 +25,9 @@ args_of() {
         tt-all) echo "$data/nezha-tt --faults $five --strengths easy,hard --modalities all --methods all" ;;
         tt-logs) echo "$data/nezha-tt --faults exception,error_return --strengths logs --modalities all --methods all" ;;
         ob-all) echo "$data/nezha-ob --faults $five --strengths easy,hard --modalities all --methods all" ;;
+        ob-logs) echo "$data/nezha-ob --faults exception,error_return --strengths logs --modalities all --methods all" ;;
         ob-traces) echo "$data/nezha-ob --faults $five --strengths easy,hard --modalities traces --methods all" ;;
-        *) echo "unknown run $1 (use tt-traces tt-all tt-logs ob-all ob-traces)" >&2; exit 2 ;;
+        *) echo "unknown run $1 (use tt-traces tt-all tt-logs ob-all ob-logs ob-traces)" >&2; exit 2 ;;
     esac
 }
 
@@ -56,6 +57,7 @@ if [ "${runs[0]}" = tables ]; then
     for f in "$out"/*.json; do tables "$f" > "${f%.json}.md"; echo "${f%.json}.md"; done
     exit 0
 fi
+for run in "${runs[@]}"; do args_of "$run" > /dev/null; done  # an unknown name stops before any run
 for run in "${runs[@]}"; do
     # shellcheck disable=SC2046
     /usr/bin/time -f "%e s wall, %U s CPU (user)" -o "$out/$run.time" \
