@@ -56,6 +56,28 @@ def test_the_plan_is_seeded_and_draws_eligible_targets(nezha_root):
     assert {p.target for p in few} == eligible  # every eligible service once, no more
 
 
+def test_entry_services_fill_the_targets_and_network_faults_skip_them(nezha_root):
+    sources = nezha_sources(nezha_root)
+    called = set().union(*(eligible_services(s, 5) for s in sources))
+    entered = set().union(*(eligible_services(s, 5, "entries") for s in sources))
+    assert called < entered  # the entry service: requests begin there, no traced pod calls it
+    every = replay_plan(sources, ["network_delay", "cpu_hog"], ["easy"], targets=99, seeds=1)
+    assert {p.target for p in every if p.fault == "cpu_hog"} == entered
+    assert {p.target for p in every if p.fault == "network_delay"} == called
+    enough = replay_plan(sources, ["cpu_hog"], ["easy"], targets=len(called), seeds=2)
+    assert {p.target for p in enough} == called  # called services first: entry ones only to fill up
+
+
+def test_the_log_only_preset_is_planned_for_the_code_faults_only(nezha_root):
+    sources = nezha_sources(nezha_root)
+    plan = replay_plan(sources, ["network_delay", "exception"], ["easy", "logs"], targets=2, seeds=1)
+    assert {(p.fault, p.strength) for p in plan} == {
+        ("network_delay", "easy"),
+        ("exception", "easy"),
+        ("exception", "logs"),
+    }
+
+
 def test_cases_are_injected_incidents_scored_at_service_level(nezha_root):
     sources = nezha_sources(nezha_root)
     plan = replay_plan(sources, ["pod_failure"], ["easy"], targets=2, seeds=1)
@@ -109,6 +131,7 @@ def test_bench_replay_cli_scores_every_method_per_fault_and_strength(cli, nezha_
         (["--strengths", "medium"], "--strengths: unknown medium"),
         (["--targets", "0"], "--targets: must be at least 1"),
         (["--min-calls", "100000"], "no service is called 100000 times"),
+        (["--faults", "network_delay", "--strengths", "logs"], "no fault of network_delay has a logs preset"),
     ],
 )
 def test_bench_replay_bad_input_is_one_line(cli, nezha_root, args, needle):

@@ -12,9 +12,12 @@ Sources of fault-free telemetry:
 
 A case injects one fault model at one strength into one target service of one source; the method sees the
 incident (its first third fault-free, as in the Nezha cases), the other sources of the same system as
-fault-free telemetry, and the onset; it is scored at service level. Targets are drawn from the seed among
-the services that are called from another traced service at least ``min_calls`` times after the onset in
-a source, without looking at any method's answers.
+fault-free telemetry, and the onset; it is scored at service level. Targets are drawn from the seed by
+their traffic after the onset in a source, without looking at any method's answers: first among the
+services another traced service calls at least ``min_calls`` times (every model acts on them); when fewer
+than the targets wanted are, among the services where at least ``min_calls`` traced requests begin (a
+system's entry service, called only by untraced clients). A model whose needs a target does not meet in
+its source (a network fault on an entry service: no traced call waits on it) skips that target.
 """
 
 from __future__ import annotations
@@ -32,7 +35,15 @@ import pandas as pd
 
 from faultwise.errors import InputError
 from faultwise.rcl.bench.cases import BenchCase
-from faultwise.rcl.inject import FAULTS, STRENGTHS, InjectConfig, default_onset_us, inject, span_forest
+from faultwise.rcl.inject import (
+    FAULT_MODELS,
+    FAULTS,
+    InjectConfig,
+    Needs,
+    default_onset_us,
+    inject,
+    span_forest,
+)
 from faultwise.rcl.telemetry import load_telemetry, read_nezha_cases, sniff_format
 from faultwise.rcl.telemetry.enrich import fill_nodes, node_map
 from faultwise.rcl.telemetry.nezha import load_nezha_logs, load_nezha_metrics, load_nezha_traces
@@ -233,42 +244,78 @@ def _is_traces(path: Path) -> bool:
 # --- plan and cases --------------------------------------------------------------------------------------
 
 
-def eligible_services(source: ReplaySource, min_calls: int) -> list[str]:
-    """Services called from another traced pod at least ``min_calls`` times after the default onset."""
+def _traffic(source: ReplaySource) -> tuple[pd.Series, pd.Series]:
+    """Per service, after the default onset: calls into it from another traced pod, and requests that
+    begin in it (those calls plus the traces' roots)."""
     spans = source.telemetry.spans
     forest = span_forest(spans)
     after = forest.start >= default_onset_us(spans)
-    called = pd.Series(forest.service[forest.crosses_pods() & after]).value_counts()
-    return sorted(str(s) for s in called[called >= min_calls].index)
+    called = forest.crosses_pods() & after
+    entries = (forest.crosses_pods() | (forest.parent < 0)) & after
+    return (
+        pd.Series(forest.service[called]).value_counts(),
+        pd.Series(forest.service[entries]).value_counts(),
+    )
+
+
+def eligible_services(source: ReplaySource, min_calls: int, needs: Needs = "calls_into") -> list[str]:
+    """Services with at least ``min_calls`` requests after the default onset: calls into them from another
+    traced pod (``calls_into``, what network faults need), or requests that begin in them (``entries``:
+    those calls and the traces' roots, what the faults on a pod's own processing and code need)."""
+    called, entries = _traffic(source)
+    return sorted(_at_least(called if needs == "calls_into" else entries, min_calls))
+
+
+def _at_least(counts: pd.Series, floor: int) -> set[str]:
+    return {str(s) for s in counts[counts >= floor].index}
 
 
 def replay_plan(
     sources: Sequence[ReplaySource],
     faults: Sequence[str] = FAULTS,
-    strengths: Sequence[str] = STRENGTHS,
+    strengths: Sequence[str] = ("easy", "hard"),
     targets: int = 10,
     seeds: int = 1,
     min_calls: int = 5,
 ) -> list[ReplaySpec]:
     """Per seed, up to ``targets`` services drawn from the eligible ones (each in a source where it is
-    eligible, drawn too), and every fault at every strength on each."""
-    eligible = {i: set(eligible_services(s, min_calls)) for i, s in enumerate(sources)}
-    services = sorted(set().union(*eligible.values()))
-    if not services:
+    eligible, drawn too), and every fault at every strength on each: first among the services called from
+    another traced pod, then, when too few are, among those where requests begin (entry services). A
+    (fault, strength) pair the model has no preset for, or a fault whose needs the target does not meet in
+    its source, is left out."""
+    traffic = [_traffic(s) for s in sources]
+    called = {i: _at_least(t[0], min_calls) for i, t in enumerate(traffic)}
+    entered = {i: _at_least(t[1], min_calls) for i, t in enumerate(traffic)}
+    services = sorted(set().union(*called.values()))
+    entry_only = sorted(set().union(*entered.values()) - set(services))
+    if not services and not entry_only:
         raise InputError("sources", f"no service is called {min_calls} times after the onset in any source")
     plan = []
     for seed in range(seeds):
         rng = np.random.default_rng(seed)
         chosen = [services[i] for i in rng.permutation(len(services))[:targets]]
+        if len(chosen) < targets and entry_only:
+            chosen += [entry_only[i] for i in rng.permutation(len(entry_only))[: targets - len(chosen)]]
         for target in chosen:
-            where = [i for i in sorted(eligible) if target in eligible[i]]
+            where = [i for i in sorted(entered) if target in entered[i]]
+            if target in services:
+                where = [i for i in where if target in called[i]]
             src = where[int(rng.integers(len(where)))]
             for fault in faults:
+                model = FAULT_MODELS[fault]
+                if model.needs == "calls_into" and target not in called[src]:
+                    continue
                 for strength in strengths:
+                    if strength not in model.presets:
+                        continue
                     case_id = f"{fault}-{strength}-{target}-s{seed}"
                     plan.append(
                         ReplaySpec(case_id, src, fault, strength, target, zlib.crc32(case_id.encode()))
                     )
+    if not plan:
+        raise InputError(
+            "--strengths", f"no fault of {', '.join(faults)} has a {', '.join(strengths)} preset"
+        )
     return plan
 
 

@@ -18,7 +18,7 @@ from faultwise.rcl.inject.inject import (
     inject,
     resolve_target,
 )
-from faultwise.rcl.inject.model import FaultModel, FaultParams
+from faultwise.rcl.inject.model import FaultModel, FaultParams, Needs
 from faultwise.rcl.inject.models import FAULT_MODELS, FAULTS, STRENGTHS
 from faultwise.rcl.inject.shifter import Effects, Shifted, replay
 from faultwise.rcl.inject.tree import SpanForest, span_forest
@@ -34,6 +34,7 @@ __all__ = [
     "Injection",
     "InjectionLabel",
     "LABEL_FILE",
+    "Needs",
     "STRENGTHS",
     "Shifted",
     "SpanForest",

@@ -61,6 +61,7 @@ class InjectionContext:
     new_lines: list[NewLogLine] = field(default_factory=list)
     metric_notes: list[MetricNote] = field(default_factory=list)
     silent: list[tuple[str, int, int]] = field(default_factory=list)  # (pod, from, to): it writes no logs
+    muted: list[tuple[int, int]] = field(default_factory=list)  # (span row, from): its later lines vanish
     counts: dict[str, int] = field(default_factory=dict)
     details: dict[str, str] = field(default_factory=dict)  # what the model chose (for the label)
 

@@ -5,14 +5,16 @@ Mechanism (see :mod:`~faultwise.rcl.inject.code_faults` for where it strikes): t
 faulty statement without an error: the calls and lines it would have made later are missing, it ends
 early, its status stays OK and no error line is written; the code that called it goes on. With
 ``caller_error_share`` the calling service cannot use the value and fails right after the call (its own
-later calls vanish, an error climbs upwards with ``abort_share``).
+later calls vanish, an error climbs upwards with ``abort_share``). The ``logs`` preset is the log-only
+variant (``log_only``): the return sits after the last traced call, the request's later lines vanish, no
+span moves and no status changes (the caller is not told).
 """
 
 from __future__ import annotations
 
 from pydantic import Field
 
-from faultwise.rcl.inject.code_faults import HANDLING_US, CodeFaultParams, strike
+from faultwise.rcl.inject.code_faults import HANDLING_US, CodeFaultParams, mute_request, strike
 from faultwise.rcl.inject.context import InjectionContext
 from faultwise.rcl.inject.failures import escalate, fail_up, handling_us
 from faultwise.rcl.inject.model import FaultModel
@@ -29,6 +31,9 @@ def plan(ctx: InjectionContext, p: ErrorReturnParams) -> None:
     f = ctx.forest
 
     def give_back(entry: int, stopper: int, at_us: int, _operation: str) -> None:
+        if p.log_only:
+            mute_request(ctx, entry, at_us)
+            return
         ctx.fx.cut(stopper, at_us, handling_us(ctx, *HANDLING_US))
         up = int(f.parent[entry])
         if up < 0 or ctx.rng.random() >= p.caller_error_share:
@@ -51,6 +56,7 @@ MODEL = FaultModel(
     presets={
         "easy": ErrorReturnParams(share=0.9, caller_error_share=0.3, abort_share=0.8),
         "hard": ErrorReturnParams(share=0.5, caller_error_share=0.1, abort_share=0.6),
+        "logs": ErrorReturnParams(share=0.9, caller_error_share=0.0, abort_share=0.0, log_only=True),
     },
     plan=plan,
     needs="entries",

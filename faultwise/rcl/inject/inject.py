@@ -36,7 +36,7 @@ MIN_SPANS = 1
 FaultName = Literal[
     "network_delay", "network_loss", "cpu_contention", "cpu_hog", "exception", "error_return", "pod_failure"
 ]
-Strength = Literal["easy", "hard"]
+Strength = Literal["easy", "hard", "logs"]
 
 
 class InjectConfig(BaseModel):
@@ -51,7 +51,7 @@ class InjectConfig(BaseModel):
         None, ge=0, description="onset, microseconds since the epoch; None: a third into the traces"
     )
     seed: int = Field(0, ge=0, description="every random draw of the injection")
-    params: dict[str, float | int | str | None] = Field(
+    params: dict[str, bool | float | int | str | None] = Field(
         default_factory=dict, description="model parameters that replace the preset's"
     )
     statuses: Literal["auto", "http", "grpc", "plain", "none"] = Field(
@@ -77,7 +77,7 @@ class InjectionLabel(BaseModel):
     onset_us: int
     onset_utc: str
     seed: int
-    parameters: dict[str, float | int | str | None]
+    parameters: dict[str, bool | float | int | str | None]
     chosen: dict[str, str] = Field(description="what the model drew from the seed (e.g. the operation)")
     statuses: StatusStyle
     effect: dict[str, int] = Field(description="what changed: spans moved, removed, failed, lines, samples")
@@ -122,6 +122,10 @@ def status_style(spans: pd.DataFrame, wanted: str) -> StatusStyle:
 
 def model_params(model: FaultModel, strength: str, overrides: dict) -> FaultParams:
     """The preset with ``overrides``; a name or value the model refuses is one line naming the parameter."""
+    if strength not in model.presets:
+        raise InputError(
+            "strength", f"{model.name} has no {strength!r} preset (use {', '.join(model.presets)})"
+        )
     try:
         return model.params(**{**model.presets[strength].model_dump(), **overrides})
     except ValidationError as exc:

@@ -89,6 +89,12 @@ def edited_logs(
     pods = logs["pod"].astype(str).to_numpy()
     for pod, start, stop in ctx.silent:
         keep &= ~((pods == pod) & (orig_ts >= start) & (orig_ts < stop))
+    if ctx.muted:  # spans that keep their time but stop writing lines (a log-only code fault)
+        mute_from = np.full(ctx.forest.n, np.iinfo(np.int64).max, dtype=np.int64)
+        for row, from_us in ctx.muted:
+            mute_from[row] = min(mute_from[row], from_us)
+        linked = link[:n] >= 0
+        keep[linked] &= orig_ts[linked] < mute_from[link[:n][linked]]
     dropped = int((~keep).sum())
     out = out[keep]
     rows = []

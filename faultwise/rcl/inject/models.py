@@ -26,4 +26,5 @@ FAULT_MODELS: dict[str, FaultModel] = {
     )
 }
 FAULTS: tuple[str, ...] = tuple(FAULT_MODELS)
-STRENGTHS: tuple[str, ...] = ("easy", "hard")
+#: Presets: every model has ``easy`` and ``hard``; the code faults also ``logs`` (log-only).
+STRENGTHS: tuple[str, ...] = ("easy", "hard", "logs")
