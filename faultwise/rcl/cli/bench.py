@@ -146,11 +146,23 @@ def bench_replay(
     faults: Annotated[
         str, typer.Option("--faults", help="all, or comma-separated fault models (see rcl inject --fault).")
     ] = "all",
-    strengths: Annotated[str, typer.Option("--strengths", help="Comma-separated: easy, hard.")] = "easy,hard",
+    strengths: Annotated[
+        str,
+        typer.Option(
+            "--strengths",
+            help="Comma-separated: easy, hard, logs (logs: the code faults shown in logs only; other faults "
+            "skip it).",
+        ),
+    ] = "easy,hard",
     targets: Annotated[int, typer.Option("--targets", help="Target services drawn per seed.")] = 10,
     seeds: Annotated[int, typer.Option("--seeds", help="Seeds 0..N-1, each drawing its own targets.")] = 1,
     min_calls: Annotated[
-        int, typer.Option("--min-calls", help="Calls into a service after the onset it needs to be a target.")
+        int,
+        typer.Option(
+            "--min-calls",
+            help="Calls into a service (or requests it begins, for an entry service) after the onset it "
+            "needs to be a target.",
+        ),
     ] = 5,
     json_out: Annotated[
         bool, typer.Option("--json", help="Print only the scores as one JSON document.")

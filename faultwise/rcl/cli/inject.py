@@ -65,7 +65,13 @@ def inject_command(
     target: Annotated[
         str | None, typer.Option("--target", help="A pod, service or node of the traces.")
     ] = None,
-    strength: Annotated[str, typer.Option("--strength", help="easy | hard (the parameter preset).")] = "easy",
+    strength: Annotated[
+        str,
+        typer.Option(
+            "--strength",
+            help="easy | hard (the parameter preset); logs: exception and error_return shown in logs only.",
+        ),
+    ] = "easy",
     start: Annotated[
         str | None,
         typer.Option(
