@@ -137,3 +137,39 @@ def test_alarm_dates_the_onset_from_where_its_signals_started_to_drift(make_run,
         pytest.fail("no alarm")
     quiet = Detector(profile).update(make_run(1)[0])
     assert quiet.onset_estimate is None  # no alarm, no onset
+
+
+def _with_rare_blip(runs, blip_run: int):
+    """Add a signal that healthy runs hold constant (the best reward of the batch) and that one healthy run
+    drops twice (a batch where no answer was right): rare but normal."""
+    out = []
+    for i, run in enumerate(runs):
+        rows = []
+        for step, sig in run:
+            low = i == blip_run and step in (20, 21)
+            rows.append((step, {**sig, "traj_reward_max": 0.2 if low else 1.2}))
+        out.append(rows)
+    return out
+
+
+def test_a_rare_normal_blip_does_not_switch_the_profile_detector_off(normal_signal_runs, make_run):
+    """One healthy run with a two-step drop in a signal the others hold constant once pushed every channel's
+    threshold to absurd values (instant 33, slow 1e10 in -log10 p), so the fitted detector never alarmed."""
+    normal = _with_rare_blip(normal_signal_runs(24), blip_run=23)
+    prof = fit_profile(normal, target_false_alarm_rate=0.02)
+    thresholds = [prof.threshold, prof.trend_threshold, prof.joint_threshold, prof.slow_threshold]
+    assert all(t is not None and 1.0 <= t < 15.0 for t in thresholds), thresholds
+    # a fault present from step 1, which the run's own history cannot show, is caught at once
+    run = make_run(3000, "entropy_collapse", "easy", onset=0)
+    rows = _with_rare_blip([[(s.step, extract_signals(s)) for s in run]], blip_run=-1)[0]
+    mon = Detector(prof)
+    first = next((step for step, sig in rows if mon.update_signals(step, sig).alarm), None)
+    assert first is not None and first <= 2
+    held_out = _with_rare_blip(
+        [[(s.step, extract_signals(s)) for s in make_run(seed)] for seed in range(1000, 1030)], -1
+    )
+    alarms = 0
+    for rows in held_out:
+        mon = Detector(prof)
+        alarms += any(mon.update_signals(step, sig).alarm for step, sig in rows)
+    assert alarms <= 2

@@ -180,3 +180,27 @@ def test_majority_class_comparison_is_the_same_in_every_process(benches, model, 
         for h in ("1", "4", "5")
     }
     assert len(outs) == 1, outs
+
+
+@pytest.mark.parametrize("fault", ["entropy_collapse", "kl_explosion", "update_freeze"])
+def test_where_the_model_applies_its_diagnoser_outranks_an_invariant_break(make_run, model, fault):
+    """A few batches scored alike (reward spread 0: the self-referenced invariant alone calls it a reward
+    collapse) in a run the model fits: the fitted diagnoser names the injected fault; without a diagnoser
+    the invariant still names one; a non-finite value stays "unknown" whatever the model says."""
+    run = make_run(9300, fault, "easy", onset=0)
+    flat = [s.model_copy(update={"reward_std": 0.0}) if s.step in (1, 2, 3) else s for s in run]
+
+    def first_diagnosis(m, steps):
+        fm = FailureMonitor(m)
+        for s in steps:
+            fm.update(s)
+        fm.finish()
+        return fm.events[0].diagnosis
+
+    d = first_diagnosis(model, flat)
+    assert (d.fault_type, d.source) == (fault, "classifier")
+    d = first_diagnosis(model.model_copy(update={"diagnoser": None}), flat)
+    assert (d.fault_type, d.source) == ("reward_collapse", "invariant:reward_constant")
+    nan = [s.model_copy(update={"kl": float("nan")}) if s.step == 1 else s for s in flat]
+    d = first_diagnosis(model, nan)
+    assert (d.fault_type, d.source) == ("unknown", "invariant:non_finite")

@@ -21,13 +21,17 @@ import numpy as np
 
 from faultwise.errors import InputError
 from faultwise.rft.faultbench.load import BenchRun
-from faultwise.rft.fm.detect.detector import Detector
 from faultwise.rft.fm.detect.profile import fit_profile
 from faultwise.rft.fm.detect.selfref import SelfRefConfig
 from faultwise.rft.fm.diagnose.classifier import fit_diagnoser
 from faultwise.rft.fm.diagnose.features import window_features
 from faultwise.rft.fm.model import FMModel
-from faultwise.rft.fm.monitor import ACCURACY_DERIVED_SIGNALS, INJECTOR_ONLY_SIGNALS, FailureMonitor
+from faultwise.rft.fm.monitor import (
+    ACCURACY_DERIVED_SIGNALS,
+    HARD_RULES,
+    INJECTOR_ONLY_SIGNALS,
+    FailureMonitor,
+)
 from faultwise.rft.records import FAMILY_OF
 
 # ----------------------------------------------------------------------------------------------- fitting
@@ -42,22 +46,30 @@ def signals_of(run: BenchRun, use_accuracy: bool = False) -> list[tuple[int, dic
 def diagnosis_windows(
     model: FMModel, run: BenchRun, extra: int = 3, use_accuracy: bool = False
 ) -> list[np.ndarray]:
-    """Feature vectors of a faulty run's windows: the window diagnosed online (the first alarm at or after the
-    onset, or onset + 3 when nothing fired), plus up to ``extra`` later ones (augmentation for fitting)."""
-    mon = Detector(model.profile)
+    """Feature vectors of a faulty run's windows as the online monitor would diagnose them: the profile
+    detector's window from the monitor's first event at or after the onset (onset + 3 when nothing fired),
+    read ``confirm_steps`` later, plus up to ``extra`` later ones (augmentation for fitting)."""
+    plain = model.model_copy(update={"diagnoser": None})
+    cfg = (model.selfref or SelfRefConfig()).model_copy(update={"use_accuracy": use_accuracy})
+    fm = FailureMonitor(plain, cfg)
     onset = run.onset or 0
     first = None
+    hard = False  # a hard rule broke in that event: the monitor diagnoses at once (see FailureMonitor)
     feats = []
     for step, sig in signals_of(run, use_accuracy):
-        v = mon.update_signals(step, sig)
-        if first is None and step >= onset and (v.alarm or step >= onset + 3):
-            first = step
-        if first is not None and step >= first + model.confirm_steps:
-            feats.append(window_features([zs for s, zs in mon.window if s >= first]))
+        fm.update_signals(step, sig)
+        if first is None and step >= onset:
+            hit = next((e for e in fm.events if e.opened_step >= onset), None)
+            first = hit.opened_step if hit is not None else (step if step >= onset + 3 else None)
+            if hit is not None:
+                hard = any(r.split(":")[0] in HARD_RULES for r in hit.rules)
+        if first is not None and (step >= first + model.confirm_steps or hard) and fm.detector is not None:
+            feats.append(window_features([zs for s, zs in fm.detector.window if s >= first]))
             if len(feats) > extra:
                 break
-    if not feats and mon.window:
-        feats.append(window_features([zs for s, zs in mon.window if s >= onset] or [mon.window[-1][1]]))
+    window = fm.detector.window if fm.detector is not None else []
+    if not feats and window:
+        feats.append(window_features([zs for s, zs in window if s >= onset] or [window[-1][1]]))
     return feats
 
 

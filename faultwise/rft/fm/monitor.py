@@ -47,6 +47,8 @@ LOGGED_EXTRA_SIGNALS: tuple[str, ...] = (
     "advantage_max",
     "advantage_min",
 )
+# rules whose cause is certain: the event is diagnosed at the step they break, whoever diagnoses
+HARD_RULES: frozenset[str] = frozenset({"non_finite", "vanished_update", "exploding_grad_norm"})
 DOMAIN_STEPS = 5  # steps over which a model's applicability to a run is judged
 DOMAIN_Z = 30.0  # a signal whose median |level z| over those steps exceeds this lies outside the profile
 DOMAIN_FRACTION = 0.25  # more than this fraction of signals outside: the model does not apply to the run
@@ -55,6 +57,16 @@ DOMAIN_COVERAGE = 0.75  # the run must log at least this fraction of the signals
 
 def _finite_or_text(v: float) -> float | str:
     return v if math.isfinite(v) else ("inf" if v > 0 else "-inf" if v < 0 else "nan")
+
+
+def _invariant_diagnosis(kind: str) -> FaultDiagnosis:
+    ftype = INVARIANT_DIAGNOSIS[kind]
+    return FaultDiagnosis(
+        fault_type=ftype,
+        family=FAMILY_OF.get(ftype, "unknown"),
+        confidence=1.0 if ftype != "unknown" else 0.0,
+        source="invariant:" + kind,
+    )
 
 
 class AlarmEvent(BaseModel):
@@ -218,7 +230,12 @@ class FailureMonitor:
             self._since_open += 1
             self._healthy_run += 1
         if ev is not None and ev.diagnosis is None:
-            if self._since_open >= self.confirm_steps or verdict.rule is not None:
+            # an invariant break is diagnosed at once; where the model's diagnoser decides, it first reads the
+            # confirmation steps (as it was fitted), unless a hard rule broke (a value not finite, a vanished or
+            # exploding update: the cause is certain and a supervisor must act on it now)
+            kinds = {r.split(":")[0] for r in (verdict.rule or "").split(";") if r}
+            at_once = bool(kinds) and (not self._classifier_decides() or bool(kinds & HARD_RULES))
+            if self._since_open >= self.confirm_steps or at_once:
                 diag = self._diagnose(ev)
                 ev.diagnosis, ev.diagnosed_step = diag, verdict.step
                 if self.diagnosis is None:
@@ -228,21 +245,24 @@ class FailureMonitor:
             closed, self.open_event, self._healthy_run = ev, None, 0
         return FMEvent(verdict=verdict, diagnosis=diag, opened=opened, closed=closed)
 
+    def _classifier_decides(self) -> bool:
+        """Where the model applies and has a diagnoser, it names the fault (it was fitted on such windows)."""
+        return self._window_source == "model" and self.model is not None and self.model.diagnoser is not None
+
     def _diagnose(self, ev: AlarmEvent) -> FaultDiagnosis:
-        """The event's diagnosis: an invariant break names its fault; else the window's fingerprint."""
-        for r in ev.rules:
-            kind = r.split(":")[0]
-            ftype = INVARIANT_DIAGNOSIS.get(kind)
-            if ftype is not None:
-                return FaultDiagnosis(
-                    fault_type=ftype,
-                    family=FAMILY_OF.get(ftype, "unknown"),
-                    confidence=1.0 if ftype != "unknown" else 0.0,
-                    source="invariant:" + kind,
-                )
+        """The event's diagnosis: a non-finite value is "unknown" with its evidence; where the model applies,
+        its diagnoser reads its own detector's window (an invariant break names the fault only when the
+        diagnoser answers unknown); elsewhere an invariant break names its fault, else the window's
+        fingerprint."""
+        kinds = [r.split(":")[0] for r in ev.rules]
+        known = [k for k in kinds if k in INVARIANT_DIAGNOSIS]
+        if "non_finite" in known or (known and not self._classifier_decides()):
+            kind = "non_finite" if "non_finite" in known else known[0]
+            return _invariant_diagnosis(kind)
         if self._window_source == "model" and self.detector is not None and self.model is not None:
             window = [zs for s, zs in self.detector.window if s >= ev.opened_step]
-            return diagnose(window or [zs for _, zs in self.detector.window], self.model.diagnoser)
+            diag = diagnose(window or [zs for _, zs in self.detector.window], self.model.diagnoser)
+            return _invariant_diagnosis(known[0]) if diag.fault_type == "unknown" and known else diag
         window = [zs for s, zs in self.selfref.window if s >= ev.opened_step]
         return diagnose(window or [zs for _, zs in self.selfref.window], None)
 

@@ -184,7 +184,21 @@ def _raw_table(runs: Sequence[Run]) -> list[list[tuple[int, dict[str, dict[str, 
     return table
 
 
-def _fit_stats(table, edges: list[int], signals: list[str]) -> dict[str, dict[str, SignalStats]]:
+def _quanta(table) -> dict[str, float]:
+    """Each signal's resolution over every normal run: a property of how the signal is logged (a ratio over
+    32 trajectories moves in 1/32), so a calibration fold that never saw a signal move does not give it a
+    near-zero scale (a rare but normal step would then score z = 1e6)."""
+    levels: dict[str, list[float]] = {}
+    for rows in table:
+        for _, comps in rows:
+            for name, cv in comps.items():
+                levels.setdefault(name, []).append(cv["level"])
+    return {name: resolution(v) for name, v in levels.items()}
+
+
+def _fit_stats(
+    table, edges: list[int], signals: list[str], quanta: dict[str, float] | None = None
+) -> dict[str, dict[str, SignalStats]]:
     n_bins = len(edges) + 1
 
     def bin_of(step: int) -> int:
@@ -204,7 +218,9 @@ def _fit_stats(table, edges: list[int], signals: list[str]) -> dict[str, dict[st
             pooled = [v for b in range(n_bins) for v in buckets.get((name, comp, b), [])]
             if not pooled:
                 continue
-            quantum = resolution([v for b in range(n_bins) for v in buckets.get((name, "level", b), [])])
+            quantum = (quanta or {}).get(name) or resolution(
+                [v for b in range(n_bins) for v in buckets.get((name, "level", b), [])]
+            )
             pmed, pscale = robust_stats(np.asarray(pooled), quantum)
             meds, scales = [], []
             for b in range(n_bins):
@@ -263,6 +279,8 @@ def _run_z(stats, edges, rows) -> list[dict[str, dict[str, float]]]:
 
 
 TAIL_POINTS = 48
+# narrowest tail spread (z units) that the extrapolation beyond the rarest normal value uses
+TAIL_SPREAD_FLOOR_Z = 1.0
 
 
 def tail_sketch(values: Sequence[float]) -> list[float]:
@@ -282,7 +300,9 @@ def tail_score(q: Sequence[float], n: int, az: float, light: bool = False) -> fl
         return 0.0
     top = q[-1]
     if az > top:  # beyond the rarest normal value: distance in units of the tail's own spread
-        spread = max(top - q[len(q) // 2], 1e-9 + 1e-3 * top)
+        # z is already in units of a robust scale: a tail narrower than one unit (a signal that normal runs
+        # hold constant) does not make a one-unit step a 10^9-sigma event
+        spread = max(top - q[len(q) // 2], TAIL_SPREAD_FLOOR_Z)
         if (
             light
         ):  # a bounded-increment statistic: exponential tail, the last half-decades per spread, continued
@@ -374,12 +394,13 @@ def fit_profile(
     steps = [s for run in normal_runs for s, _ in run]
     edges = _edges(steps)
     table = _raw_table(normal_runs)
+    quanta = _quanta(table)
     k = min(folds, len(table))
     held_z: list[list[dict[str, dict[str, float]]]] = []
     for f in range(k):
         train = [rows for i, rows in enumerate(table) if i % k != f or k == 1]
         test = [rows for i, rows in enumerate(table) if i % k == f]
-        st = _fit_stats(train, edges, signals)
+        st = _fit_stats(train, edges, signals, quanta)
         held_z.extend(_run_z(st, edges, rows) for rows in test)
     # Each held-out run is scored with tails built from the *other* held-out runs (leave one run out): what a
     # new run meets, so a threshold is not biased low by a run whose own extremes shaped the tails, and every
@@ -409,7 +430,7 @@ def fit_profile(
     return NormalProfile(
         signals=signals,
         progress_edges=edges,
-        stats=_fit_stats(table, edges, signals),
+        stats=_fit_stats(table, edges, signals, quanta),
         tails=tails,
         tail_n=tail_n,
         threshold=max(thresholds[0], 1.0),

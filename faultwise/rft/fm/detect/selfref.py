@@ -69,6 +69,9 @@ INVARIANT_DIAGNOSIS: dict[str, str] = {
     "length_at_limit": "length_too_long",
     "length_zero": "empty_response",
     "clip_saturated": "kl_explosion",
+    # the fitted profile detector's hard rules (see detect/detector.py)
+    "exploding_grad_norm": "kl_explosion",
+    "vanished_update": "update_freeze",
 }
 
 

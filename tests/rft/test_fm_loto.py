@@ -1,0 +1,31 @@
+"""The leave-one-type-out script: each type is scored by a model fitted without its runs."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "rft_loto.py"
+
+
+def test_leave_one_type_out_fits_without_the_scored_type(write_bench, tmp_path):
+    fit = write_bench(tmp_path / "fit", 0, per_type=1, normals=12)
+    ev = write_bench(tmp_path / "eval", 5000, per_type=1, normals=6)
+    out = subprocess.run(
+        [sys.executable, str(SCRIPT), str(fit), str(ev), "--types", "kl_explosion,entropy_collapse"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    doc = json.loads(out.stdout)
+    assert set(doc["types"]) == {"kl_explosion", "entropy_collapse"} and doc["normal_runs"] == 6
+    for row in doc["types"].values():
+        assert row["diagnoser_knows_type"] is False and row["diagnoser_classes"] == 15
+        assert row["easy"]["runs"] == row["hard"]["runs"] == 1
+        assert 0 <= row["easy"]["detected"] + row["hard"]["detected"] <= 2
+    bad = subprocess.run(
+        [sys.executable, str(SCRIPT), str(fit), str(ev), "--types", "no_such_fault"],
+        capture_output=True,
+        text=True,
+    )
+    assert bad.returncode == 2 and "unknown fault type" in bad.stderr and "Traceback" not in bad.stderr
