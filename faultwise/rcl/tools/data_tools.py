@@ -69,6 +69,10 @@ _TIMING_COLUMNS = (
 )
 
 
+#: The structural evidence of a span that shows no shift (shared: records are not changed by readers).
+_NO_SHIFT = StructureEvidence()
+
+
 @dataclass
 class DataTools:
     """Tools over one incident, measured against a :class:`NormalProfile`.
@@ -158,8 +162,11 @@ class DataTools:
 
     def span_structure(self, span_id: str) -> StructureEvidence:
         """The span's child calls against its operation's usual ones: usual calls it lacks that its operation
-        lost, new calls it makes, changed call counts, and its duration against the normal median."""
+        lost, new calls it makes, changed call counts, and (for a span showing any) its duration against
+        the normal median."""
         i = int(self._row[span_id])
+        if not self._calls.shows_any(i):
+            return _NO_SHIFT  # the common case, without building a record per span
         med = self._cols["base_dur_med"][i]
         ratio = None if med != med or med <= 0 else round(float(self._cols["duration_us"][i] / med), 4)
         return self._calls.evidence(i, ratio)

@@ -162,6 +162,10 @@ class CallShifts:
     new: dict[int, list[tuple[float, str]]] = field(default_factory=dict)
     count: dict[int, list[tuple[float, str]]] = field(default_factory=dict)
 
+    def shows_any(self, row: int) -> bool:
+        """Whether the span at ``row`` shows any shift (most spans do not)."""
+        return row in self.vanished or row in self.new or row in self.count
+
     def evidence(self, row: int, duration_ratio: float | None) -> StructureEvidence:
         """The structural evidence of the span at ``row`` (calls listed strongest first, capped)."""
 
