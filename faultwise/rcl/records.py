@@ -55,6 +55,9 @@ class SelfEvidence(BaseModel):
     log_pattern_score: float = Field(
         0.0, description="part of log_score shown by the span's own lines (not its pod's error rate)"
     )
+    structure_score: float = Field(
+        0.0, description="strength of the change in its own child calls (usual calls vanished, new calls)"
+    )
     key_symptoms: list[str] = Field(default_factory=list)
     hypothesis: FaultType = "unknown"
     down_pods: list[str] = Field(

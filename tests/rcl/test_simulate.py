@@ -13,6 +13,7 @@ from faultwise.rcl.simulate import (
     INJECTABLE_FAULTS,
     NODE_METRICS,
     POD_METRICS,
+    TRUTH_TYPE,
     SynthConfig,
     generate_incident,
     generate_large_trace,
@@ -237,7 +238,7 @@ def test_auto_target_is_exercised_by_traffic(fault_type):
     for seed in (0, 1):
         inc = _incident(seed, fault_type, normal_s=20, incident_s=20)
         t = inc.truth
-        assert t.fault_type == fault_type
+        assert t.fault_type == TRUTH_TYPE.get(fault_type, fault_type)
         pods = inc.topology.pods_on(t.component) if t.level == "node" else [t.component]
         assert t.level == ("node" if fault_type == "node_fault" else "pod")
         served = inc.normal.spans.query("kind == 'server'")["pod"].isin(pods).sum()

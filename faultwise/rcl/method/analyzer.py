@@ -155,7 +155,14 @@ class RCLAgent:
         if not cfg.use_metrics:
             inc = Telemetry(inc.spans, inc.logs, None, inc.sources)
         metric_normal = normal.metrics if (normal is not None and cfg.use_metrics) else None
-        tools = DataTools(inc, profile, metric_normal=metric_normal, window_us=window)
+        tools = DataTools(
+            inc,
+            profile,
+            metric_normal=metric_normal,
+            window_us=window,
+            call_shift_z=cfg.reasoner.z0,
+            call_share_change=cfg.reasoner.call_share_change,
+        )
 
         chosen = select_traces(tools, start_us, cfg.max_traces, cfg.min_trace_score, cfg.reasoner)
         warnings: list[str] = []

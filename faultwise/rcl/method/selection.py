@@ -40,7 +40,8 @@ def trace_anomaly_scores(
     absent = [c.callee_down if tools.absent_callees(sid) else 0.0 for sid in span_ids]
     if any(absent):
         down_s = np.maximum(down_s, absent)
-    span_score = np.maximum.reduce([self_s, gap_s, err_s, np.clip(log_s, 0, 1), down_s])
+    struct_s = c.call_structure * sat(tools.structure_strengths()[s.index.to_numpy()])
+    span_score = np.maximum.reduce([self_s, gap_s, err_s, np.clip(log_s, 0, 1), down_s, struct_s])
     per_trace = pd.Series(span_score, index=s["trace_id"].to_numpy()).groupby(level=0).max()
     return per_trace.sort_values(ascending=False)
 

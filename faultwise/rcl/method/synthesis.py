@@ -87,14 +87,14 @@ def synthesize(
                 service_of.setdefault(ev.pod, ev.service)
                 node_of.setdefault(ev.pod, ev.node)
                 # own evidence only: processing time, network gap, own log pattern (not propagated latency)
-                local = max(ev.self_time_score, ev.gap_score, ev.log_score)
+                local = max(ev.self_time_score, ev.gap_score, ev.log_score, ev.structure_score)
                 in_trace[ev.pod] = max(in_trace[ev.pod], local)
                 if local > strongest[ev.pod]:
                     strongest[ev.pod] = local
                     kinds = {
                         "latency": ev.self_time_score,
                         "network_delay": ev.gap_score,
-                        "error_return": ev.log_score,
+                        "error_return": max(ev.log_score, ev.structure_score),
                     }
                     breadth_kind[ev.pod] = max(kinds, key=kinds.get)
             for pod, v in in_trace.items():

@@ -1,6 +1,7 @@
 """The normal profile: what fault-free behaviour looks like, learned from a fault-free window, and the
-pieces it is built from (trace timings, log templates, code-path rules, the standard units)."""
+pieces it is built from (trace timings, child calls, log templates, code-path rules, the standard units)."""
 
+from faultwise.rcl.profile.calls import child_call_counts, parent_rows
 from faultwise.rcl.profile.graph import TraceGraph, add_timings
 from faultwise.rcl.profile.log_rules import follow_rules, linked_lines, with_templates
 from faultwise.rcl.profile.normal import MIN_PATTERN_SPANS, NormalProfile
@@ -13,8 +14,10 @@ __all__ = [
     "TraceGraph",
     "add_timings",
     "binomial_z",
+    "child_call_counts",
     "follow_rules",
     "linked_lines",
+    "parent_rows",
     "robust_z",
     "template_of",
     "with_templates",

@@ -2,8 +2,9 @@
 
 Per operation (service, operation): robust location/scale (median, MAD) of duration, own processing time
 and client->server gap, and the log pattern its spans normally emit (share of spans carrying each
-template). Per client operation: which pods answer it and how often it goes unanswered. Per pod: its rate of
-error lines.
+template). Per client operation: which pods answer it and how often it goes unanswered. Per parent
+operation: the child calls its spans make (:mod:`~faultwise.rcl.profile.calls`). Per pod: its rate of error
+lines.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from faultwise.rcl.profile.calls import child_call_counts
 from faultwise.rcl.profile.graph import add_timings
 from faultwise.rcl.profile.log_rules import linked_lines, segment_rules, spans_per_template, with_templates
 from faultwise.rcl.telemetry.levels import error_lines_per_pod
@@ -80,6 +82,7 @@ class NormalProfile:
     op_follow_doubted: set[tuple[str, str, str, str]] = field(
         default_factory=set
     )  # see log_rules.segment_rules
+    child_calls: pd.DataFrame | None = None  # see calls.child_call_counts
     log_seconds: float = 0.0  # length of the period the log rates were measured over
     window_us: tuple[int, int] = (0, 0)
 
@@ -104,6 +107,7 @@ class NormalProfile:
         end = int((timed["start_us"] + timed["duration_us"]).max()) if len(timed) else 0
         base = cls(op_stats=op_stats, window_us=(start, end))
         base.callee_pods = callee_pods(timed)
+        base.child_calls = child_call_counts(timed)
         client = timed[(timed["kind"].astype(str).str.lower() == "client").to_numpy()]
         if len(client):
             share = (client["n_children"] == 0).groupby([client["service"], client["operation"]]).mean()

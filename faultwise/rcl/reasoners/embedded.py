@@ -22,6 +22,8 @@ from faultwise.rcl.tools import ScopedTools
 _CPU_WORDS = ("cpu", "load", "throttl")
 _MEM_WORDS = ("mem", "heap", "gc", "oom", "rss")
 _NET_WORDS = ("network", "net_", "bytes", "packet", "tcp", "retrans", "drop")
+#: Fault types that cut a code path (and so a span's calls): a caller's cut below one of them is its echo.
+_CODE_PATH_FAULTS = ("exception", "error_return")
 _EXC_WORDS = ("exception", "traceback", "stack", "panic", "fatal", "caused by")
 
 
@@ -68,6 +70,28 @@ class EmbeddedConfig(BaseModel):
     )
     keep_self_ratio: float = Field(
         1.5, ge=0, description="own local evidence must beat the blamed child's confidence by this factor"
+    )
+    call_structure: float = Field(
+        1.0,
+        ge=0,
+        le=1,
+        description="weight of a change in the span's own child calls (a usual call vanished or a new one "
+        "appeared, op-wide), against a new error line (1.0): the traces-only trace of a cut code path",
+    )
+    call_share_change: float = Field(
+        0.25,
+        gt=0,
+        le=1,
+        description="share points (0..1) by which a child call's share of its parent operation's spans "
+        "must fall (vanished) or rise (new) to count at all: the effect-size floor of the structural "
+        "signal, its z (above z0) the confidence",
+    )
+    call_count: float = Field(
+        0.5,
+        ge=0,
+        le=1,
+        description="weight of a changed number of calls to one child (a loop ran more or fewer times), "
+        "less specific than a call that vanished",
     )
     callee_down: float = Field(
         0.9, ge=0, le=1, description="score of a call unanswered by pods that sent no span in the window"
@@ -151,6 +175,22 @@ class EmbeddedReasoner:
         s_log = noisy_or(*parts)
         s_pattern = noisy_or(*parts[:3])  # what this span's own lines show, without the pod-wide rate
 
+        st = tools.structure()  # the span's own child calls against its operation's usual ones
+        s_struct = noisy_or(
+            c.call_structure * saturate(max(st.vanished_z, st.new_z), c.z0, c.z_scale),
+            c.call_count * saturate(st.count_z, c.z0, c.z_scale),
+        )
+        shorter = st.duration_ratio is not None and st.duration_ratio < 1.0
+        if st.vanished_calls and saturate(st.vanished_z, c.z0, c.z_scale):
+            symptoms.append(
+                f"usual call(s) missing (z={st.vanished_z:.1f}): {', '.join(st.vanished_calls[:2])}"
+                + (f"; returned early ({st.duration_ratio:.2f} of normal duration)" if shorter else "")
+            )
+        if st.new_calls and saturate(st.new_z, c.z0, c.z_scale):
+            symptoms.append(f"unusual call(s) (z={st.new_z:.1f}): {', '.join(st.new_calls[:2])}")
+        if st.count_calls and saturate(st.count_z, c.z0, c.z_scale):
+            symptoms.append(f"call count changed (z={st.count_z:.1f}): {st.count_calls[0]}")
+
         top_metric = ""
         pm, nm = tools.pod_metrics(), tools.node_metrics()  # empty without metrics
         best = max((pm, nm), key=lambda m: m.max_abs_z)
@@ -172,10 +212,12 @@ class EmbeddedReasoner:
             symptoms.insert(
                 0, f"calls go unanswered more than normal (z={t.unanswered_z:.1f}); suspect {down[0]}"
             )
-        score = noisy_or(s_self, s_gap, s_err, s_log, s_down)
+        score = noisy_or(s_self, s_gap, s_err, s_log, s_down, s_struct)
         if score > 0:
             score = noisy_or(score, c.metric_support * s_metric)
-        hypothesis = self._hypothesis(s_self, s_gap, s_err, s_log, exc_like, top_metric)
+        hypothesis = self._hypothesis(s_self, s_gap, s_err, noisy_or(s_log, s_struct), exc_like, top_metric)
+        if hypothesis == "error_return" and s_struct > s_log and not shorter and st.new_calls:
+            hypothesis = "exception"  # a new call (e.g. an error handler) rather than an early return
         if s_down:  # the failed, unanswered call is explained by the callee
             hypothesis = "pod_failure" if t.absent_callees else "network_loss"
         return SelfEvidence(
@@ -194,6 +236,7 @@ class EmbeddedReasoner:
             metric_score=round(s_metric, 4),
             log_score=round(s_log, 4),
             log_pattern_score=round(s_pattern, 4),
+            structure_score=round(s_struct, 4),
             key_symptoms=symptoms[:5],
             hypothesis=hypothesis,
             score=round(score, 4),
@@ -231,6 +274,10 @@ class EmbeddedReasoner:
         if best is not None and not best.failed:
             # a call that succeeded did not hand its trouble up: the shift of this span's own lines is its own
             local = max(local, own.log_pattern_score)
+        if best is not None and best.fault_type not in _CODE_PATH_FAULTS:
+            # like with like: a caller that lost calls because its callee's code path was cut is a victim;
+            # its own cut code path counts against a callee blamed for something else
+            local = max(local, own.structure_score)
         own_score = own.score if own.is_abnormal else 0.0
         if (
             best is not None

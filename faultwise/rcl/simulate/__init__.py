@@ -6,6 +6,7 @@ fault-free baseline window, the window after injection and the ground truth.
 
 from faultwise.rcl.simulate.config import INJECTABLE_FAULTS, GroundTruth, SynthConfig, SynthIncident
 from faultwise.rcl.simulate.export import OTLP_FILES, write_incident_otlp
+from faultwise.rcl.simulate.faults import TRUTH_TYPE
 from faultwise.rcl.simulate.generator import generate_incident, generate_large_trace
 from faultwise.rcl.simulate.metrics import NODE_METRICS, POD_METRICS
 from faultwise.rcl.simulate.realism import PRESETS as REALISM_PRESETS
@@ -25,6 +26,7 @@ __all__ = [
     "Step",
     "SynthConfig",
     "SynthIncident",
+    "TRUTH_TYPE",
     "Topology",
     "generate_incident",
     "generate_large_trace",

@@ -19,6 +19,7 @@ InjectableFault = Literal[
     "network_loss",
     "exception",
     "error_return",
+    "early_return",
     "pod_failure",
     "node_fault",
 ]

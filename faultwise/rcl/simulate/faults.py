@@ -2,7 +2,8 @@
 
 The signatures follow what real systems show (see issue 6): cpu slows the pod's own processing, network
 delay lengthens the edges into it while its own processing stays normal, exceptions fail the pod's spans and
-its callers' calls, a killed pod stops serving and its callers get connection refused, a node fault slows
+its callers' calls, an early return (a code path cut, no error status) makes the pod's spans skip their
+child calls and finish sooner, a killed pod stops serving and its callers get connection refused, a node fault slows
 every pod on the host.
 """
 
@@ -34,6 +35,8 @@ class FaultParams:
     rto_ms: float = 0.0
     error_prob: float = 0.0  # share of the pod's spans failing (exception, error_return)
     down_fraction: float = 0.0  # pod_failure: share of the incident window the pod is down
+    early_return_prob: float = 0.0  # early_return: share of the pod's spans that return before their calls
+    early_return_self: float = 1.0  # early_return: own-time multiplier of a span that returned early
 
 
 PARAMS: dict[tuple[str, str], FaultParams] = {
@@ -49,6 +52,8 @@ PARAMS: dict[tuple[str, str], FaultParams] = {
     ("exception", "hard"): FaultParams(error_prob=0.2),
     ("error_return", "easy"): FaultParams(error_prob=0.7),
     ("error_return", "hard"): FaultParams(error_prob=0.2),
+    ("early_return", "easy"): FaultParams(early_return_prob=0.7, early_return_self=0.3),
+    ("early_return", "hard"): FaultParams(early_return_prob=0.3, early_return_self=0.6),
     ("pod_failure", "easy"): FaultParams(down_fraction=1.0),
     ("pod_failure", "hard"): FaultParams(down_fraction=0.4),
     ("node_fault", "easy"): FaultParams(
@@ -58,6 +63,10 @@ PARAMS: dict[tuple[str, str], FaultParams] = {
         slow_median=1.6, slow_sigma=0.25, node_cpu_add_pct=30.0, node_mem_add_pct=12.0
     ),
 }
+
+
+#: Injected faults scored as another fault type (the truth's vocabulary is the method's).
+TRUTH_TYPE = {"early_return": "error_return"}
 
 
 @dataclass(frozen=True)
@@ -140,7 +149,7 @@ def resolve_fault(
         level=level,
         service=service,
         node=node,
-        fault_type=ft,
+        fault_type=TRUTH_TYPE.get(ft, ft),
         strength=cfg.strength,
         inject_ts_s=start_s,
         end_ts_s=end_s,

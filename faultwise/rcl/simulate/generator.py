@@ -30,7 +30,7 @@ from faultwise.rcl.simulate.topology import Topology, build_topology
 from faultwise.rcl.simulate.traffic import Hiccup, World, simulate
 from faultwise.rcl.telemetry.schema import LOG_COLUMNS, Telemetry, conform
 
-_CODE_FAULTS = ("exception", "error_return", "memory")
+_CODE_FAULTS = ("exception", "error_return", "early_return", "memory")
 
 
 @dataclass(frozen=True)
@@ -210,6 +210,8 @@ def _generate(cfg: SynthConfig, batch_spans: int | None) -> SynthIncident:
     busy = _busy_services(sys)
     if cfg.fault_type in _CODE_FAULTS:  # a db-like leaf does not throw application exceptions or leak heap
         busy = [s for s in busy if not sys.names.leaf_services[sys.topo.services.index(s)]] or busy
+    if cfg.fault_type == "early_return":  # only a service that makes calls can skip them
+        busy = [s for s in busy if sys.topo.callees_of(s)] or busy
     onset_s = incident_w[0] + max(0.0, -real.onset_error_s)  # an early alarm: the fault starts after it
     plan, truth = resolve_fault(cfg, sys.topo, busy, np.random.default_rng(s_fault), onset_s, incident_w[1])
     rng_b = np.random.default_rng(s_benign)

@@ -80,6 +80,7 @@ def simulate(
     self_us = np.zeros((T, N))
     origin = np.zeros((T, N), dtype=np.int8)
     gc = np.zeros((T, N), dtype=bool)
+    cut = np.zeros((T, N), dtype=bool)  # early_return: the span returned before making its child calls
     ft = fault.fault_type if fault is not None else ""
     active = fault.active(arrivals_s) if fault is not None else np.zeros(N, dtype=bool)
     p = fault.params if fault is not None else None
@@ -97,7 +98,7 @@ def simulate(
         else:
             pod[t] = pod[par]
         if par >= 0:
-            run = present[par]
+            run = present[par] & ~cut[par]
             if tpl.prob[t] < 1.0:
                 run = run & (rng.random(N) < tpl.prob[t])
             present[t] = run
@@ -124,6 +125,9 @@ def simulate(
         s = world.op_median_us[op] * rng.lognormal(0.0, sigma, N)
         if ft in ("cpu", "node_fault"):
             s = np.where(hit, s * rng.lognormal(np.log(p.slow_median), p.slow_sigma, N), s)
+        elif ft == "early_return" and kind == SERVER and tpl.children[t]:
+            cut[t] = hit & (rng.random(N) < p.early_return_prob)
+            s = np.where(cut[t], s * p.early_return_self, s)
         elif ft == "memory":
             g = hit & (rng.random(N) < p.gc_prob)
             gc[t] = g

@@ -7,15 +7,18 @@ agent's view of it, bound to its span.
 from faultwise.rcl.tools.data_tools import DataTools
 from faultwise.rcl.tools.records import (
     MAX_ITEMS,
+    CallShift,
     LogEvidence,
     MetricEvidence,
     MetricShift,
     OperationStats,
+    StructureEvidence,
     TimingEvidence,
 )
 from faultwise.rcl.tools.scoped import ScopedTools
 
 __all__ = [
+    "CallShift",
     "DataTools",
     "LogEvidence",
     "MAX_ITEMS",
@@ -23,5 +26,6 @@ __all__ = [
     "MetricShift",
     "OperationStats",
     "ScopedTools",
+    "StructureEvidence",
     "TimingEvidence",
 ]

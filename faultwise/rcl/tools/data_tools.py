@@ -24,8 +24,23 @@ from faultwise.rcl.profile.normal import NormalProfile
 from faultwise.rcl.telemetry.schema import Telemetry
 from faultwise.rcl.tools.logs import LogShifts, pod_error_rates
 from faultwise.rcl.tools.metrics import metric_shifts
-from faultwise.rcl.tools.records import MAX_ITEMS, LogEvidence, MetricEvidence, OperationStats, TimingEvidence
-from faultwise.rcl.tools.structure import UnansweredCalls, attribute_gaps, find_unanswered_calls
+from faultwise.rcl.tools.records import (
+    MAX_ITEMS,
+    CallShift,
+    LogEvidence,
+    MetricEvidence,
+    OperationStats,
+    StructureEvidence,
+    TimingEvidence,
+)
+from faultwise.rcl.tools.structure import (
+    MIN_SHARE_CHANGE,
+    CallShifts,
+    UnansweredCalls,
+    attribute_gaps,
+    find_call_shifts,
+    find_unanswered_calls,
+)
 from faultwise.rcl.tools.timing import in_window, score_error_shift, score_timings
 
 if TYPE_CHECKING:
@@ -54,12 +69,18 @@ _TIMING_COLUMNS = (
 )
 
 
+#: The structural evidence of a span that shows no shift (shared: records are not changed by readers).
+_NO_SHIFT = StructureEvidence()
+
+
 @dataclass
 class DataTools:
     """Tools over one incident, measured against a :class:`NormalProfile`.
 
     ``metric_normal`` is fault-free metric data (without it, the metrics before the window are normal);
-    ``window_us`` the incident window (default: the whole incident). ``spans`` is the incident's span table
+    ``window_us`` the incident window (default: the whole incident); ``call_shift_z`` the confidence (z) a
+    change of an operation's child calls needs to be reported (the reasoner's ``z0``) and
+    ``call_share_change`` the share points it must move (see :func:`find_call_shifts`). ``spans`` is the incident's span table
     with every derived timing figure, for the label-free trace selection and the synthesis.
     """
 
@@ -67,6 +88,8 @@ class DataTools:
     profile: NormalProfile
     metric_normal: pd.DataFrame | None = None
     window_us: tuple[int, int] | None = None
+    call_shift_z: float = 3.0
+    call_share_change: float = MIN_SHARE_CHANGE
     spans: pd.DataFrame = field(init=False)
     pod_node: dict[str, str] = field(init=False, default_factory=dict)
 
@@ -79,6 +102,9 @@ class DataTools:
         attribute_gaps(spans, window)
         self._unanswered: UnansweredCalls = find_unanswered_calls(spans, window, self.profile)
         score_error_shift(spans, self.profile, window)
+        self._calls: CallShifts = find_call_shifts(
+            spans, window, self.profile, self.call_shift_z, self.call_share_change
+        )
         self.spans = spans
         self.pod_node = self.telemetry.pod_nodes()
         self._logs = LogShifts(self.profile)
@@ -133,6 +159,30 @@ class DataTools:
             unanswered_z=float(c["unanswered_z"][i]),
             suspect_callees=self._unanswered.suspects.get(span_id, [])[:MAX_ITEMS],
         )
+
+    def span_structure(self, span_id: str) -> StructureEvidence:
+        """The span's child calls against its operation's usual ones: usual calls it lacks that its operation
+        lost, new calls it makes, changed call counts, and (for a span showing any) its duration against
+        the normal median."""
+        i = int(self._row[span_id])
+        if not self._calls.shows_any(i):
+            return _NO_SHIFT  # the common case, without building a record per span
+        med = self._cols["base_dur_med"][i]
+        ratio = None if med != med or med <= 0 else round(float(self._cols["duration_us"][i] / med), 4)
+        return self._calls.evidence(i, ratio)
+
+    def call_shifts(self, service: str, operation: str) -> list[CallShift]:
+        """How the child calls of one operation changed in the window, strongest first (capped)."""
+        return list(self._calls.by_operation.get((service, operation), []))[:MAX_ITEMS]
+
+    def structure_strengths(self) -> np.ndarray:
+        """Per span row of :attr:`spans`, the strongest structural shift (z) it shows (vanished or new call;
+        zero for most spans), for the trace selection."""
+        z = np.zeros(len(self.spans))
+        for d in (self._calls.vanished, self._calls.new):
+            for i, items in d.items():
+                z[i] = max(z[i], max(v for v, _ in items))
+        return z
 
     def span_logs(self, span_id: str) -> LogEvidence:
         """The span's log lines against its operation's normal pattern (lists capped), and its pod's

@@ -97,3 +97,52 @@ class OperationStats(BaseModel):
     incident_error_rate: float
     incident_median_duration_us: float | None
     baseline_median_duration_us: float | None
+
+
+class CallShift(BaseModel):
+    """One change in the calls a parent operation makes on one pod, incident window against normal.
+
+    ``kind`` is ``vanished`` (a usual child call is missing from many of the parent's spans), ``new`` (a
+    call its spans rarely or never made appears) or ``count`` (spans that make the call make it a different
+    number of times). Shares are of the parent operation's spans that make the call; ``z`` is the
+    count-based confidence (binomial for shares, Poisson for counts) and ``effect`` the size of the change
+    (share points for vanished/new, ratio of calls per span for count).
+    """
+
+    kind: str = Field(description="vanished, new or count")
+    service: str
+    operation: str
+    pod: str = Field(description="the pod whose spans of the operation changed")
+    child_service: str
+    child_operation: str
+    z: float
+    effect: float
+    normal_share: float
+    incident_share: float
+    normal_calls_per_span: float = Field(0.0, description="calls per parent span that makes the call")
+    incident_calls_per_span: float = 0.0
+    parent_spans: int = Field(description="spans of the parent operation in the incident window")
+
+
+class StructureEvidence(BaseModel):
+    """How the span's own child calls differ from its operation's usual ones (traces only, no logs needed):
+    the traces-only counterpart of usual log lines that vanished."""
+
+    vanished_calls: list[str] = Field(
+        default_factory=list,
+        description="usual child calls (service:operation) this span did not make, while its operation "
+        "lost them in the window",
+    )
+    new_calls: list[str] = Field(
+        default_factory=list, description="child calls this span made that its operation normally does not"
+    )
+    count_calls: list[str] = Field(
+        default_factory=list, description="child calls whose number per span changed for its operation"
+    )
+    vanished_z: float = Field(0.0, description="strongest confidence of a vanished call this span lacks")
+    new_z: float = Field(0.0, description="strongest confidence of a new call this span makes")
+    count_z: float = Field(0.0, description="strongest confidence of a changed call count in this span")
+    duration_ratio: float | None = Field(
+        None,
+        description="the span's duration over its operation's normal median (below 1: it returned early)",
+    )

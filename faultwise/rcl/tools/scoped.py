@@ -6,7 +6,13 @@ from dataclasses import dataclass
 
 from faultwise.rcl.telemetry.schema import Span
 from faultwise.rcl.tools.data_tools import DataTools
-from faultwise.rcl.tools.records import LogEvidence, MetricEvidence, OperationStats, TimingEvidence
+from faultwise.rcl.tools.records import (
+    LogEvidence,
+    MetricEvidence,
+    OperationStats,
+    StructureEvidence,
+    TimingEvidence,
+)
 
 
 @dataclass(frozen=True)
@@ -22,6 +28,10 @@ class ScopedTools:
     def timing(self) -> TimingEvidence:
         """Duration, own processing time and network gap of the span, against its operation's baseline."""
         return self._tools.span_timing(self.span.span_id)
+
+    def structure(self) -> StructureEvidence:
+        """The span's child calls against its operation's usual ones (vanished, new, changed counts)."""
+        return self._tools.span_structure(self.span.span_id)
 
     def logs(self) -> LogEvidence:
         """Log lines the span emitted, as templates new to / missing from its operation's normal pattern."""
