@@ -122,20 +122,7 @@ def test_a_vanished_callee_answers_nothing_and_its_callers_name_it():
 
 
 def test_bench_gives_the_declared_start(cli):
-    rc, out, err = cli(
-        [
-            "rcl",
-            "bench",
-            "synthetic",
-            "--seeds",
-            "1",
-            "--fault-types",
-            "cpu",
-            "--realism",
-            "realistic",
-            "--json",
-        ]
-    )
+    rc, out, err = cli("rcl bench synthetic --seeds 1 --fault-types cpu --realism realistic --json".split())
     assert rc == 0, err
     assert json.loads(out)["cases"] == 1
     from faultwise.rcl.bench.synthetic import synthetic_cases, synthetic_plan
