@@ -140,3 +140,29 @@ def test_evidence_graph_repr_stays_small_whatever_its_size():
     }
     text = repr(EvidenceGraph(trace_id="t", nodes=nodes, edges=[("0", "1")]))
     assert text == "EvidenceGraph(trace_id='t', nodes=5000, edges=1)"
+
+
+def test_a_reasoner_that_never_waits_gets_the_same_reports_without_a_task_per_step(small_incident):
+    """The embedded reasoner's traces run in dependency order in one go: every report and every evidence
+    node is what the scheduled path (taken when step events are recorded) gives."""
+    from faultwise.rcl.profile import NormalProfile
+    from faultwise.rcl.reasoners.embedded import EmbeddedReasoner
+    from faultwise.rcl.tools import DataTools
+
+    inc = small_incident("exception", 1)
+    start_us = int(inc.truth.inject_ts_s * 1e6)
+    tools = DataTools(
+        inc.incident, NormalProfile.fit(inc.normal.spans, inc.normal.logs), window_us=(start_us, 2**62)
+    )
+    spans = inc.incident.spans
+    tids = spans.loc[spans["is_error"], "trace_id"].unique()[:3]
+    graphs = [TraceGraph.from_frame(spans[spans["trace_id"] == t]) for t in tids]
+    assert len(graphs) == 3 and all(len(g) > 2 for g in graphs)
+    fast = Coordinator(EmbeddedReasoner())
+    scheduled = Coordinator(EmbeddedReasoner(), record_events=True)
+    assert fast._never_waits() and not scheduled._never_waits()
+    a, b = fast.run(graphs, tools), scheduled.run(graphs, tools)
+    assert scheduled.events and not fast.events
+    for x, y in zip(a, b, strict=True):
+        assert list(x.reports) == list(y.reports)  # the same (post-)order
+        assert x.reports == y.reports and x.nodes == y.nodes

@@ -7,7 +7,8 @@ levels. Both run under one concurrency bound (what limits parallel LLM calls).
 
 A reasoner that plans an incident before its recursion (the LLM reasoner: which decisions are in doubt,
 and the budget spent on them across all traces) has a ``prepare(graphs, tools)`` method; it is called
-once per incident, with every trace graph, before any agent runs.
+once per incident, with every trace graph, before any agent runs. A reasoner that never waits (the
+embedded one) runs each trace's steps in that same dependency order without a task per step.
 """
 
 from __future__ import annotations
@@ -70,7 +71,9 @@ class Coordinator:
         agents = {
             sid: DedicatedAgent(sp, ScopedTools(sp, tools), self.reasoner) for sid, sp in graph.spans.items()
         }
-        if self.schedule == "levels":
+        if self._never_waits():
+            reports = self._in_order(graph, agents)
+        elif self.schedule == "levels":
             reports = await self._levels(graph, agents, sem)
         else:
             reports = await self._dependency(graph, agents, sem)
@@ -85,6 +88,28 @@ class Coordinator:
         if self.on_trace_done:
             self.on_trace_done(geg)
         return geg
+
+    def _never_waits(self) -> bool:
+        """A reasoner whose steps are plain computations (it offers ``verify_sync`` and ``consolidate_sync``,
+        as the embedded one does) gains nothing from a task per step: its trace runs in dependency order in one
+        go, with the same reports. Recording step events keeps the scheduled path (they describe it)."""
+        r = self.reasoner
+        return (
+            not self.record_events
+            and callable(getattr(r, "verify_sync", None))
+            and callable(getattr(r, "consolidate_sync", None))
+        )
+
+    def _in_order(self, graph: TraceGraph, agents: dict[str, DedicatedAgent]) -> dict[str, AgentReport]:
+        r = self.reasoner
+        for a in agents.values():
+            a.evidence = r.verify_sync(a.span, a.tools)  # type: ignore[attr-defined]
+        reports: dict[str, AgentReport] = {}
+        for sid in graph.post_order():  # children before their parents, as the dependency schedule
+            a = agents[sid]
+            kids = [reports[c] for c in graph.children[sid]]
+            reports[sid] = r.consolidate_sync(a.span, a.evidence, kids)  # type: ignore[attr-defined]
+        return reports
 
     async def _dependency(self, graph, agents, sem) -> dict[str, AgentReport]:
         verify = {
