@@ -114,7 +114,7 @@ def _diagnose(inc, call_structure: float) -> list[str]:
 @pytest.mark.parametrize("seed", [0, 3])
 def test_traces_only_early_return_is_found_by_its_vanished_calls(small_incident, seed):
     inc = small_incident("early_return", seed)
-    assert _diagnose(inc, 1.0)[:1] == [inc.truth.service]
+    assert _diagnose(inc, EmbeddedConfig().call_structure)[:1] == [inc.truth.service]  # the default weight
     assert _diagnose(inc, 0.0)[:1] != [inc.truth.service]  # without the structural signal it is missed
 
 
