@@ -8,7 +8,13 @@ from typing import Annotated
 import typer
 
 from faultwise.errors import InputError
-from faultwise.rcl.cli.bench_run import BenchSettings, MethodsOpt, run_methods, with_reasoner_options
+from faultwise.rcl.cli.bench_run import (
+    BenchJsonOpt,
+    BenchSettings,
+    MethodsOpt,
+    run_methods,
+    with_reasoner_options,
+)
 from faultwise.rcl.cli.options import at_least_one, checked_config
 
 bench_app = typer.Typer(help="Score the method on labelled incidents.", no_args_is_help=True)
@@ -18,9 +24,7 @@ bench_app = typer.Typer(help="Score the method on labelled incidents.", no_args_
 @with_reasoner_options
 def bench_nezha(
     root: Annotated[Path, typer.Argument(help="Folder with cases.csv beside rca_data/ and construct_data/.")],
-    json_out: Annotated[
-        bool, typer.Option("--json", help="Print only the scores as one JSON document.")
-    ] = False,
+    json_out: BenchJsonOpt = False,
     limit: Annotated[int | None, typer.Option("--limit", help="Run only the first N cases.")] = None,
     cases: Annotated[
         str | None, typer.Option("--cases", help="Comma-separated case ids to run (cases.csv order).")
@@ -41,9 +45,7 @@ def bench_nezha(
 @with_reasoner_options
 def bench_synthetic(
     seeds: Annotated[int, typer.Option("--seeds", help="Incidents per fault type (seeds 0..N-1).")] = 3,
-    json_out: Annotated[
-        bool, typer.Option("--json", help="Print only the scores as one JSON document.")
-    ] = False,
+    json_out: BenchJsonOpt = False,
     fault_types: Annotated[
         str | None, typer.Option("--fault-types", help="Comma-separated subset of the injectable faults.")
     ] = None,
@@ -55,7 +57,7 @@ def bench_synthetic(
         typer.Option(
             "--realism",
             help="none (clean incidents) or realistic: onset error, a drifting query tail, handler spans "
-            "beside client calls, a briefly vanished callee (docs/rcl-bench.md).",
+            "beside client calls, a briefly vanished callee (docs/rcl-synthetic.md).",
         ),
     ] = "none",
     methods: MethodsOpt = None,
@@ -89,9 +91,7 @@ def bench_rcaeval(
     root: Annotated[
         Path, typer.Argument(help="Folder of RCAEval RE2/RE3 cases: <system>/<service>_<fault>/<n>/.")
     ],
-    json_out: Annotated[
-        bool, typer.Option("--json", help="Print only the scores as one JSON document.")
-    ] = False,
+    json_out: BenchJsonOpt = False,
     limit: Annotated[int | None, typer.Option("--limit", help="Run only the first N cases.")] = None,
     methods: MethodsOpt = None,
     settings: BenchSettings | None = None,
@@ -110,9 +110,7 @@ def bench_aiops2022(
     root: Annotated[
         Path, typer.Argument(help="A cloudbed-day folder, or a folder of them (groundtruth.csv each).")
     ],
-    json_out: Annotated[
-        bool, typer.Option("--json", help="Print only the scores as one JSON document.")
-    ] = False,
+    json_out: BenchJsonOpt = False,
     methods: MethodsOpt = None,
     before_s: Annotated[int, typer.Option("--before-s", help="Normal period before each fault.")] = 600,
     after_s: Annotated[int, typer.Option("--after-s", help="Window after each fault.")] = 600,
@@ -164,9 +162,7 @@ def bench_replay(
             "needs to be a target.",
         ),
     ] = 5,
-    json_out: Annotated[
-        bool, typer.Option("--json", help="Print only the scores as one JSON document.")
-    ] = False,
+    json_out: BenchJsonOpt = False,
     methods: MethodsOpt = None,
     settings: BenchSettings | None = None,
 ) -> None:

@@ -49,6 +49,7 @@ BenchCacheOpt = Annotated[
 BenchMaxTracesOpt = Annotated[
     int | None, typer.Option("--max-traces", help="Most anomalous traces to diagnose per case.")
 ]
+BenchJsonOpt = Annotated[bool, typer.Option("--json", help="Print only the scores as one JSON document.")]
 MethodsOpt = Annotated[
     str | None,
     typer.Option(

@@ -27,11 +27,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from faultwise.rcl.inject.tree import JOIN_TOLERANCE_US, SpanForest
+from faultwise.rcl.profile.graph import BESIDE_MIN_US, BESIDE_SHARE  # one rule for the method and the shifter
 
-#: A childless sibling "waits beside" a call when it starts no later than the call and ends within this
-#: share of the call's length (or 0.2 ms) of the call's end, so that it covers nearly all of the call.
-BESIDE_SHARE = 0.02
-BESIDE_MIN_US = 200
 NONE = -1
 
 

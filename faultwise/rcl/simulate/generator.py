@@ -207,7 +207,8 @@ def _generate(cfg: SynthConfig, batch_spans: int | None) -> SynthIncident:
     real = cfg.realism
     normal_w = (cfg.start_ts_s, cfg.start_ts_s + cfg.normal_s)
     incident_w = (normal_w[1], normal_w[1] + cfg.incident_s)
-    busy = _busy_services(sys)
+    busy_all = _busy_services(sys)
+    busy = busy_all
     if cfg.fault_type in _CODE_FAULTS:  # a db-like leaf does not throw application exceptions or leak heap
         busy = [s for s in busy if not sys.names.leaf_services[sys.topo.services.index(s)]] or busy
     if cfg.fault_type == "early_return":  # only a service that makes calls can skip them
@@ -218,7 +219,7 @@ def _generate(cfg: SynthConfig, batch_spans: int | None) -> SynthIncident:
     benign_normal = _benign(sys, rng_b, normal_w, set())
     avoid = set(plan.pods.tolist())
     benign_incident = _benign(sys, rng_b, incident_w, avoid)
-    quirks_n, quirks_i, truth = _quirks(sys, real, truth, s_real)
+    quirks_n, quirks_i, truth = _quirks(sys, busy_all, real, truth, s_real)
 
     rng_n = np.random.default_rng(s_normal)
     normal = _window(
@@ -235,17 +236,17 @@ def _generate(cfg: SynthConfig, batch_spans: int | None) -> SynthIncident:
         sys, cfg, incident_w, requests, plan, benign_incident, rng_i, "incident", extra, quirks_i
     )
     if real.vanished_s > 0:
-        incident, truth = _vanish(sys, incident, truth, real.vanished_s, s_real)
+        incident, truth = _vanish(busy_all, incident, truth, real.vanished_s, s_real)
     return SynthIncident(config=cfg, topology=sys.topo, normal=normal, incident=incident, truth=truth)
 
 
-def _unrelated(sys: _System, truth: GroundTruth) -> list[str]:
-    """Non-entry services with traffic other than the fault's: where an unrelated anomaly can happen."""
-    return [s for s in _busy_services(sys) if s != truth.service]
+def _unrelated(busy: list[str], truth: GroundTruth) -> list[str]:
+    """Non-entry services with traffic (``busy``) other than the fault's: where an unrelated anomaly can happen."""
+    return [s for s in busy if s != truth.service]
 
 
 def _quirks(
-    sys: _System, real: Realism, truth: GroundTruth, seed: np.random.SeedSequence
+    sys: _System, busy: list[str], real: Realism, truth: GroundTruth, seed: np.random.SeedSequence
 ) -> tuple[_Quirks, _Quirks, GroundTruth]:
     """The handler spans of both windows and the drifting tail of the incident window, drawn from ``seed``;
     the truth records them and the declared start."""
@@ -254,8 +255,9 @@ def _quirks(
     handlers = pick_services(callers, real.handler_share, np.random.default_rng(s_handler))
     extra_sigma, drift_service = None, ""
     if real.tail_drift > 1.0:
-        leaves = [s for s in _unrelated(sys, truth) if sys.names.leaf_services[sys.topo.services.index(s)]]
-        pool = leaves or _unrelated(sys, truth)
+        others = _unrelated(busy, truth)
+        leaves = [s for s in others if sys.names.leaf_services[sys.topo.services.index(s)]]
+        pool = leaves or others
         if pool:
             drift_service = pool[int(np.random.default_rng(s_drift).integers(len(pool)))]
             ops = sys.names.op_services == sys.topo.services.index(drift_service)
@@ -269,11 +271,11 @@ def _quirks(
 
 
 def _vanish(
-    sys: _System, incident: Telemetry, truth: GroundTruth, seconds: float, seed: np.random.SeedSequence
+    busy: list[str], incident: Telemetry, truth: GroundTruth, seconds: float, seed: np.random.SeedSequence
 ) -> tuple[Telemetry, GroundTruth]:
     """An unrelated busy service answers no call for ``seconds`` (the first one with enough calls)."""
     rng = np.random.default_rng(seed.spawn(5)[4])
-    pool = [s for s in _unrelated(sys, truth) if s != truth.drift_service]
+    pool = [s for s in _unrelated(busy, truth) if s != truth.drift_service]
     for k in rng.permutation(len(pool)):
         try:
             out, at_s = vanish_service(incident, pool[int(k)], seconds, rng)

@@ -93,6 +93,8 @@ def pick_services(candidates: list[str], share: float, rng: np.random.Generator)
 def add_handler_spans(spans: pd.DataFrame, services: list[str], rng: np.random.Generator) -> pd.DataFrame:
     """A childless sibling beside every client span of ``services``: same parent, pod and node, starting a
     moment before the call and ending a moment after it, never outside the parent."""
+    from faultwise.rcl.simulate.spans import hex_ids  # (spans -> traffic -> faults -> config -> here)
+
     if not services or not len(spans):
         return spans
     calls = spans[(spans["kind"] == "client") & spans["service"].isin(services) & (spans["parent_id"] != "")]
@@ -114,7 +116,7 @@ def add_handler_spans(spans: pd.DataFrame, services: list[str], rng: np.random.G
     handlers = pd.DataFrame(
         {
             "trace_id": calls["trace_id"].to_numpy(),
-            "span_id": [f"{int(i):016x}" for i in ids],
+            "span_id": hex_ids(ids, 16),
             "parent_id": calls["parent_id"].to_numpy(),
             "service": calls["service"].to_numpy(),
             "pod": calls["pod"].to_numpy(),
