@@ -77,3 +77,14 @@ def test_cli_bad_values_are_one_line_naming_the_flag(argv, flag, tmp_path, monke
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith(f"faultwise: error: {flag}:"), err
     assert not (tmp_path / "B").exists() and not (tmp_path / "m.json").exists()
+
+
+def test_fit_defaults_to_the_false_alarm_budget():
+    """The CLI states its default literally (it loads the detector lazily); it must be the profile's budget."""
+    import inspect
+
+    from faultwise.rft import cli
+    from faultwise.rft.fm.detect.profile import FALSE_ALARM_BUDGET, fit_profile
+
+    assert inspect.signature(cli.fit).parameters["false_alarm_rate"].default == FALSE_ALARM_BUDGET
+    assert inspect.signature(fit_profile).parameters["target_false_alarm_rate"].default == FALSE_ALARM_BUDGET

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from faultwise.cli import main
-from faultwise.rft.fm.detect.selfref import SelfReferencedDetector
+from faultwise.rft.fm.detect.selfref import SelfRefConfig, SelfReferencedDetector
 from faultwise.rft.fm.monitor import FailureMonitor
 
 
@@ -112,3 +112,26 @@ def test_watch_json_prints_one_object_per_event_without_null_scores(tmp_path, ca
     assert ev["opened_step"] == 20 and ev["peak_score"] == "inf" and ev["closed_step"] is None  # still open
     assert all(e["value"] is not None for e in ev["evidence"])  # a NaN value is written "nan", not null
     assert ev["diagnosis"]["fault_type"] == "unknown" and ev["rules"] == ["non_finite:kl"]
+
+
+def _kl_run(kl_from: float, kl_to: float) -> list[dict[str, float]]:
+    """A healthy run whose KL steps from ``kl_from`` to ``kl_to`` at step 40 and stays there."""
+    run = healthy(80, 1.0, seed=3)
+    for t, sig in enumerate(run):
+        sig["kl"] = (kl_from if t < 40 else kl_to) + 0.002 * (t % 3)
+    return run
+
+
+def test_kl_wandering_within_a_nat_is_learning_but_a_blow_up_is_not():
+    """KL rising from 0.08 to 0.19 nats is what healthy runs do as they learn (the CPU bench's healthy runs
+    wander to 0.1-1.8 nats); a rise to nats is a blow-up. Material only from half a nat
+    (``kl_material_nats``); at the old 0.1 the learning run alarmed."""
+    assert alarms(_kl_run(0.08, 0.19)) == []
+    hit = alarms(_kl_run(0.08, 3.0))
+    assert hit and 41 <= hit[0] <= 45
+
+    def strict(run):
+        d = SelfReferencedDetector(SelfRefConfig(kl_material_nats=0.1))
+        return [s for s, sig in enumerate(run, 1) if d.update_signals(s, sig).alarm]
+
+    assert strict(_kl_run(0.08, 0.19))

@@ -21,7 +21,7 @@ import numpy as np
 
 from faultwise.errors import InputError
 from faultwise.rft.faultbench.load import BenchRun
-from faultwise.rft.fm.detect.profile import fit_profile
+from faultwise.rft.fm.detect.profile import FALSE_ALARM_BUDGET, fit_profile
 from faultwise.rft.fm.detect.selfref import SelfRefConfig
 from faultwise.rft.fm.diagnose.classifier import fit_diagnoser
 from faultwise.rft.fm.diagnose.features import window_features
@@ -90,7 +90,7 @@ def diagnosis_training_set(
 
 def fit_model(
     runs: Sequence[BenchRun],
-    target_false_alarm_rate: float = 0.01,
+    target_false_alarm_rate: float = FALSE_ALARM_BUDGET,
     fitted_on: str = "",
     use_accuracy: bool = False,
 ) -> FMModel:

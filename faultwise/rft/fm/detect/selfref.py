@@ -97,7 +97,10 @@ class SelfRefConfig(BaseModel):
     kl_jump_factor: float = Field(30.0, gt=1, description="KL over its largest recent value: a jump")
     kl_jump_min: float = Field(0.1, ge=0, description="a KL jump must also reach this value (nats)")
     kl_material_nats: float = Field(
-        0.1, ge=0, description="KL changes are material relative to at least this level (nats)"
+        0.5,
+        ge=0,
+        description="KL changes are material relative to at least this level (nats): healthy runs wander "
+        "between 0.1 and 1 nat as they learn, a KL blow-up reaches several nats",
     )
     length_clip_limit: float = Field(
         0.9, gt=0, le=1, description="fraction of responses cut at the limit that means pinned"
