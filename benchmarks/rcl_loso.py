@@ -1,6 +1,6 @@
-"""Leave-one-system-out check of an embedded-reasoner constant on the Nezha development systems.
+"""Leave-one-system-out check of a method constant on the Nezha development systems.
 
-For each system, each modality set and each value of one ``EmbeddedConfig`` constant, rank every case and
+For each system, each modality set and each value of one ``EmbeddedConfig`` or ``RCLConfig`` constant, rank every case and
 score it. Then choose the value on one system (best AC@1, ties by MRR) and report what it scores on the other:
 a constant that only helps the system it was chosen on is tuning, not method.
 
@@ -26,9 +26,22 @@ from faultwise.rcl.reasoners.embedded import EmbeddedConfig
 MODALITY_SETS = {name: ALL_SETS[name] for name in ("all", "traces")}
 
 
+def config_with(constant: str, value: float) -> RCLConfig:
+    """The default configuration with one constant set: an analyzer field, or else a reasoner field."""
+    if constant in RCLConfig.model_fields and constant not in ("reasoner", "synthesis"):
+        return RCLConfig(**{constant: value})
+    return RCLConfig(reasoner=EmbeddedConfig(**{constant: value}))
+
+
+def default_of(constant: str) -> object:
+    if constant in RCLConfig.model_fields:
+        return RCLConfig().model_dump()[constant]
+    return EmbeddedConfig().model_dump()[constant]
+
+
 def score_system(root: str, constant: str, values: list[float]) -> dict[str, dict[str, dict]]:
     """{modality set: {value: summary}} for every case of one Nezha folder."""
-    methods = {v: RCLMethod(config=RCLConfig(reasoner=EmbeddedConfig(**{constant: v}))) for v in values}
+    methods = {v: RCLMethod(config=config_with(constant, v)) for v in values}
     results: dict[str, dict[float, list]] = {m: {v: [] for v in values} for m in MODALITY_SETS}
     for case in nezha_cases(root, select_cases(root)):
         for mset, mods in MODALITY_SETS.items():
@@ -48,7 +61,7 @@ def _best(summaries: dict[str, dict]) -> str:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("roots", nargs=2, help="two Nezha folders (two systems)")
-    ap.add_argument("--constant", default="z0", help="an EmbeddedConfig field")
+    ap.add_argument("--constant", default="z0", help="an EmbeddedConfig or RCLConfig field")
     ap.add_argument("--values", default="2,3,4,5", help="comma-separated values to try")
     ap.add_argument("--json", type=Path, help="also write every summary here")
     args = ap.parse_args()
@@ -58,7 +71,7 @@ def main() -> None:
         futures = [pool.submit(score_system, r, args.constant, values) for r in args.roots]
         scored = dict(zip(names, (f.result() for f in futures), strict=True))
     print(
-        f"{args.constant}: AC@1 / AC@3 per system, modality set and value (default {EmbeddedConfig().model_dump()[args.constant]})"
+        f"{args.constant}: AC@1 / AC@3 per system, modality set and value (default {default_of(args.constant)})"
     )
     for mset in MODALITY_SETS:
         for name in names:

@@ -15,6 +15,7 @@ from faultwise.rcl.method.selection import select_traces
 from faultwise.rcl.method.synthesis import SynthesisConfig, synthesize
 from faultwise.rcl.profile import NormalProfile
 from faultwise.rcl.profile.graph import TraceGraph
+from faultwise.rcl.profile.onset import settled_before
 from faultwise.rcl.reasoners.base import Reasoner
 from faultwise.rcl.reasoners.embedded import EmbeddedConfig, EmbeddedReasoner
 from faultwise.rcl.records import EvidenceGraph, Ranking
@@ -52,6 +53,15 @@ class RCLConfig(BaseModel):
         lt=1,
         description="with neither fault-free telemetry nor a start: the share of the incident's time range "
         "taken as normal",
+    )
+    onset_shift_factor: float | None = Field(
+        None,
+        gt=1,
+        description="for a start that may be late: with declared fault-free telemetry, an operation whose "
+        "median own time before the start is already this many times off its declared median (either way) "
+        "is taken to be faulty there and its spans before the start do not join the baseline. Off (None) "
+        "by default: on TrainTicket the hours between the declared baseline and the incident move medians "
+        "too (leave-one-system-out in docs/rcl-bench.md)",
     )
     reasoner: EmbeddedConfig = Field(
         default_factory=EmbeddedConfig,
@@ -109,7 +119,8 @@ class RCLAgent:
         """Rank the likely root causes of ``incident``.
 
         ``normal`` is fault-free telemetry of the same system (the baseline); ``start_us`` the incident start
-        (alarm or injection time). Spans before ``start_us`` join the baseline. With neither, the first
+        (alarm or injection time). Spans before ``start_us`` join the baseline (with ``onset_shift_factor`` set,
+        but for the operations already shifted there against ``normal``). With neither, the first
         ``baseline_fraction`` of the incident's time range is taken as normal.
         """
         t0 = time.perf_counter()
@@ -131,6 +142,8 @@ class RCLAgent:
             base_src.append(normal.sources.get("traces", "baseline"))
         if start_us is not None:
             before = spans[spans["start_us"] < start_us]
+            if base_spans and cfg.onset_shift_factor is not None:  # operations already shifted stay out
+                before, _ = settled_before(before, base_spans[0], cfg.onset_shift_factor)
             if len(before):
                 base_spans.append(before)
                 if logs_on:
@@ -162,6 +175,7 @@ class RCLAgent:
             window_us=window,
             call_shift_z=cfg.reasoner.z0,
             call_share_change=cfg.reasoner.call_share_change,
+            similar_factor=cfg.reasoner.similar_factor,
         )
 
         chosen = select_traces(tools, start_us, cfg.max_traces, cfg.min_trace_score, cfg.reasoner)

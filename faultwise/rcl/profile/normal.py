@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from faultwise.rcl.profile.calls import child_call_counts
+from faultwise.rcl.profile.calls import child_call_counts, parent_rows
 from faultwise.rcl.profile.graph import add_timings
 from faultwise.rcl.profile.log_rules import linked_lines, segment_rules, spans_per_template, with_templates
 from faultwise.rcl.telemetry.levels import error_lines_per_pod
@@ -26,36 +26,31 @@ MIN_PATTERN_SPANS = 10
 
 def callee_pods(timed: pd.DataFrame) -> dict[OpKey, dict[str, int]]:
     """For each client-like operation, the pods (on other pods than the caller) that answered its calls."""
-    client = timed[timed["client_like"].to_numpy()]
-    if not len(client):
+    client_like = timed["client_like"].to_numpy(dtype=bool)
+    if not client_like.any():
         return {}
-    ckey = client["trace_id"].astype(str) + "\x1f" + client["span_id"].astype(str)
-    who = pd.DataFrame(
-        {"service": client["service"].to_numpy(), "operation": client["operation"].to_numpy()},
-        index=ckey.to_numpy(),
-    )
-    who = who[~who.index.duplicated()]
-    pkey = timed["trace_id"].astype(str) + "\x1f" + timed["parent_id"].astype(str)
-    answered = timed.assign(pkey=pkey.to_numpy())[
-        pkey.isin(who.index).to_numpy() & (timed["parent_pod"] != timed["pod"]).to_numpy()
-    ]
-    if not len(answered):
+    prow = parent_rows(timed)
+    pod = timed["pod"].to_numpy()
+    answered = prow >= 0
+    answered[answered] &= client_like[prow[answered]]
+    answered &= timed["parent_pod"].to_numpy() != pod
+    if not answered.any():
         return {}
-    callers = who.loc[answered["pkey"].to_numpy()]
+    caller = prow[answered]
     counts = (
         pd.DataFrame(
             {
-                "service": callers["service"].to_numpy(),
-                "operation": callers["operation"].to_numpy(),
-                "pod": answered["pod"].to_numpy(),
+                "service": timed["service"].to_numpy()[caller],
+                "operation": timed["operation"].to_numpy()[caller],
+                "pod": pod[answered],
             }
         )
         .groupby(["service", "operation", "pod"])
         .size()
     )
     out: dict[OpKey, dict[str, int]] = {}
-    for (svc, op, pod), n in counts.items():
-        out.setdefault((str(svc), str(op)), {})[str(pod)] = int(n)
+    for (svc, op, p), n in counts.items():
+        out.setdefault((str(svc), str(op)), {})[str(p)] = int(n)
     return out
 
 

@@ -95,6 +95,13 @@ class EmbeddedConfig(BaseModel):
         description="weight of a changed number of calls to one child (a loop ran more or fewer times), "
         "less specific than a call that vanished",
     )
+    similar_factor: float = Field(
+        4.0,
+        ge=1,
+        description="two extra waits (microseconds above normal) are alike within this factor: a wait into "
+        "a callee that grew on few of its callers' calls far more than on the others' is the callers' "
+        "(1: off)",
+    )
     callee_down: float = Field(
         0.9, ge=0, le=1, description="score of a call unanswered by pods that sent no span in the window"
     )

@@ -35,6 +35,7 @@ from faultwise.rcl.tools.records import (
 )
 from faultwise.rcl.tools.structure import (
     MIN_SHARE_CHANGE,
+    SIMILAR_FACTOR,
     CallShifts,
     UnansweredCalls,
     attribute_gaps,
@@ -80,7 +81,8 @@ class DataTools:
     ``metric_normal`` is fault-free metric data (without it, the metrics before the window are normal);
     ``window_us`` the incident window (default: the whole incident); ``call_shift_z`` the confidence (z) a
     change of an operation's child calls needs to be reported (the reasoner's ``z0``) and
-    ``call_share_change`` the share points it must move (see :func:`find_call_shifts`). ``spans`` is the incident's span table
+    ``call_share_change`` the share points it must move (see :func:`find_call_shifts`); ``similar_factor``
+    within which two extra waits count as alike (see :func:`attribute_gaps`). ``spans`` is the incident's span table
     with every derived timing figure, for the label-free trace selection and the synthesis.
     """
 
@@ -90,6 +92,7 @@ class DataTools:
     window_us: tuple[int, int] | None = None
     call_shift_z: float = 3.0
     call_share_change: float = MIN_SHARE_CHANGE
+    similar_factor: float = SIMILAR_FACTOR
     spans: pd.DataFrame = field(init=False)
     pod_node: dict[str, str] = field(init=False, default_factory=dict)
 
@@ -99,7 +102,7 @@ class DataTools:
             self.window_us = self.telemetry.time_range_us()
         window = in_window(spans, self.window_us)
         score_timings(spans, self.profile, window)
-        attribute_gaps(spans, window)
+        attribute_gaps(spans, window, self.similar_factor)
         self._unanswered: UnansweredCalls = find_unanswered_calls(spans, window, self.profile)
         score_error_shift(spans, self.profile, window)
         self._calls: CallShifts = find_call_shifts(
@@ -115,6 +118,7 @@ class DataTools:
             self._pod_error_z = pod_error_rates(self.profile, logs, self.window_us)
         self._log_evidence: dict[str, LogEvidence | None] = {}  # assembled on demand
         self._metric_shifts: dict[str, list[MetricShift]] = {}
+        self._metric_evidence: dict[str, MetricEvidence] = {}
         metrics = self.telemetry.metrics
         if metrics is not None and len(metrics):
             self._metric_shifts = metric_shifts(metrics, self.metric_normal, self.window_us)
@@ -205,13 +209,19 @@ class DataTools:
     def metric_shifts(self, entity: str) -> MetricEvidence:
         """The entity's strongest metric shifts (pod, node or service); ``available`` is false without
         metrics for it."""
+        known = self._metric_evidence.get(entity)
+        if known is not None:  # every span of a pod asks the same: one (frozen) record per entity
+            return known
         shifts = self._metric_shifts.get(entity)
         if shifts is None:
-            return MetricEvidence(entity=entity)
-        top = shifts[:MAX_ITEMS]
-        return MetricEvidence(
-            entity=entity, deviations=top, max_abs_z=abs(top[0].z) if top else 0.0, available=True
-        )
+            ev = MetricEvidence(entity=entity)
+        else:
+            top = shifts[:MAX_ITEMS]
+            ev = MetricEvidence(
+                entity=entity, deviations=top, max_abs_z=abs(top[0].z) if top else 0.0, available=True
+            )
+        self._metric_evidence[entity] = ev
+        return ev
 
     def node_of(self, pod: str) -> str:
         """The node hosting ``pod`` ("" where the telemetry does not say)."""

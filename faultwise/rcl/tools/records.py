@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 #: Cap on the list items a tool returns.
 MAX_ITEMS = 5
@@ -71,6 +71,8 @@ class MetricShift(BaseModel):
     """How far one metric of one entity (pod, node or service) moved in the incident window against its
     normal mean, in units of its normal spread."""
 
+    model_config = ConfigDict(frozen=True)
+
     entity: str
     metric: str
     baseline_mean: float
@@ -79,7 +81,10 @@ class MetricShift(BaseModel):
 
 
 class MetricEvidence(BaseModel):
-    """The strongest metric shifts of one entity in the incident window (empty where it has no metrics)."""
+    """The strongest metric shifts of one entity in the incident window (empty where it has no metrics).
+    Frozen: every span of a pod is handed the same record."""
+
+    model_config = ConfigDict(frozen=True)
 
     entity: str
     deviations: list[MetricShift] = Field(default_factory=list)

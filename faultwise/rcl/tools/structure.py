@@ -14,34 +14,65 @@ from faultwise.rcl.profile.normal import NormalProfile
 from faultwise.rcl.profile.stats import binomial_z
 from faultwise.rcl.tools.records import MAX_ITEMS, CallShift, StructureEvidence
 
+#: An edge's waits shifted when they exceed their normal 95th percentile this much more often than 5 % of
+#: the time (binomial z).
+SHIFTED_Z = 3.0
+#: Two extra waits are of a similar amount within this factor of each other (effect sizes, not counts); 1
+#: switches the callee-side comparison off.
+SIMILAR_FACTOR = 4.0
 
-def attribute_gaps(spans: pd.DataFrame, window: np.ndarray) -> None:
-    """Decide whose a longer client->server wait is. Waits that grew on the calls from one pod into *many*
-    callees point at the caller (its own CPU, threads or client stack); waits that grew only on calls into
-    one callee point at that callee (its network or queue). Adds ``gap_blames_caller`` and, for client
-    spans, ``caller_overhead_z`` (how broadly the pod's outgoing calls slowed)."""
+
+def attribute_gaps(spans: pd.DataFrame, window: np.ndarray, similar_factor: float = SIMILAR_FACTOR) -> None:
+    """Decide whose a longer client->server wait is, comparing each edge with its siblings on both ends.
+
+    - Waits that grew on the calls from one pod into *many* callees point at the caller (its own CPU,
+      threads or client stack).
+    - A wait that grew on the calls from *few* of a callee's callers by far more than on its other callers'
+      calls (``similar_factor``; extra waiting time in microseconds, like with like) points at those callers
+      too: a delay on the callee's network or queue reaches every caller by about the same amount.
+    - Otherwise (one callee, and all or most of its callers waiting longer) the wait is the callee's.
+
+    Adds ``gap_blames_caller`` and, for client spans, ``caller_overhead_z`` (how strongly the pod's outgoing
+    calls slowed where the wait is its own)."""
     has_gap = spans["gap_us"].notna().to_numpy() & window
     e = pd.DataFrame(
         {
             "caller": spans["parent_pod"].to_numpy()[has_gap],
             "callee": spans["pod"].to_numpy()[has_gap],
             "x": spans["gap_exceeds"].to_numpy()[has_gap],
+            "extra_us": (spans["gap_us"] - spans["base_gap_med"]).to_numpy()[has_gap],
         }
     )
     broad: dict[str, float] = {}
+    narrow: dict[tuple[str, str], float] = {}
     if len(e):
-        g = e.groupby(["caller", "callee"])["x"].agg(["sum", "size"])
+        by_edge = e.groupby(["caller", "callee"])
+        g = by_edge["x"].agg(["sum", "size"])
+        g["extra_us"] = by_edge["extra_us"].median().clip(lower=0.0).fillna(0.0)
         g["z"] = binomial_z(g["sum"].to_numpy(), g["size"].to_numpy(), 0.05)
         g = g[g["size"] >= 3]
         for caller, grp in g.groupby(level=0):
-            shifted = int((grp["z"] >= 3).sum())
+            shifted = int((grp["z"] >= SHIFTED_Z).sum())
             if shifted >= 2 and shifted >= 0.5 * len(grp):
                 broad[str(caller)] = float(grp["z"].median())
+        for _, grp in g.groupby(level=1):
+            top = grp["extra_us"] * similar_factor > grp["extra_us"].max()  # the callers waiting the most
+            top &= grp["z"] >= SHIFTED_Z
+            if top.any() and 2 * int(top.sum()) <= len(grp):
+                for (caller, callee), z in grp.loc[top, "z"].items():
+                    narrow[(str(caller), str(callee))] = float(z)
     caller = spans["parent_pod"].astype(str)
-    spans["gap_blames_caller"] = caller.map(lambda c: c in broad).to_numpy() & has_gap
+    own_wait = caller.isin(list(broad)).to_numpy() if broad else np.zeros(len(spans), bool)
+    if narrow:
+        edge = pd.MultiIndex.from_arrays([caller.to_numpy(), spans["pod"].astype(str).to_numpy()])
+        own_wait |= edge.isin(pd.MultiIndex.from_tuples(list(narrow)))
+    spans["gap_blames_caller"] = own_wait & has_gap
+    overhead = dict(broad)
+    for (c, _), z in narrow.items():
+        overhead[c] = max(overhead.get(c, 0.0), z)
     spans["caller_overhead_z"] = np.where(
         spans["client_like"].to_numpy() & window,
-        spans["pod"].astype(str).map(broad).fillna(0.0).to_numpy(),
+        spans["pod"].astype(str).map(overhead).fillna(0.0).to_numpy(),
         0.0,
     )
 
