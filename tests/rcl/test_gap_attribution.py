@@ -71,3 +71,16 @@ def test_comparing_like_with_like_can_be_switched_off():
 def test_a_callee_with_one_caller_keeps_its_wait():
     spans = _edges({"web-0": 200_000.0})
     assert _blamed_callers(spans) == set()
+
+
+def test_a_caller_slow_into_many_callees_and_a_starved_one_are_both_blamed():
+    """Both rules at once: pod x waits longer on its calls into two callees (x's own client side), and a
+    starved caller waits far longer than the other callers of c."""
+    many = pd.concat(
+        [_edges({"x-0": 50_000.0}, callee="b-0"), _edges({"x-0": 50_000.0}, callee="d-0")], ignore_index=True
+    )
+    one = _edges({"starved-0": 200_000.0, "web-0": 1_000.0, "checkout-0": 1_000.0}, callee="c-0")
+    spans = pd.concat([many, one], ignore_index=True)
+    spans["parent_pod"] = spans["parent_pod"].astype("string[pyarrow]")  # as loaded tables hold them
+    spans["pod"] = spans["pod"].astype("string[pyarrow]")
+    assert _blamed_callers(spans) == {"x-0", "starved-0"}

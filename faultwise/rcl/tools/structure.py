@@ -62,10 +62,10 @@ def attribute_gaps(spans: pd.DataFrame, window: np.ndarray, similar_factor: floa
                 for (caller, callee), z in grp.loc[top, "z"].items():
                     narrow[(str(caller), str(callee))] = float(z)
     caller = spans["parent_pod"].astype(str)
-    own_wait = caller.isin(list(broad)).to_numpy() if broad else np.zeros(len(spans), bool)
+    own_wait = caller.isin(list(broad)).to_numpy(dtype=bool) if broad else np.zeros(len(spans), bool)
     if narrow:
         edge = pd.MultiIndex.from_arrays([caller.to_numpy(), spans["pod"].astype(str).to_numpy()])
-        own_wait |= edge.isin(pd.MultiIndex.from_tuples(list(narrow)))
+        own_wait = own_wait | edge.isin(pd.MultiIndex.from_tuples(list(narrow)))
     spans["gap_blames_caller"] = own_wait & has_gap
     overhead = dict(broad)
     for (c, _), z in narrow.items():
