@@ -25,7 +25,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from faultwise.rcl.bench import nezha_cases, select_cases
+from faultwise.rcl.bench import select_cases
+from faultwise.rcl.profile.calls import parent_rows
+from faultwise.rcl.telemetry.enrich import dedupe_spans
+from faultwise.rcl.telemetry.nezha import load_nezha_traces
 
 
 def service_scores(spans: pd.DataFrame, start_us: int, min_spans: int) -> tuple[pd.Series, pd.Series]:
@@ -45,22 +48,24 @@ def service_scores(spans: pd.DataFrame, start_us: int, min_spans: int) -> tuple[
         .max()
     )
 
-    key = s["service"] + "|" + s["operation"]
-    by_id = pd.Series(key.to_numpy(), index=s["span_id"].to_numpy())
-    by_id = by_id[~by_id.index.duplicated()]
-    s["key"], s["parent_key"] = key, s["parent_id"].map(by_id)
-    parents = s.groupby(["key", "after"]).size().unstack(fill_value=0)
-    children = s.dropna(subset=["parent_key"]).groupby(["parent_key", "key", "after"]).size()
-    children = children.unstack(fill_value=0)
-    rows = []
-    for (pk, _), c in children.iterrows():
-        if pk not in parents.index:
-            continue
-        pb, pa = parents.loc[pk].get(False, 0), parents.loc[pk].get(True, 0)
-        if pb < min_spans or pa < min_spans:
-            continue
-        expected = c.get(False, 0) / pb * pa
-        rows.append((pk.split("|", 1)[0], abs(c.get(True, 0) - expected) / np.sqrt(expected + 1)))
+    # calls per parent operation and child operation, before and after: the child-call table the profile uses
+    s["key"] = s["service"] + "|" + s["operation"]
+    prow = parent_rows(s)
+    kids = s[prow >= 0].assign(parent_key=s["key"].to_numpy()[prow[prow >= 0]])
+    parents = (
+        s.groupby(["key", "after"]).size().unstack(fill_value=0).reindex(columns=[False, True], fill_value=0)
+    )
+    calls = kids.groupby(["parent_key", "key", "after"]).size().unstack(fill_value=0)
+    calls = calls.reindex(columns=[False, True], fill_value=0)
+    n = parents.reindex(calls.index.get_level_values("parent_key")).to_numpy()
+    ok = (n >= min_spans).all(axis=1)
+    expected = calls[False].to_numpy() / np.maximum(n[:, 0], 1) * n[:, 1]
+    z = np.abs(calls[True].to_numpy() - expected) / np.sqrt(expected + 1)
+    rows = [
+        (pk.split("|", 1)[0], zi)
+        for pk, zi, keep in zip(calls.index.get_level_values("parent_key"), z, ok, strict=True)
+        if keep
+    ]
     structure = pd.DataFrame(rows, columns=["service", "z"]).groupby("service")["z"].max()
     return timing, structure
 
@@ -79,11 +84,12 @@ def main() -> None:
     args = ap.parse_args()
     per_type: dict[str, list[tuple[int | None, int | None]]] = defaultdict(list)
     doc = []
-    for case in nezha_cases(args.root, select_cases(args.root)):
-        if case.start_us is None:
-            continue
-        timing, structure = service_scores(case.incident.spans, case.start_us, args.min_spans)
-        rt, rs = rank_of(timing, case.truth), rank_of(structure, case.truth)
+    root = Path(args.root)
+    for case in select_cases(args.root):  # the trace files alone: logs and metrics are not read
+        spans = dedupe_spans(pd.concat([load_nezha_traces(root / f) for f in case.trace_files]))
+        timing, structure = service_scores(spans, case.inject_unix_utc * 1_000_000, args.min_spans)
+        truth = case.root_cause_service
+        rt, rs = rank_of(timing, truth), rank_of(structure, truth)
         per_type[case.fault_type].append((rt, rs))
         doc.append(
             {"case": case.case_id, "fault_type": case.fault_type, "timing_rank": rt, "structure_rank": rs}

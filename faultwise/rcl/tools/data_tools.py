@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -43,9 +42,6 @@ from faultwise.rcl.tools.structure import (
     find_unanswered_calls,
 )
 from faultwise.rcl.tools.timing import in_window, score_error_shift, score_timings
-
-if TYPE_CHECKING:
-    from faultwise.rcl.tools.records import MetricShift
 
 #: The per-span figures a timing record is read from (a float column each, looked up by row).
 _TIMING_COLUMNS = (
@@ -117,11 +113,15 @@ class DataTools:
             self._logs = LogShifts.build(self.profile, spans[window], with_templates(logs))
             self._pod_error_z = pod_error_rates(self.profile, logs, self.window_us)
         self._log_evidence: dict[str, LogEvidence | None] = {}  # assembled on demand
-        self._metric_shifts: dict[str, list[MetricShift]] = {}
+        # one (frozen) record per entity: every span of a pod asks for the same one
         self._metric_evidence: dict[str, MetricEvidence] = {}
         metrics = self.telemetry.metrics
         if metrics is not None and len(metrics):
-            self._metric_shifts = metric_shifts(metrics, self.metric_normal, self.window_us)
+            for entity, shifts in metric_shifts(metrics, self.metric_normal, self.window_us).items():
+                top = shifts[:MAX_ITEMS]
+                self._metric_evidence[entity] = MetricEvidence(
+                    entity=entity, deviations=top, max_abs_z=abs(top[0].z) if top else 0.0, available=True
+                )
         g = spans.groupby(["service", "operation"], sort=False)
         self._op_incident = pd.DataFrame(
             {"n": g.size(), "err": g["is_error"].mean(), "dur": g["duration_us"].median()}
@@ -209,19 +209,7 @@ class DataTools:
     def metric_shifts(self, entity: str) -> MetricEvidence:
         """The entity's strongest metric shifts (pod, node or service); ``available`` is false without
         metrics for it."""
-        known = self._metric_evidence.get(entity)
-        if known is not None:  # every span of a pod asks the same: one (frozen) record per entity
-            return known
-        shifts = self._metric_shifts.get(entity)
-        if shifts is None:
-            ev = MetricEvidence(entity=entity)
-        else:
-            top = shifts[:MAX_ITEMS]
-            ev = MetricEvidence(
-                entity=entity, deviations=top, max_abs_z=abs(top[0].z) if top else 0.0, available=True
-            )
-        self._metric_evidence[entity] = ev
-        return ev
+        return self._metric_evidence.get(entity) or MetricEvidence(entity=entity)
 
     def node_of(self, pod: str) -> str:
         """The node hosting ``pod`` ("" where the telemetry does not say)."""
