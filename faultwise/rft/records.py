@@ -81,6 +81,9 @@ class TrajectoryRecord(BaseModel):
     is_empty: bool
     is_short: bool
     is_long: bool
+    in_loss: bool = Field(
+        True, description="whether the completion entered the loss (False: a data filter left it out)"
+    )
     fault_type: str = "none"
     strength: Strength = "none"
 

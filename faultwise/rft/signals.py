@@ -137,6 +137,20 @@ def trajectory_signals(trajectories: Sequence[TrajectoryRecord]) -> dict[str, fl
     return out
 
 
+def in_loss_reward_signals(trajectories: Sequence[TrajectoryRecord]) -> dict[str, float]:
+    """``reward_mean`` and ``reward_std`` over the completions that entered the loss, when a data filter left
+    some out (else ``{}``; also ``{}`` when it left out all: that step trains on nothing).
+
+    A filter keeps degenerate completions in the batch, out of the update: their rewards say what the sampler
+    does, these say what the policy is trained on — whether the run still learns behind its filter."""
+    kept = [t.reward for t in trajectories if t.in_loss]
+    if not kept or len(kept) == len(trajectories):
+        return {}
+    mean = _mean(kept)
+    var = sum((r - mean) ** 2 for r in kept) / (len(kept) - 1) if len(kept) > 1 else 0.0
+    return {"reward_mean": mean, "reward_std": var**0.5}
+
+
 def extract_signals(
     step: StepRecord, trajectories: Sequence[TrajectoryRecord] | None = None
 ) -> dict[str, float]:
@@ -155,4 +169,5 @@ def extract_signals(
         out["reward_accuracy_gap"] = out["reward_mean"] - out["task_accuracy"]
     if trajectories:
         out.update(trajectory_signals(trajectories))
+        out.update(in_loss_reward_signals(trajectories))  # a data filter on: the reward the update trains on
     return out

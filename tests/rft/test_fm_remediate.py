@@ -10,6 +10,7 @@ from faultwise.rft.faultbench.runner import RunConfig
 from faultwise.rft.fm.remediate.actions import (
     ENVIRONMENT_CAUSES,
     MAX_VALID_REWARD,
+    STOP_CAUSES,
     generic_action,
     plan_action,
 )
@@ -39,12 +40,23 @@ def test_every_diagnosis_has_a_valid_action(fault):
         assert a1.changes == {} and a1.guards == []
         assert plan_action(fault, cfg.model_dump(), 2).kind == "stop"
         return
+    if fault in STOP_CAUSES:  # a training fault no setting reaches: stop, say why, change nothing
+        assert a1.kind == "stop" and a1.changes == {} and a1.cause == STOP_CAUSES[fault]
+        return
     assert a1.kind == "retrain" and a1.changes and a1.rationale
     assert a1.guards == []  # guards are opt-in, never part of the default action
     new = RunConfig.model_validate({**cfg.model_dump(), **a1.changes})  # the runner accepts the change
     a2 = plan_action(fault, new.model_dump(), 2)
     assert a2.kind == "retrain"
+    # a second try compounds the first: a scaled setting moves again, a switch stays on
+    for k, v in a2.changes.items():
+        if isinstance(v, float) and k in a1.changes:
+            assert v != a1.changes[k]
+        elif isinstance(v, bool):
+            assert v == a1.changes[k]
     assert plan_action(fault, new.model_dump(), 3).kind == "stop"
+    # what an action tolerates is a symptom it works around, never the ground the verification stands on
+    assert not {"reward_mean", "kl", "entropy"} & set(a1.tolerates)
 
 
 def test_actions_move_the_knobs_the_right_way():
@@ -56,12 +68,17 @@ def test_actions_move_the_knobs_the_right_way():
     assert plan_action("advantage_instability", s, 1).changes["epsilon"] < 0.2
     assert plan_action("entropy_collapse", s, 1).changes["temperature"] > 1.0
     assert plan_action("length_too_short", s, 1).changes["max_completion_length"] > 20
-    assert plan_action("update_freeze", s, 1).changes["learning_rate"] > 1e-3
+    freeze = plan_action("update_freeze", s, 1)  # no multiple of a zero gradient is an update
+    assert freeze.kind == "stop" and "zero" in freeze.cause
     for fault in ("reward_spike", "reward_collapse", "reward_hacking"):
         assert plan_action(fault, s, 1).changes["reward_fallback"] is True
     assert plan_action("length_too_long", s, 1).changes["mask_truncated_completions"] is True
     assert plan_action("empty_response", s, 1).changes["drop_degenerate"] is True
     assert "reward_range" in plan_action("reward_spike", s, 1, use_guards=True).guards
+    # a filter leaves the degenerate completions in the batch: their symptoms and the zeroed advantages stay
+    for fault in ("empty_response", "length_too_long"):
+        assert {"empty_ratio", "advantage_mean"} <= set(plan_action(fault, s, 1).tolerates)
+    assert plan_action("reward_collapse", s, 1).tolerates == []  # a fallback grader removes the cause
     for fault in FAULT_TYPES:  # the control: whatever the diagnosis, halve the learning rate
         assert generic_action(fault, s, 1).changes == {"learning_rate": 5e-4}
     assert generic_action("kl_explosion", s, 3).kind == "stop"

@@ -23,7 +23,8 @@ from faultwise.rft.faultbench.faults import Injector, make_injector
 from faultwise.rft.faultbench.policy import Rollout
 from faultwise.rft.fm.remediate import bench as B
 from faultwise.rft.fm.remediate.actions import generic_action, plan_action
-from faultwise.rft.records import FAMILY_OF, FAULT_TYPES
+from faultwise.rft.records import FAMILY_OF, FAULT_TYPES, StepRecord, TrajectoryRecord
+from faultwise.rft.signals import extract_signals, in_loss_reward_signals
 
 # The declared configuration an operator may change (TRL / verl settings, filters, the fallback grader).
 OPERATOR_LEVERS = {
@@ -102,13 +103,16 @@ def _stand_ins(monkeypatch, tmp_path: Path, diagnoses: list[str | None]):
     class Monitor:
         def __init__(self) -> None:
             d = diagnoses[min(attempt["i"], len(diagnoses) - 1)]
-            self.detector = type("D", (), {"ignore": set()})()
+            self.ignored: set[str] = set()
             self.first_alarm_step = 3 if d else None
             self.onset_estimate = 2 if d else None
             self.diagnosis = _diagnosis(d) if d else None
 
         def update_signals(self, step, signals):
             return None
+
+        def ignore(self, signals):
+            self.ignored = set(signals)
 
     class CB:
         def __init__(self, model, stop_on_diagnosis=False):
@@ -157,8 +161,11 @@ def test_the_loop_never_reaches_the_fault_hooks(diagnosed, status, monkeypatch, 
             a is b for a, b in zip(call["injectors"], hooks, strict=True)
         )
     assert log == []  # nothing read or wrote the injector's state
-    if status == "escalated":  # two retries with the action's declared settings, then a stop
+    if diagnosed == "kl_explosion":  # two retries with the action's declared settings, then a stop
         assert len(calls) == 3 and calls[1]["resume_from"] is not None and calls[2]["resume_from"] is None
+        assert calls[2]["cfg"].learning_rate < calls[1]["cfg"].learning_rate < cfg.learning_rate
+    if diagnosed == "reward_spike":  # the fallback grader again would repeat what failed: stop at once
+        assert len(calls) == 2 and calls[1]["cfg"].reward_fallback
 
 
 def test_the_guards_are_opt_in_and_then_follow_the_fault(monkeypatch, tmp_path):
@@ -190,6 +197,44 @@ def test_data_filters_decide_from_the_completion_alone():
     assert [filtered_out(r, degenerate) for r in (normal, cut, empty, repeats)] == [False, False, True, True]
     broken = _rollout([5, eos], True, tool_errors=1)
     assert filtered_out(broken, RunConfig(drop_corrupted=True)) and not filtered_out(broken, degenerate)
+
+
+def _traj(i: int, reward: float, in_loss: bool) -> TrajectoryRecord:
+    return TrajectoryRecord.model_validate(
+        {
+            "step": 1, "index": i, "reward": reward, "correct": reward > 0.5, "response_length": 4,
+            "advantage": 0.0, "return": reward, "repetition_ratio": 0.0, "unique_token_ratio": 1.0,
+            "tool_calls": 0, "tool_errors": 0, "is_empty": not in_loss, "is_short": False, "is_long": False,
+            "in_loss": in_loss,
+        }
+    )  # fmt: skip
+
+
+def test_behind_a_filter_the_monitor_sees_the_reward_the_update_trains_on():
+    step = StepRecord(step=1, reward_mean=0.3, reward_std=0.5)
+    kept = [_traj(0, 1.2, True), _traj(1, 0.2, True)]
+    dropped = [_traj(2, 0.0, False), _traj(3, 0.0, False)]
+    view = in_loss_reward_signals(kept + dropped)
+    assert view["reward_mean"] == pytest.approx(0.7) and view["reward_std"] == pytest.approx(2**0.5 / 2)
+    assert extract_signals(step, kept + dropped)["reward_mean"] == pytest.approx(0.7)
+    # nothing filtered (every healthy run): the logged reward stands; everything filtered: nothing to judge
+    assert in_loss_reward_signals(kept) == {} and in_loss_reward_signals(dropped) == {}
+    assert extract_signals(step, kept)["reward_mean"] == 0.3
+    assert extract_signals(step, dropped)["reward_mean"] == 0.3
+
+
+def test_a_limited_bench_holds_every_family_and_the_scales_share_of_mid_run_onsets():
+    from faultwise.rft.faultbench.scales import run_configs
+
+    faulty = [c for c in run_configs("small", 6000) if c.fault_type != "none"]
+    order = B.interleave_families(faulty)
+    assert sorted(c.run_id for c in order) == sorted(c.run_id for c in faulty)  # a permutation
+    share = sum(c.onset_step > 1 for c in faulty) / len(faulty)
+    for n in (32, 36, 60):
+        first = order[:n]
+        assert {FAMILY_OF[c.fault_type] for c in first} == set(FAMILY_OF[c.fault_type] for c in faulty)
+        assert {c.strength for c in first} == {"easy", "hard"}
+        assert abs(sum(c.onset_step > 1 for c in first) / n - share) < 0.1
 
 
 def test_the_fallback_grader_takes_the_reward_hooks_off_its_path():

@@ -22,6 +22,7 @@ from faultwise.rft.fm.callback import FMCallback
 from faultwise.rft.fm.detect.profile import NormalProfile, fit_profile
 from faultwise.rft.fm.diagnose import FEATURE_NAMES, DiagnoserModel
 from faultwise.rft.fm.model import FMModel
+from faultwise.rft.fm.remediate.actions import generic_action
 from faultwise.rft.fm.remediate.supervisor import Supervisor, heldout_accuracy
 from faultwise.rft.records import FAULT_TYPES
 from faultwise.rft.signals import extract_signals
@@ -94,14 +95,17 @@ def frozen_from_onset(seed: int) -> RunConfig:
 def test_loop_rolls_back_before_the_alarm_retrains_with_the_action_and_verifies(real_profile, tmp_path):
     assert real_profile.grad_norm_floor is not None  # healthy runs never have a zero gradient
     cfg = frozen_from_onset(7)
-    sup = Supervisor(hard_rules_only(real_profile, "update_freeze"), save_every=2).run(cfg, tmp_path)
+    # the generic control's action (halve the learning rate) retrains; ours stops at once (see below)
+    sup = Supervisor(
+        hard_rules_only(real_profile, "update_freeze"), save_every=2, planner=generic_action
+    ).run(cfg, tmp_path)
     rep = sup.report
     first = rep.attempts[0]
     # the zero gradient of the onset step raises the alarm, is diagnosed at once and stops that attempt
     assert first.first_alarm_step == ONSET and first.last_step == ONSET
     assert rep.alarms[0].rule == "vanished_update" and first.diagnosis.fault_type == "update_freeze"
     act = rep.actions[0]
-    assert act.kind == "retrain" and act.changes == {"learning_rate": 2 * cfg.learning_rate}
+    assert act.kind == "retrain" and act.changes == {"learning_rate": 0.5 * cfg.learning_rate}
     # the action changes a declared setting, it does not remove the fault: the verification after the rollback
     # sees the zero gradient again, the second try starts over from step 1, and then the loop escalates
     assert rep.status == "escalated" and len(rep.attempts) == 3, rep.summary()
@@ -112,8 +116,10 @@ def test_loop_rolls_back_before_the_alarm_retrains_with_the_action_and_verifies(
     assert start <= ONSET - 2 and start % 2 == 0
     assert retry.first_alarm_step == ONSET and retry.settings_changed == act.changes
     assert again.resumed_from_step is None and again.first_alarm_step == ONSET
+    # the second try compounds the first (half of the halved rate), then the loop escalates
+    assert again.settings_changed == {"learning_rate": 0.25 * cfg.learning_rate}
     assert "persisted" in rep.stop_cause and rep.actions[-1].kind == "stop"
-    assert rep.final_settings["learning_rate"] == 2 * cfg.learning_rate and sup.model is not None
+    assert rep.final_settings["learning_rate"] == 0.25 * cfg.learning_rate and sup.model is not None
     # the kept lineage ends before the alarm
     assert [s.step for s in sup.steps] == list(range(1, len(sup.steps) + 1)) and len(sup.steps) <= ONSET - 2
 

@@ -230,6 +230,7 @@ class BenchController:
                 "is_long": not r.finished and len(r.completion_ids) >= limit,
                 "format_ok": o.format_ok,
                 "terminated_by_env": r.terminated_by_env,
+                "in_loss": not filtered_out(r, self.settings),
                 **label,
             }
         )

@@ -131,6 +131,7 @@ class FailureMonitor:
         self.close_after_steps = close_after_steps
         self.max_events = max_events
         self.confirm_steps = model.confirm_steps if model is not None else 2
+        self.ignored: set[str] = set()  # what a remediation rewrites or tolerates on purpose (see ignore)
         self.excluded = set(INJECTOR_ONLY_SIGNALS)
         if not self.config.use_accuracy:
             self.excluded |= ACCURACY_DERIVED_SIGNALS
@@ -157,10 +158,14 @@ class FailureMonitor:
                 signals[name] = float(v)
         return self.update_signals(step.step, signals)
 
+    def ignore(self, signals: set[str]) -> None:
+        """Leave these signals out of detection from now on: a remediation rewrites them, or works around the
+        cause and so leaves them off-normal on purpose (the verification judges the run on the rest)."""
+        self.ignored = set(signals)
+
     def update_signals(self, step: int, signals: dict[str, float]) -> FMEvent:
         """Feed one step's named signals."""
-        # what a remediation rewrites or tolerates on purpose (set on the profile detector) is ignored by both
-        ignored = self.excluded | (self.detector.ignore if self.detector is not None else set())
+        ignored = self.excluded | self.ignored
         signals = {k: v for k, v in signals.items() if k not in ignored}
         verdict = self.selfref.update_signals(step, signals)
         from_model = False

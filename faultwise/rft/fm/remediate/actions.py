@@ -6,10 +6,14 @@ temperature, length limit, reward normalisation, data filters, the declared fall
 after rolling back to a checkpoint saved before the fault's estimated onset; or a stop with a named cause. An
 action never touches the fault: it does not know where the fault sits, reads no hook's state and adds no hook
 (the pipeline guards of :mod:`faultwise.rft.fm.remediate.guards` are an opt-in extra, ``use_guards``, kept out of
-every headline figure). The second attempt starts over from the run's first step with both attempts' changes
-(each computed from the run's own settings); then the loop escalates.
-Environment faults (the tool or the episode boundary is broken) cannot be trained around: the action is to stop
-and name the cause.
+every headline figure). The second attempt starts over from the run's first step and compounds the first
+(computed from the settings as the first left them); then the loop escalates.
+
+Many actions work around a cause they cannot remove (a data filter leaves degenerate completions out of the
+loss; a slower update damps a bad credit signal), so the fault's own symptoms stay: each such action declares
+the signals it *tolerates*, and the verification judges the run on the others — above all the reward of the
+completions it trains on, KL and entropy, which no action tolerates. Faults no setting reaches (an update that vanished, a broken tool or
+episode boundary) are stopped with the cause named, keeping the last healthy checkpoint.
 
 :func:`generic_action` is the control the bench compares with: on any diagnosis, roll back and halve the
 learning rate.
@@ -26,6 +30,30 @@ from faultwise.rft.records import FAMILY_OF
 # Largest reward a correct, well-formatted answer can earn on the task: the reward guard clips to it.
 MAX_VALID_REWARD = 1.2
 
+# What the sampler produced: a data filter leaves degenerate completions in the batch (out of the loss), so
+# these stay off-normal while the filter works.
+GENERATION_SIGNALS: frozenset[str] = frozenset(
+    {
+        "response_length_mean",
+        "response_length_max",
+        "empty_ratio",
+        "short_ratio",
+        "long_ratio",
+        "repetition_ratio_mean",
+        "unique_token_ratio_mean",
+        "format_ratio",
+        "traj_unique_token_ratio",
+        "traj_short_ratio",
+        "traj_long_ratio",
+    }
+)
+# The advantages the update used, and the policy loss (in GRPO the advantage-weighted ratio): a filter zeroes
+# some advantages on purpose, and a credit fault an operator can only damp (slower updates) keeps them off-normal.
+ADVANTAGE_SIGNALS: frozenset[str] = frozenset(
+    {"advantage_mean", "advantage_std", "traj_advantage_abs_mean", "adv_reward_corr", "policy_loss"}
+)
+FILTER_TOLERATES = GENERATION_SIGNALS | ADVANTAGE_SIGNALS
+
 
 class Action(BaseModel):
     """One remediation step: ``retrain`` with ``changes`` from the rollback point, or ``stop`` with a cause."""
@@ -36,6 +64,11 @@ class Action(BaseModel):
     changes: dict[str, Any] = Field(default_factory=dict)
     guards: list[str] = Field(
         default_factory=list, description="pipeline guards to switch on (fm.remediate.guards)"
+    )
+    tolerates: list[str] = Field(
+        default_factory=list,
+        description="signals the action leaves off-normal by design (it works around the cause): verification "
+        "ignores them and judges the run on the rest — the reward it trains on, KL, entropy",
     )
     rationale: str
     cause: str | None = None
@@ -97,19 +130,14 @@ def _changes(fault: str, s: dict[str, Any]) -> tuple[dict[str, Any], list[str], 
             ["coefficients"],
             "the policy runs away from the reference: much smaller steps, tighter clip range",
         ),
-        "update_freeze": (
-            {"learning_rate": _scaled(s, "learning_rate", 2.0)},
-            [],
-            "the update vanished: larger steps",
-        ),
         "entropy_collapse": (
             {
                 "temperature": _scaled(s, "temperature", 1.3),
-                "entropy_coef": max(float(s.get("entropy_coef", 0.0)), 0.01),
+                "entropy_coef": max(2 * float(s.get("entropy_coef", 0.0)), 0.01),
                 **lr,
             },
             ["coefficients"],
-            "more exploration (temperature x1.3, entropy bonus), slower updates",
+            "more exploration (temperature x1.3, an entropy bonus or twice it), slower updates",
         ),
         "value_mismatch": ({**lr}, ["advantages"], "the credit signal is off: slower updates"),
         "advantage_instability": (
@@ -122,6 +150,26 @@ def _changes(fault: str, s: dict[str, Any]) -> tuple[dict[str, Any], list[str], 
     }
     return table.get(fault, table["unknown"])
 
+
+# What each action works around rather than removes (see Action.tolerates).
+# A credit fault an operator can only damp keeps the gradient (the advantage-weighted score) off-normal too.
+CREDIT_TOLERATES = ADVANTAGE_SIGNALS | {"grad_norm"}
+TOLERATES: dict[str, frozenset[str]] = {
+    "empty_response": FILTER_TOLERATES,
+    "repetition_collapse": FILTER_TOLERATES,
+    "length_too_short": FILTER_TOLERATES,
+    "length_too_long": FILTER_TOLERATES,
+    "value_mismatch": CREDIT_TOLERATES,
+    "advantage_instability": CREDIT_TOLERATES,
+    "delayed_credit": CREDIT_TOLERATES,
+}
+
+# Training faults no setting reaches: the honest action is to stop, keep the last healthy checkpoint, and say why.
+STOP_CAUSES: dict[str, str] = {
+    "update_freeze": "the update vanished (gradients exactly zero on the flagged steps): a detached loss or a "
+    "zeroed loss scale in the training code; no setting multiplies a zero back, so the run stops at its last "
+    "healthy checkpoint",
+}
 
 ENVIRONMENT_CAUSES: dict[str, str] = {
     "tool_call_error": "the calculator tool fails (tool calls return errors); fix or restart the tool server "
@@ -145,7 +193,11 @@ def _escalate(fault_type: str, attempt: int) -> Action:
 
 def plan_action(fault_type: str, settings: dict[str, Any], attempt: int, use_guards: bool = False) -> Action:
     """The action for a diagnosed fault at this attempt (1 = first try, 2 = second try, 3+ = escalate).
-    ``use_guards`` adds the opt-in pipeline guards (an oracle on FaultBench: never in a headline figure)."""
+
+    ``settings`` are the run's settings as they stand (after earlier attempts' changes), so a second try
+    compounds the first (half the learning rate again); a try that would change nothing is the supervisor's
+    cue to escalate. ``use_guards`` adds the opt-in pipeline guards (an oracle on FaultBench: never in a
+    headline figure)."""
     if fault_type in ENVIRONMENT_CAUSES:
         return Action(
             kind="stop",
@@ -153,6 +205,14 @@ def plan_action(fault_type: str, settings: dict[str, Any], attempt: int, use_gua
             attempt=attempt,
             cause=ENVIRONMENT_CAUSES[fault_type],
             rationale=f"environment fault ({FAMILY_OF[fault_type]}): no training change can fix it",
+        )
+    if fault_type in STOP_CAUSES:
+        return Action(
+            kind="stop",
+            fault_type=fault_type,
+            attempt=attempt,
+            cause=STOP_CAUSES[fault_type],
+            rationale="a fault in the training code: no lever of the run's configuration reaches it",
         )
     if attempt > 2:
         return _escalate(fault_type, attempt)
@@ -163,6 +223,7 @@ def plan_action(fault_type: str, settings: dict[str, Any], attempt: int, use_gua
         attempt=attempt,
         changes=changes,
         guards=guards if use_guards else [],
+        tolerates=sorted(TOLERATES.get(fault_type, ())),
         rationale=why,
     )
 

@@ -247,7 +247,8 @@ def outcome_line(r: RemediationOutcome) -> str:
 
 
 def interleave_families(cfgs: list[RunConfig]) -> list[RunConfig]:
-    """Order runs round-robin over families, then types, so a ``limit`` still covers every family."""
+    """Order runs round-robin over families, then types, so a ``limit`` still covers every family, both
+    strengths and both onsets (from the first step, where no healthy checkpoint exists, and mid-run)."""
     by_fam: dict[str, list[RunConfig]] = {}
     for c in cfgs:
         by_fam.setdefault(FAMILY_OF[c.fault_type], []).append(c)
@@ -260,10 +261,20 @@ def interleave_families(cfgs: list[RunConfig]) -> list[RunConfig]:
             easy = [c for c in q if c.strength == "easy"]
             hard = [c for c in q if c.strength != "easy"]
             first, second = (hard, easy) if j % 2 else (easy, hard)
-            queues.append([c for pair in zip_longest(first, second) for c in pair if c is not None])
+            merged = [c for pair in zip_longest(first, second) for c in pair if c is not None]
+            queues.append(_spread_onsets(merged, offset=j))
         by_fam[fam] = [q[i] for i in range(max(map(len, queues))) for q in queues if i < len(q)]
     queues = [by_fam[f] for f in sorted(by_fam)]
     return [q[i] for i in range(max(map(len, queues), default=0)) for q in queues if i < len(q)]
+
+
+def _spread_onsets(runs: list[RunConfig], offset: int, every: int = 3) -> list[RunConfig]:
+    """``runs`` with the mid-run onsets moved to positions ``offset % every``, ``+ every``, ... (the others
+    keep their order), so that the first few of a type hold about the scale's share of mid-run onsets."""
+    mid = [c for c in runs if c.onset_step > 1]
+    rest = [c for c in runs if c.onset_step <= 1]
+    slots = {offset % every + every * i for i in range(len(mid))}
+    return [mid.pop(0) if (i in slots and mid) or not rest else rest.pop(0) for i in range(len(runs))]
 
 
 def _rate(k: int, n: int) -> float | None:

@@ -165,13 +165,14 @@ class Supervisor:
         alarms: list[AlarmMark] = []
         resume: tuple[int, Path] | None = None
         guards: list[str] = []
-        base = cur.model_dump()  # the run's own settings: every attempt's changes are computed from these
+        tolerated: set[str] = set()  # signals the actions taken so far work around (verification skips them)
+        base = cur.model_dump()  # the run's own settings
         changed: dict[str, Any] = {}
         attempt = 0
         while True:
             adir = workdir / f"attempt-{attempt}"
             cb = FMCallback(self.model, stop_on_diagnosis=True)
-            cb.monitor.detector.ignore = rewritten_signals(guards)
+            cb.monitor.ignore(rewritten_signals(guards) | tolerated)
             history = {s: v for s, v in history.items() if resume is not None and s <= resume[0]}
             for step in sorted(history):  # the monitor's state as it was at the rollback point
                 cb.monitor.update_signals(step, history[step][0])
@@ -217,12 +218,16 @@ class Supervisor:
                     cfg, cur, status, attempts, actions, alarms, None, None, out.policy, history
                 )
             attempt += 1
+            settings = {**base, **changed}  # a second try compounds the first
             act = self.planner(
                 mon.diagnosis.fault_type,
-                base,
+                settings,
                 attempt if attempt <= self.max_attempts else 99,
                 use_guards=self.use_guards,
             )
+            if act.kind == "retrain" and all(settings.get(k) == v for k, v in act.changes.items()):
+                # the same try again would only repeat what failed: escalate
+                act = self.planner(mon.diagnosis.fault_type, settings, 99, use_guards=self.use_guards)
             actions.append(act)
             point = max(healthy, key=lambda sp: sp[0]) if healthy else None
             if act.kind == "stop":
@@ -247,6 +252,7 @@ class Supervisor:
             changed.update(act.changes)
             cur = RunConfig.model_validate({**base, **changed})
             guards = sorted(set(guards) | set(act.guards))
+            tolerated |= set(act.tolerates)
             # A failed retry means the rollback point itself may hold the fault (detected late, or drifting
             # since before the estimated onset): the second try starts over from the run's first step.
             resume = point if attempt == 1 else None
