@@ -135,3 +135,24 @@ def test_kl_wandering_within_a_nat_is_learning_but_a_blow_up_is_not():
         return [s for s, sig in enumerate(run, 1) if d.update_signals(s, sig).alarm]
 
     assert strict(_kl_run(0.08, 0.19))
+
+
+@pytest.mark.parametrize("field", ["reward_max", "traj_reward_max", "reward_mean"])
+def test_one_sample_above_the_declared_reward_range_is_a_break(field):
+    run = healthy(40, 1.0, seed=6)
+    for r in run:
+        r.update(reward_std=0.3, reward_max=1.2, traj_reward_max=1.2)  # on the bound: a perfect answer
+    run[30][field] = 1.9
+    declared = SelfReferencedDetector(SelfRefConfig(reward_range=(0.0, 1.2)))
+    verdicts = [declared.update_signals(s, sig) for s, sig in enumerate(run, 1)]
+    assert [v.step for v in verdicts if v.alarm] == [31]
+    assert verdicts[30].rule == f"reward_out_of_range:{field}"
+    assert alarms(run) == []  # no declared range: nothing to break
+
+
+def test_bench_runs_declare_their_tasks_reward_range():
+    from faultwise.rft.faultbench.config import RunConfig, declared_reward_range
+    from faultwise.rft.faultbench.task import CORRECT_REWARD, FORMAT_REWARD
+
+    assert RunConfig().reward_range == (0.0, CORRECT_REWARD + FORMAT_REWARD)
+    assert declared_reward_range("a-task-nobody-declared") is None

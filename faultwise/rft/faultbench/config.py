@@ -7,8 +7,17 @@ from typing import Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from faultwise.rft.faultbench import task as T
 from faultwise.rft.faultbench.policy import PolicyConfig
 from faultwise.rft.records import FAMILY_OF, FAULT_TYPES, RunInfo
+
+# task group -> the declared range of its reward function
+TASK_REWARD_RANGES: dict[str, tuple[float, float]] = {"arithmetic": T.REWARD_RANGE}
+
+
+def declared_reward_range(task_group: str) -> tuple[float, float] | None:
+    """The declared reward range of a task group's reward function (None: not declared)."""
+    return TASK_REWARD_RANGES.get(task_group)
 
 
 class RunConfig(BaseModel):
@@ -103,6 +112,11 @@ class RunConfig(BaseModel):
         if self.seed < 2**32:
             return self.seed
         return int(np.random.SeedSequence(self.seed).generate_state(1, dtype=np.uint32)[0])
+
+    @property
+    def reward_range(self) -> tuple[float, float] | None:
+        """The declared range of the run's reward function (its task's), as an operator's config states it."""
+        return declared_reward_range(self.task_group)
 
     @property
     def trajectories_per_step(self) -> int:

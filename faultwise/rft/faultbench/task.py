@@ -24,6 +24,8 @@ TOOL_ERROR_TEXT = "ERR"
 OPS = "+-*"
 CORRECT_REWARD = 1.0
 FORMAT_REWARD = 0.2
+#: The reward function's declared range, as a run's config would state it (what a monitor checks rewards against).
+REWARD_RANGE: tuple[float, float] = (0.0, CORRECT_REWARD + FORMAT_REWARD)
 
 _EXPR = re.compile(r"^(-?\d{1,4})([+\-*])(-?\d{1,4})$")
 _PROMPT = re.compile(r"^(\d+)([+\-*])(\d+)\?$")

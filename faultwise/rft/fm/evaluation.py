@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from faultwise.errors import InputError
+from faultwise.rft.faultbench.config import declared_reward_range
 from faultwise.rft.faultbench.load import BenchRun
 from faultwise.rft.fm.detect.profile import FALSE_ALARM_BUDGET, fit_profile
 from faultwise.rft.fm.detect.selfref import SelfRefConfig
@@ -143,7 +144,9 @@ def run_monitor(
         use_accuracy = bool(model is not None and model.selfref is not None and model.selfref.use_accuracy)
     if monitor_factory is None:
         base = (model.selfref if model is not None else None) or SelfRefConfig()
-        cfg = base.model_copy(update={"use_accuracy": use_accuracy})
+        # the run's own declared reward range (its task's), as a user's config would give it to the monitor
+        declared = base.reward_range or declared_reward_range(run.info.task_group)
+        cfg = base.model_copy(update={"use_accuracy": use_accuracy, "reward_range": declared})
 
         def monitor_factory() -> FailureMonitor:
             return FailureMonitor(model, cfg)

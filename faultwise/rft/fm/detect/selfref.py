@@ -55,7 +55,7 @@ ONE_SIDED: dict[str, float] = {"kl": 1.0, "response_length_mean": -1.0}
 # judged by invariants only: healthy runs show multi-step gradient-norm bursts of 10-100x that recover
 INVARIANT_ONLY: frozenset[str] = frozenset({"grad_norm", "critic_grad_norm"})
 # per-step extremes some tools log (verl): read by the invariants only
-_RANGE_FIELDS = ("reward_max", "reward_min", "advantage_max", "advantage_min")
+_RANGE_FIELDS = ("reward_max", "reward_min", "advantage_max", "advantage_min", "traj_reward_max")
 CENTRED: frozenset[str] = frozenset({"policy_loss", "advantage_mean"})
 # what an invariant break says (the diagnosis it implies; "unknown" keeps the evidence only)
 INVARIANT_DIAGNOSIS: dict[str, str] = {
@@ -282,11 +282,15 @@ class SelfReferencedDetector:
         if no_signal and (g("reward_mean") == 0.0 or self._flat_before):
             out.append(("reward_std" if rstd is not None else "reward_mean", "reward_constant", rstd or 0.0))
         self._flat_before = no_signal
-        r = g("reward_mean")
-        if cfg.reward_range is not None and r is not None:
+        if cfg.reward_range is not None:  # any reward outside the declared range: the mean, or a sample's
             lo, hi = cfg.reward_range
-            if not lo <= r <= hi:
-                out.append(("reward_mean", "reward_out_of_range", r))
+            slack = 1e-6 * max(1.0, hi - lo)  # the grader's own float sums land on the bounds
+            highs = [(n, g(n)) for n in ("reward_mean", "reward_max", "traj_reward_max")]
+            lows = [(n, g(n)) for n in ("reward_mean", "reward_min")]
+            broken = [(n, v) for n, v in highs if v is not None and v > hi + slack]
+            broken += [(n, v) for n, v in lows if v is not None and v < lo - slack]
+            if broken:
+                out.append((broken[0][0], "reward_out_of_range", broken[0][1]))
         e = g("entropy")
         if e is not None and e < cfg.entropy_floor:
             out.append(("entropy", "entropy_floor", e))

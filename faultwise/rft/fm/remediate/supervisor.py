@@ -30,6 +30,7 @@ from pydantic import BaseModel, Field
 from faultwise.rft.faultbench.config import RunConfig
 from faultwise.rft.faultbench.faults import Injector
 from faultwise.rft.fm.detect.detector import StepVerdict
+from faultwise.rft.fm.detect.selfref import SelfRefConfig
 from faultwise.rft.fm.diagnose.classifier import FaultDiagnosis
 from faultwise.rft.fm.model import FMModel
 from faultwise.rft.fm.remediate.actions import MAX_VALID_REWARD, Action, plan_action
@@ -171,7 +172,7 @@ class Supervisor:
         attempt = 0
         while True:
             adir = workdir / f"attempt-{attempt}"
-            cb = FMCallback(self.model, stop_on_diagnosis=True)
+            cb = FMCallback(self.model, stop_on_diagnosis=True, config=self._monitor_config(cur))
             cb.monitor.ignore(rewritten_signals(guards) | tolerated)
             history = {s: v for s, v in history.items() if resume is not None and s <= resume[0]}
             for step in sorted(history):  # the monitor's state as it was at the rollback point
@@ -256,6 +257,11 @@ class Supervisor:
             # A failed retry means the rollback point itself may hold the fault (detected late, or drifting
             # since before the estimated onset): the second try starts over from the run's first step.
             resume = point if attempt == 1 else None
+
+    def _monitor_config(self, cfg: RunConfig) -> SelfRefConfig:
+        """The monitor's constants (the model's), with the run's declared reward range."""
+        base = (self.model.selfref if self.model is not None else None) or SelfRefConfig()
+        return base.model_copy(update={"reward_range": base.reward_range or cfg.reward_range})
 
     def _done(
         self,
