@@ -234,3 +234,21 @@ def test_the_online_monitor_never_reads_the_labels(make_run, model, fault, with_
     seen = events(run)
     assert seen == events(blind) == events(lied)
     assert seen  # an easy fault from step 8 is seen at all, so the comparison is not of two empty lists
+
+
+def test_signals_a_remediation_withholds_do_not_take_the_model_out_of_its_domain(make_run, model):
+    """Verification after a data filter ignores the generation and advantage signals on purpose: the model
+    must still judge the rest (a run that logs those signals is not one the model was never fitted on)."""
+    from faultwise.rft.fm.remediate.actions import FILTER_TOLERATES
+
+    run = make_run(9400)
+    fm = FailureMonitor(model)
+    fm.ignore(set(FILTER_TOLERATES))
+    for s in run[:6]:
+        fm.update(s)
+    assert fm.model_applies is True
+    dropped = FailureMonitor(model)  # the same signals *missing* from the log: the model does not apply
+    for s in run[:6]:
+        sig = {k: v for k, v in s.model_dump().items() if k not in FILTER_TOLERATES}
+        dropped.update(type(s).model_validate(sig))
+    assert dropped.model_applies is False

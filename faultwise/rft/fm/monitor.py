@@ -185,7 +185,7 @@ class FailureMonitor:
         zs = self.detector.window[-1][1] if self.detector.window else {}
         self._domain.append({n: abs(c.get("level", 0.0)) for n, c in zs.items()})
         names = set().union(*self._domain)
-        fitted = set(self.detector.profile.stats) - self.excluded
+        fitted = set(self.detector.profile.stats) - self.excluded - self.ignored  # withheld is not missing
         if fitted and len(names & fitted) < DOMAIN_COVERAGE * len(fitted):
             self.model_applies = False  # the run does not log what the model was fitted on
             return
