@@ -70,13 +70,12 @@ class StepVerdict(BaseModel):
 class Detector:
     """Feeds one run's steps through the normal profile and the hard rules.
 
-    ``window`` keeps the z-scores of the last ``window_steps`` steps (what the diagnoser reads); ``ignore``
-    names signals left out of the score (those a remediation rewrites or tolerates on purpose).
+    ``window`` keeps the z-scores of the last ``window_steps`` steps (what the diagnoser reads). Signals a
+    remediation withholds are left out before they reach it (:meth:`faultwise.rft.fm.monitor.FailureMonitor.ignore`).
     """
 
     def __init__(self, profile: NormalProfile, window_steps: int = WINDOW_STEPS) -> None:
         self.profile = profile
-        self.ignore: set[str] = set()  # signals a remediation rewrites on purpose (see fm.remediate.guards)
         self._raw = RunState()
         self._trend = RunState()
         self.window: deque[tuple[int, dict[str, dict[str, float]]]] = deque(maxlen=window_steps)
@@ -95,8 +94,6 @@ class Detector:
         """The verdict of one step given its named signals (see :func:`faultwise.rft.signals.extract_signals`)."""
         self.n_steps += 1
         prof = self.profile
-        if self.ignore:
-            signals = {k: v for k, v in signals.items() if k not in self.ignore}
         bad = sorted(n for n, v in signals.items() if not math.isfinite(v))
         comps = {}
         for name, x in signals.items():

@@ -133,7 +133,6 @@ class SelfReferencedDetector:
 
     def __init__(self, config: SelfRefConfig | None = None, window_steps: int = 8) -> None:
         self.config = config or SelfRefConfig()
-        self.ignore: set[str] = set()
         self.window: deque[tuple[int, dict[str, dict[str, float]]]] = deque(maxlen=window_steps)
         self._hist: dict[str, _SignalHistory] = {}
         self._grad_hist: deque[float] = deque(maxlen=64)
@@ -159,7 +158,7 @@ class SelfReferencedDetector:
         """The verdict of one step given its named signals."""
         cfg = self.config
         self.n_steps += 1
-        used = set(self.signals_used) - self.ignore
+        used = set(self.signals_used)
         sig = {k: v for k, v in signals.items() if k in used or k in _RANGE_FIELDS}
         broken = self._invariants(sig)
         zs: dict[str, dict[str, float]] = {}

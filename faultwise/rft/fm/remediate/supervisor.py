@@ -6,10 +6,12 @@ steps and resumes from a checkpoint with changed settings. A checkpoint is *heal
 the fault's estimated onset — where the first alarm's top signals started to drift, by their CUSUM — and at
 least two steps before the first alarm (a checkpoint taken on the alarm's doorstep may already hold the
 fault's first update). Recovery is verified by the same monitor, with the same model, on the steps after the
-rollback (with opt-in guards on, ignoring the signals a guard rewrites): a new diagnosis there starts the next
-attempt, which starts over from the run's first step (the rollback point may itself
-have held the fault) with both attempts' changes; after two failed attempts the loop escalates — it stops,
-keeps the last healthy checkpoint and reports why.
+rollback, leaving out the signals the actions taken *tolerate* (symptoms they work around: a data filter's
+degenerate samples, a damped credit signal) and those an opt-in guard rewrites; behind a data filter it reads
+the reward of the completions that entered the loss. A new diagnosis there starts the next attempt, which
+starts over from the run's first step (the rollback point may itself have held the fault) and compounds the
+first attempt's changes; if it would change nothing, or after two failed attempts, the loop escalates — it
+stops, keeps the last healthy checkpoint and reports why.
 
 The loop changes only the run's declared configuration (see :mod:`faultwise.rft.fm.remediate.actions`): every
 attempt runs the same fault hooks, built afresh from the run's configuration, and nothing after them unless
