@@ -288,3 +288,34 @@ def test_watch_cli_no_readable_step_is_an_error(tmp_path, capsys):
     assert main(["rft", "watch", str(p), "--once"]) == 2
     err = capsys.readouterr().err
     assert "no training-step metrics" in err and len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    "config_line",
+    [
+        "(TaskRunner pid=7) {'data': {'max_prompt_length': 512, 'max_response_length': 100, 'train_batch_size': 8}}",
+        "python3 -m verl.trainer.main_ppo data.max_response_length=100 actor_rollout_ref.rollout.n=5",
+        "GRPOConfig(output_dir='out', max_completion_length=100, num_generations=8)",
+    ],
+)
+def test_a_length_limit_the_log_prints_is_the_runs_limit(config_line, tmp_path):
+    """verl prints its config (hydra dump, command-line overrides), TRL its arguments: the length limit is taken
+    from there, and a run whose mean length then sits on the limit breaks the length invariant."""
+    steps = "".join(
+        f"step:{s} - actor/entropy:{0.5 - 0.01 * s} - critic/score/mean:{0.2 + 0.01 * s}"
+        f" - response_length/mean:{60 + s if s < 12 else 100}\n"
+        for s in range(1, 20)
+    )
+    declared = tmp_path / "declared.log"
+    declared.write_text(config_line + "\n" + steps)
+    silent = tmp_path / "silent.log"
+    silent.write_text(steps)
+    assert read_log(declared).max_response_length == 100 and read_log(silent).max_response_length is None
+    rules = [ev.verdict.rule for ev in watch(declared, follow=False) if ev.verdict.alarm]
+    assert rules and rules[0].startswith("length_at_limit")
+    assert not any(ev.verdict.alarm for ev in watch(silent, follow=False))
+    # a limit the user gives wins over the printed one
+    from faultwise.rft.fm.detect.selfref import SelfRefConfig
+
+    given = SelfRefConfig(max_response_length=1000)
+    assert not any(ev.verdict.alarm for ev in watch(declared, follow=False, config=given))

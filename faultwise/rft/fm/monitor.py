@@ -158,6 +158,12 @@ class FailureMonitor:
                 signals[name] = float(v)
         return self.update_signals(step.step, signals)
 
+    def declare(self, max_response_length: float | None = None) -> None:
+        """Take a setting the log itself declares (its printed config), unless the caller already gave one."""
+        if max_response_length and self.config.max_response_length is None:
+            self.config = self.config.model_copy(update={"max_response_length": float(max_response_length)})
+            self.selfref.config = self.config
+
     def ignore(self, signals: set[str]) -> None:
         """Leave these signals out of detection from now on: a remediation rewrites them, or works around the
         cause and so leaves them off-normal on purpose (the verification judges the run on the rest)."""

@@ -111,6 +111,9 @@ _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 _CONSOLE_STEP = re.compile(r"(?:^|\s|\))step:(\d+)\s+-\s+(.*)$")
 _NUMPY_SCALAR = re.compile(r"^np\.\w+\((.*)\)$")  # numpy >= 2 repr: np.float64(0.06)
 _PY_DICT_ITEM = re.compile(r"'([^']+)':\s*('[^']*'|[^,}]+)")
+# the run's length limit where its config is printed (verl: the hydra dump ``'max_response_length': 512`` or the
+# override ``data.max_response_length=1024``; TRL: ``max_completion_length=256`` in the printed arguments)
+_LENGTH_LIMIT = re.compile(r"\b(?:max_response_length|max_completion_length)['\"]?\s*[:=]\s*(\d+)\b")
 _SWIFT_STEP = "global_step/max_steps"
 # keys that make a stepless dict a training-log entry (TRL stdout); others (eval, summaries) are not steps
 _TRAINING_KEYS = ("loss", "reward", "grad_norm", "kl", "objective/scores")
@@ -125,6 +128,7 @@ class ReadResult:
     skipped_lines: int = 0
     problems: list[str] = field(default_factory=list)
     max_steps: int | None = None
+    max_response_length: int | None = None  # the length limit its printed config declares, if any
 
 
 def _to_float(v: object) -> float | None:
@@ -207,6 +211,7 @@ class LineParser:
     def __init__(self) -> None:
         self.stepless = 0
         self.max_steps: int | None = None
+        self.max_response_length: int | None = None  # the length limit, where the log prints its config
 
     def _with_step(self, obj: dict) -> StepRecord | None:
         data = obj.get("data") if isinstance(obj.get("data"), dict) else obj
@@ -233,6 +238,10 @@ class LineParser:
         s = _ANSI.sub("", line).strip()
         if not s:
             return None
+        if self.max_response_length is None:
+            m = _LENGTH_LIMIT.search(s)
+            if m and int(m.group(1)) > 0:
+                self.max_response_length = int(m.group(1))
         if s.startswith("{"):
             try:
                 obj = json.loads(s)
@@ -420,7 +429,13 @@ def read_log(path: str | Path) -> ReadResult:
                 recs, skipped = read_lines(fh, parser)
         except OSError as exc:
             raise InputError(p, f"unreadable ({exc.strerror})") from None
-        res = ReadResult(_merge_same_step(recs), "lines", skipped, max_steps=parser.max_steps)
+        res = ReadResult(
+            _merge_same_step(recs),
+            "lines",
+            skipped,
+            max_steps=parser.max_steps,
+            max_response_length=parser.max_response_length,
+        )
     if not res.steps:
         raise InputError(p, f"no training-step metrics found ({res.skipped_lines} unusable lines)")
     return res

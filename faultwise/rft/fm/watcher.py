@@ -21,12 +21,13 @@ from faultwise.rft.fm.readers import LineParser, detect_format, follow_lines, re
 from faultwise.rft.records import StepRecord
 
 
-def _records(path: Path, follow: bool, poll_s: float, idle_timeout_s: float | None) -> Iterator[StepRecord]:
+def _records(
+    path: Path, follow: bool, poll_s: float, idle_timeout_s: float | None, parser: LineParser
+) -> Iterator[StepRecord]:
     fmt = detect_format(path)
     if fmt.startswith("dir:") and fmt.endswith(".jsonl"):
         path, fmt = path / fmt[4:], "lines"
     if fmt == "lines":
-        parser = LineParser()
         for line in follow_lines(path, poll_s, follow, idle_timeout_s):
             rec = parser.parse(line)
             if rec is not None:
@@ -61,16 +62,19 @@ def watch(
         follow: keep reading as the log grows (``tail -f``); False: read what is there and stop.
         poll_s: seconds between polls of a growing log.
         idle_timeout_s: stop following after this long without a new line (None: never).
-        config: the self-referenced detector's constants (reward range, length limit, ...).
+        config: the self-referenced detector's constants (reward range, length limit, ...); a length limit
+            the log's printed config declares is taken when ``config`` gives none.
 
     Raises:
         InputError: the log holds no readable training step (never reported as a healthy run).
     """
     p = Path(path)
     mon = FailureMonitor(model, config)
+    parser = LineParser()  # also reads the length limit where the log prints its config
     n = 0
-    for rec in _records(p, follow, poll_s, idle_timeout_s):
+    for rec in _records(p, follow, poll_s, idle_timeout_s, parser):
         n += 1
+        mon.declare(max_response_length=parser.max_response_length)
         yield mon.update(rec)
     if n == 0:
         raise InputError(p, "no training-step metrics found (no readable step)")
