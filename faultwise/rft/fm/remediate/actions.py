@@ -25,10 +25,12 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from faultwise.rft.faultbench.task import REWARD_RANGE
 from faultwise.rft.records import FAMILY_OF
 
-# Largest reward a correct, well-formatted answer can earn on the task: the reward guard clips to it.
-MAX_VALID_REWARD = 1.2
+# Largest reward a correct, well-formatted answer can earn on the task (its declared range): the reward guard
+# clips to it.
+MAX_VALID_REWARD = REWARD_RANGE[1]
 
 # What the sampler produced: a data filter leaves degenerate completions in the batch (out of the loss), so
 # these stay off-normal while the filter works.
