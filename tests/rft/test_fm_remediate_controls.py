@@ -115,7 +115,7 @@ def _stand_ins(monkeypatch, tmp_path: Path, diagnoses: list[str | None]):
             self.ignored = set(signals)
 
     class CB:
-        def __init__(self, model, stop_on_diagnosis=False):
+        def __init__(self, model, stop_on_diagnosis=False, config=None):
             self.monitor = Monitor()
             self.events = [_Event(_Verdict())] if self.monitor.diagnosis else []
             attempt["i"] += 1

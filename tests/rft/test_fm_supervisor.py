@@ -209,7 +209,9 @@ def test_bench_trains_the_three_arms_and_the_fault_free_twin(real_profile, tmp_p
     for name in ("generic", "ours"):  # both loops saw the fault online and acted on it
         assert out.arms[name].diagnosed == "update_freeze" and out.arms[name].status != "clean"
     assert reports["generic"]["actions"][0]["changes"] == {"learning_rate": cfg.learning_rate / 2}
-    assert reports["ours"]["actions"][0]["changes"] == {"learning_rate": 2 * cfg.learning_rate}
+    ours = reports["ours"]["actions"][0]  # a zero gradient: ours stops at once, naming the cause
+    assert ours["kind"] == "stop" and ours["changes"] == {} and "zero" in ours["cause"]
+    assert out.arms["ours"].status == "stopped"
     assert out.arms["none"].status == "ran" and out.arms["none"].same_run_as is None  # trained on its own
     for name, arm in out.arms.items():
         assert arm.within_tolerance == (arm.accuracy >= out.accuracy_fault_free - out.tolerance)

@@ -183,13 +183,16 @@ ENVIRONMENT_CAUSES: dict[str, str] = {
 }
 
 
+def _stop(fault_type: str, attempt: int, cause: str, rationale: str) -> Action:
+    return Action(kind="stop", fault_type=fault_type, attempt=attempt, cause=cause, rationale=rationale)
+
+
 def _escalate(fault_type: str, attempt: int) -> Action:
-    return Action(
-        kind="stop",
-        fault_type=fault_type,
-        attempt=attempt,
-        cause=f"{fault_type} persisted after two remediations",
-        rationale="escalate: keep the last healthy checkpoint and stop for a human",
+    return _stop(
+        fault_type,
+        attempt,
+        f"{fault_type} persisted after two remediations",
+        "escalate: keep the last healthy checkpoint and stop for a human",
     )
 
 
@@ -201,21 +204,11 @@ def plan_action(fault_type: str, settings: dict[str, Any], attempt: int, use_gua
     cue to escalate. ``use_guards`` adds the opt-in pipeline guards (an oracle on FaultBench: never in a
     headline figure)."""
     if fault_type in ENVIRONMENT_CAUSES:
-        return Action(
-            kind="stop",
-            fault_type=fault_type,
-            attempt=attempt,
-            cause=ENVIRONMENT_CAUSES[fault_type],
-            rationale=f"environment fault ({FAMILY_OF[fault_type]}): no training change can fix it",
-        )
+        why = f"environment fault ({FAMILY_OF[fault_type]}): no training change can fix it"
+        return _stop(fault_type, attempt, ENVIRONMENT_CAUSES[fault_type], why)
     if fault_type in STOP_CAUSES:
-        return Action(
-            kind="stop",
-            fault_type=fault_type,
-            attempt=attempt,
-            cause=STOP_CAUSES[fault_type],
-            rationale="a fault in the training code: no lever of the run's configuration reaches it",
-        )
+        why = "a fault in the training code: no lever of the run's configuration reaches it"
+        return _stop(fault_type, attempt, STOP_CAUSES[fault_type], why)
     if attempt > 2:
         return _escalate(fault_type, attempt)
     changes, guards, why = _changes(fault_type, settings)
