@@ -7,6 +7,7 @@ non-finite value stays in it as ``nan``/``inf`` so the hard rule can see it.
 
 from __future__ import annotations
 
+import statistics
 from collections.abc import Sequence
 
 from faultwise.rft.records import StepRecord, TrajectoryRecord
@@ -146,9 +147,7 @@ def in_loss_reward_signals(trajectories: Sequence[TrajectoryRecord]) -> dict[str
     kept = [t.reward for t in trajectories if t.in_loss]
     if not kept or len(kept) == len(trajectories):
         return {}
-    mean = _mean(kept)
-    var = sum((r - mean) ** 2 for r in kept) / (len(kept) - 1) if len(kept) > 1 else 0.0
-    return {"reward_mean": mean, "reward_std": var**0.5}
+    return {"reward_mean": _mean(kept), "reward_std": statistics.stdev(kept) if len(kept) > 1 else 0.0}
 
 
 def extract_signals(

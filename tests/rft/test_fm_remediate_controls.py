@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from faultwise.rft.faultbench.config import RunConfig
+from faultwise.rft.faultbench.config import FAULT_FIELDS, RunConfig
 from faultwise.rft.faultbench.controller import filtered_out
 from faultwise.rft.faultbench.faults import Injector, make_injector
 from faultwise.rft.faultbench.policy import Rollout
@@ -152,9 +152,18 @@ def test_the_loop_never_reaches_the_fault_hooks(diagnosed, status, monkeypatch, 
         log.clear()  # construction itself is not an access
         return built[-1]
 
+    seen: list[set[str]] = []
+
+    def planner(fault_type, settings, attempt, use_guards=False):
+        seen.append(set(settings))
+        return plan_action(fault_type, settings, attempt, use_guards=use_guards)
+
     cfg = RunConfig(run_id="r", steps=8, fault_type="kl_explosion", strength="easy", onset_step=1)
-    sup = Supervisor(model=None, cache_dir=tmp_path).run(cfg, tmp_path / "w", injectors_factory=factory)
+    sup = Supervisor(model=None, cache_dir=tmp_path, planner=planner).run(
+        cfg, tmp_path / "w", injectors_factory=factory
+    )
     assert sup.report.status == status
+    assert seen and not any(keys & FAULT_FIELDS for keys in seen)  # the planner never sees the labels
     assert len(calls) == len(built) >= 1
     for call, hooks in zip(calls, built, strict=True):
         assert call["injectors"] == hooks and all(

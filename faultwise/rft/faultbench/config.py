@@ -20,6 +20,10 @@ def declared_reward_range(task_group: str) -> tuple[float, float] | None:
     return TASK_REWARD_RANGES.get(task_group)
 
 
+#: The fields that describe the injected fault (the bench's labels): nothing a monitor or an action uses reads them.
+FAULT_FIELDS: frozenset[str] = frozenset({"fault_type", "strength", "onset_step"})
+
+
 class RunConfig(BaseModel):
     """A run's hyperparameters and its injected fault. JSON of this goes into ``registry.csv``'s ``config``.
 
@@ -112,6 +116,10 @@ class RunConfig(BaseModel):
         if self.seed < 2**32:
             return self.seed
         return int(np.random.SeedSequence(self.seed).generate_state(1, dtype=np.uint32)[0])
+
+    def operator_settings(self) -> dict:
+        """The run's settings as its operator sees them: everything but the injected fault's labels."""
+        return self.model_dump(exclude=set(FAULT_FIELDS))
 
     @property
     def reward_range(self) -> tuple[float, float] | None:

@@ -145,8 +145,8 @@ def run_monitor(
     if monitor_factory is None:
         base = (model.selfref if model is not None else None) or SelfRefConfig()
         # the run's own declared reward range (its task's), as a user's config would give it to the monitor
-        declared = base.reward_range or declared_reward_range(run.info.task_group)
-        cfg = base.model_copy(update={"use_accuracy": use_accuracy, "reward_range": declared})
+        cfg = base.with_declared(reward_range=declared_reward_range(run.info.task_group))
+        cfg = cfg.model_copy(update={"use_accuracy": use_accuracy})
 
         def monitor_factory() -> FailureMonitor:
             return FailureMonitor(model, cfg)

@@ -160,9 +160,7 @@ class FailureMonitor:
 
     def declare(self, max_response_length: float | None = None) -> None:
         """Take a setting the log itself declares (its printed config), unless the caller already gave one."""
-        if max_response_length and self.config.max_response_length is None:
-            self.config = self.config.model_copy(update={"max_response_length": float(max_response_length)})
-            self.selfref.config = self.config
+        self.config = self.selfref.config = self.config.with_declared(max_response_length=max_response_length)
 
     def ignore(self, signals: set[str]) -> None:
         """Leave these signals out of detection from now on: a remediation rewrites them, or works around the

@@ -114,6 +114,17 @@ class SelfRefConfig(BaseModel):
         None, gt=0, description="declared length limit (tokens); a mean pinned at it is an invariant break"
     )
 
+    def with_declared(
+        self, reward_range: tuple[float, float] | None = None, max_response_length: float | None = None
+    ) -> SelfRefConfig:
+        """A copy that takes what the run declares (its config, its log) where these constants give none."""
+        update: dict[str, object] = {}
+        if self.reward_range is None and reward_range is not None:
+            update["reward_range"] = reward_range
+        if self.max_response_length is None and max_response_length:
+            update["max_response_length"] = float(max_response_length)
+        return self.model_copy(update=update) if update else self
+
 
 class _SignalHistory:
     def __init__(self, n: int) -> None:

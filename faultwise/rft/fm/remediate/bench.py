@@ -273,8 +273,11 @@ def _spread_onsets(runs: list[RunConfig], offset: int, every: int = 3) -> list[R
     keep their order), so that the first few of a type hold about the scale's share of mid-run onsets."""
     mid = [c for c in runs if c.onset_step > 1]
     rest = [c for c in runs if c.onset_step <= 1]
-    slots = {offset % every + every * i for i in range(len(mid))}
-    return [mid.pop(0) if (i in slots and mid) or not rest else rest.pop(0) for i in range(len(runs))]
+    out: list[RunConfig] = []
+    while mid or rest:
+        at_slot = len(out) % every == offset % every
+        out.append((mid if mid and (at_slot or not rest) else rest).pop(0))
+    return out
 
 
 def _rate(k: int, n: int) -> float | None:

@@ -169,7 +169,7 @@ class Supervisor:
         resume: tuple[int, Path] | None = None
         guards: list[str] = []
         tolerated: set[str] = set()  # signals the actions taken so far work around (verification skips them)
-        base = cur.model_dump()  # the run's own settings
+        base = cur.model_dump()  # the run's own configuration, rebuilt with each attempt's changes
         changed: dict[str, Any] = {}
         attempt = 0
         while True:
@@ -221,7 +221,7 @@ class Supervisor:
                     cfg, cur, status, attempts, actions, alarms, None, None, out.policy, history
                 )
             attempt += 1
-            settings = {**base, **changed}  # a second try compounds the first
+            settings = cur.operator_settings()  # as the earlier tries left them (a second try compounds)
             act = self.planner(
                 mon.diagnosis.fault_type,
                 settings,
@@ -263,7 +263,7 @@ class Supervisor:
     def _monitor_config(self, cfg: RunConfig) -> SelfRefConfig:
         """The monitor's constants (the model's), with the run's declared reward range."""
         base = (self.model.selfref if self.model is not None else None) or SelfRefConfig()
-        return base.model_copy(update={"reward_range": base.reward_range or cfg.reward_range})
+        return base.with_declared(reward_range=cfg.reward_range)
 
     def _done(
         self,
