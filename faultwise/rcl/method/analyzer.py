@@ -176,6 +176,7 @@ class RCLAgent:
             call_shift_z=cfg.reasoner.z0,
             call_share_change=cfg.reasoner.call_share_change,
             similar_factor=cfg.reasoner.similar_factor,
+            median_z=cfg.reasoner.median_z,
         )
 
         chosen = select_traces(tools, start_us, cfg.max_traces, cfg.min_trace_score, cfg.reasoner)

@@ -102,6 +102,13 @@ class EmbeddedConfig(BaseModel):
         "a callee that grew on few of its callers' calls far more than on the others' is the callers' "
         "(1: off)",
     )
+    median_z: float | None = Field(
+        None,
+        description="how surely (one-sided z; 1.645 is 5 %) more than half of an operation's window spans "
+        "must lie above its normal median for its timing shift to count: a tail that fattened while the "
+        "median held is drift, not a fault. Off (None) by default: on the real and replayed cases it gains "
+        "nothing, and a real cpu contention on a rarely called service shows only in the tail",
+    )
     callee_down: float = Field(
         0.9, ge=0, le=1, description="score of a call unanswered by pods that sent no span in the window"
     )

@@ -78,7 +78,8 @@ class DataTools:
     ``window_us`` the incident window (default: the whole incident); ``call_shift_z`` the confidence (z) a
     change of an operation's child calls needs to be reported (the reasoner's ``z0``) and
     ``call_share_change`` the share points it must move (see :func:`find_call_shifts`); ``similar_factor``
-    within which two extra waits count as alike (see :func:`attribute_gaps`). ``spans`` is the incident's span table
+    within which two extra waits count as alike (see :func:`attribute_gaps`); ``median_z`` how surely an
+    operation's median must have moved for its timing shift to count (see :func:`score_timings`). ``spans`` is the incident's span table
     with every derived timing figure, for the label-free trace selection and the synthesis.
     """
 
@@ -89,6 +90,7 @@ class DataTools:
     call_shift_z: float = 3.0
     call_share_change: float = MIN_SHARE_CHANGE
     similar_factor: float = SIMILAR_FACTOR
+    median_z: float | None = None
     spans: pd.DataFrame = field(init=False)
     pod_node: dict[str, str] = field(init=False, default_factory=dict)
 
@@ -97,7 +99,7 @@ class DataTools:
         if self.window_us is None:
             self.window_us = self.telemetry.time_range_us()
         window = in_window(spans, self.window_us)
-        score_timings(spans, self.profile, window)
+        score_timings(spans, self.profile, window, self.median_z)
         attribute_gaps(spans, window, self.similar_factor)
         self._unanswered: UnansweredCalls = find_unanswered_calls(spans, window, self.profile)
         score_error_shift(spans, self.profile, window)

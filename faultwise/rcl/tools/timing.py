@@ -13,6 +13,11 @@ import pandas as pd
 from faultwise.rcl.profile.normal import NormalProfile
 from faultwise.rcl.profile.stats import binomial_z, robust_z
 
+#: The one-sided 5 % level, for a user who turns the median requirement on (``EmbeddedConfig.median_z``): an
+#: operation's median counts as moved when this many standard units more of its window spans lie above the
+#: normal median than the half expected (10 of 10 spans give 3.2, 3 of 3 give 1.7).
+MEDIAN_Z = 1.645
+
 
 def in_window(spans: pd.DataFrame, window_us: tuple[int, int]) -> np.ndarray:
     """Spans of the traces that start inside the window (a trace is in or out as a whole)."""
@@ -31,11 +36,18 @@ def _operation_groups(spans: pd.DataFrame) -> list[pd.Series]:
     return [spans["pod"], spans["operation"]]
 
 
-def score_timings(spans: pd.DataFrame, profile: NormalProfile, window: np.ndarray) -> None:
+def score_timings(
+    spans: pd.DataFrame, profile: NormalProfile, window: np.ndarray, median_z: float | None = None
+) -> None:
     """Add, per span: robust z of duration, own time and gap (``dur_z``, ``self_z``, ``gap_z``) and the
     normal medians (``base_*_med``); whether own time and gap exceed the normal 95th percentile
     (``self_exceeds``, ``gap_exceeds``); and how far its operation on its pod exceeds it more often than
-    normal in the window (``op_self_shift_z``, ``op_gap_shift_z``; zero outside the window)."""
+    normal in the window (``op_self_shift_z``, ``op_gap_shift_z``; zero outside the window).
+
+    With ``median_z`` (e.g. :data:`MEDIAN_Z`) a shift counts only where the operation's median moved too:
+    more of its window spans lie above the normal median than half, at that one-sided z
+    (``op_*_median_z``, always added). A tail that fattened while the median held is drift (tables grow over
+    a day), not a fault; its shift z is capped at the median's z. ``None`` (default): no such requirement."""
     st = _profile_rows(spans, profile)
     for col, name in (("duration_us", "dur"), ("self_us", "self"), ("gap_us", "gap")):
         med = st[f"{name}_med"].to_numpy(dtype=float)
@@ -53,6 +65,13 @@ def score_timings(spans: pd.DataFrame, profile: NormalProfile, window: np.ndarra
         k = pd.Series(np.where(window, exceed & has, False)).groupby(grp).transform("sum").to_numpy()
         n = pd.Series(np.where(window, has, False)).groupby(grp).transform("sum").to_numpy()
         z = binomial_z(k, n, 0.05)
+        med = st[f"{name}_med"].to_numpy(dtype=float)
+        above = np.nan_to_num(val > med, nan=0.0).astype(bool) & has
+        k_med = pd.Series(np.where(window, above, False)).groupby(grp).transform("sum").to_numpy()
+        z_med = binomial_z(k_med, n, 0.5)
+        spans[f"op_{name}_median_z"] = np.where(window, z_med, 0.0)
+        if median_z is not None:
+            z = np.where(z_med >= median_z, z, np.minimum(z, z_med))
         spans[f"op_{name}_shift_z"] = np.where(window, z, 0.0)
 
 
