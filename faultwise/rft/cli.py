@@ -82,7 +82,14 @@ BenchArg = Annotated[Path, typer.Argument(help="Bench directory (registry.csv + 
 
 @app.command()
 def fit(
-    bench_dir: BenchArg,
+    bench_dirs: Annotated[
+        list[Path],
+        typer.Argument(
+            help="Bench directories (registry.csv + runs/). Several benches of other seeds give the diagnoser "
+            "more windows of each fault and the profile more healthy runs.",
+            show_default=False,
+        ),
+    ],
     out: Annotated[Path, typer.Option("--out", help="Where to write the fitted model (JSON).")],
     false_alarm_rate: Annotated[
         float,
@@ -99,7 +106,7 @@ def fit(
         bool, typer.Option("--use-accuracy", help="Fit with true task accuracy as an input (optional input).")
     ] = False,
 ) -> None:
-    """Fit the normal profile on the bench's healthy runs and the diagnoser on its faulty runs."""
+    """Fit the normal profile on the benches' healthy runs and the diagnoser on their faulty runs."""
     from faultwise.rft.faultbench.load import load_bench, split_runs
     from faultwise.rft.fm.evaluation import fit_model
     from faultwise.rft.fm.model import save_model
@@ -107,8 +114,13 @@ def fit(
     if not 0 < false_alarm_rate < 1:
         raise InputError("--false-alarm-rate", f"must be between 0 and 1, got {false_alarm_rate}")
     _check_split(split)
-    runs = split_runs(load_bench(bench_dir).runs, split)
-    model = fit_model(runs, false_alarm_rate, fitted_on=str(bench_dir), use_accuracy=use_accuracy)
+    runs = []
+    for i, bench_dir in enumerate(bench_dirs):
+        if any(bench_dir.resolve() == b.resolve() for b in bench_dirs[:i]):
+            raise InputError(bench_dir, "given twice: its runs would count double")
+        runs.extend(split_runs(load_bench(bench_dir).runs, split))
+    fitted_on = ",".join(str(b) for b in bench_dirs)
+    model = fit_model(runs, false_alarm_rate, fitted_on=fitted_on, use_accuracy=use_accuracy)
     save_model(model, out)
     n_norm = sum(not r.is_faulty for r in runs)
     prof = model.profile
@@ -170,16 +182,17 @@ def evaluate_cmd(
     if compare:
         if fm is None:
             raise InputError("--compare", "the comparison methods need a fitted --model")
-        src = fit_bench or (Path(fm.fitted_on) if fm.fitted_on else None)
-        if src is None:
+        srcs = [fit_bench] if fit_bench else [Path(p) for p in fm.fitted_on.split(",") if p]
+        if not srcs:
             raise InputError(model, "the comparison methods need the fitting bench: pass --fit-bench")
         from faultwise.rft.fm.compare import compare_methods
 
-        fit_runs = load_bench(src).runs
-        if src.resolve() == Path(bench_dir).resolve() and split == "eval":
-            fit_runs = split_runs(
-                fit_runs, "fit"
-            )  # same bench: the methods fit on the same part as the model
+        fit_runs = []
+        for src in srcs:
+            part = load_bench(src).runs
+            if src.resolve() == Path(bench_dir).resolve() and split == "eval":
+                part = split_runs(part, "fit")  # same bench: the methods fit on the same part as the model
+            fit_runs.extend(part)
         others = compare_methods(fm, fit_runs, runs)
     if json_out:
         if others is not None:

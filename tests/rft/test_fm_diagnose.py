@@ -105,6 +105,25 @@ def test_cli_fit_and_evaluate_json_document(benches, tmp_path, capsys):
     assert doc["detection"]["easy"]["recall"] >= 0.9 and doc["diagnosis"]["easy"]["macro_f1"] >= 0.8
 
 
+def test_cli_fit_on_several_benches(benches, tmp_path, capsys):
+    """Benches of other seeds add up: more healthy runs for the profile, more windows for the diagnoser; the
+    same bench twice is refused (its runs would count double)."""
+    fit_dir, eval_dir = benches
+    mp = tmp_path / "model.json"
+    assert main(["rft", "fit", str(fit_dir), str(eval_dir), "--out", str(mp)]) == 0
+    n_fit, n_eval = (len(load_bench(b).runs) for b in benches)
+    n_normal = sum(not r.is_faulty for b in benches for r in load_bench(b).runs)
+    out = capsys.readouterr().out
+    assert f"fitted on {n_normal} normal + {n_fit + n_eval - n_normal} faulty runs" in out
+    fm = json.loads(mp.read_text())
+    assert fm["fitted_on"] == f"{fit_dir},{eval_dir}"
+    assert main(["rft", "evaluate", str(eval_dir), "--model", str(mp), "--json", "--compare"]) == 0
+    assert "knn" in json.loads(capsys.readouterr().out)["compare"]["diagnosis"]  # refit on both benches
+    again = tmp_path / "again.json"
+    assert main(["rft", "fit", str(fit_dir), str(fit_dir), "--out", str(again)]) == 2
+    assert "given twice" in capsys.readouterr().err and not again.exists()
+
+
 def test_cli_evaluate_with_comparison_methods(write_bench, tmp_path, capsys):
     fit_dir = write_bench(tmp_path / "fit", 300, per_type=1, normals=10, steps=16)
     eval_dir = write_bench(tmp_path / "eval", 400, per_type=1, normals=6, steps=16)

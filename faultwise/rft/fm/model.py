@@ -33,7 +33,10 @@ class FMModel(BaseModel):
     confirm_steps: int = Field(
         2, ge=0, description="steps after the first alarm before diagnosing its window"
     )
-    fitted_on: str = Field("", description="the bench the model was fitted on (informative)")
+    fitted_on: str = Field(
+        "",
+        description="the bench(es) the model was fitted on, comma-separated (the comparison methods refit there)",
+    )
 
 
 def save_model(model: FMModel, path: str | Path) -> None:
