@@ -46,7 +46,7 @@ def score_timings(
 
     With ``median_z`` (e.g. :data:`MEDIAN_Z`) a shift counts only where the operation's median moved too:
     more of its window spans lie above the normal median than half, at that one-sided z
-    (``op_*_median_z``, always added). A tail that fattened while the median held is drift (tables grow over
+    (``op_*_median_z``, added then). A tail that fattened while the median held is drift (tables grow over
     a day), not a fault; its shift z is capped at the median's z. ``None`` (default): no such requirement."""
     st = _profile_rows(spans, profile)
     for col, name in (("duration_us", "dur"), ("self_us", "self"), ("gap_us", "gap")):
@@ -65,12 +65,12 @@ def score_timings(
         k = pd.Series(np.where(window, exceed & has, False)).groupby(grp).transform("sum").to_numpy()
         n = pd.Series(np.where(window, has, False)).groupby(grp).transform("sum").to_numpy()
         z = binomial_z(k, n, 0.05)
-        med = st[f"{name}_med"].to_numpy(dtype=float)
-        above = np.nan_to_num(val > med, nan=0.0).astype(bool) & has
-        k_med = pd.Series(np.where(window, above, False)).groupby(grp).transform("sum").to_numpy()
-        z_med = binomial_z(k_med, n, 0.5)
-        spans[f"op_{name}_median_z"] = np.where(window, z_med, 0.0)
         if median_z is not None:
+            med = st[f"{name}_med"].to_numpy(dtype=float)
+            above = np.nan_to_num(val > med, nan=0.0).astype(bool) & has
+            k_med = pd.Series(np.where(window, above, False)).groupby(grp).transform("sum").to_numpy()
+            z_med = binomial_z(k_med, n, 0.5)
+            spans[f"op_{name}_median_z"] = np.where(window, z_med, 0.0)
             z = np.where(z_med >= median_z, z, np.minimum(z, z_med))
         spans[f"op_{name}_shift_z"] = np.where(window, z, 0.0)
 
