@@ -79,8 +79,9 @@ class DataTools:
     change of an operation's child calls needs to be reported (the reasoner's ``z0``) and
     ``call_share_change`` the share points it must move (see :func:`find_call_shifts`); ``similar_factor``
     within which two extra waits count as alike (see :func:`attribute_gaps`); ``median_z`` how surely an
-    operation's median must have moved for its timing shift to count (see :func:`score_timings`). ``spans`` is the incident's span table
-    with every derived timing figure, for the label-free trace selection and the synthesis.
+    operation's median must have moved for its timing shift to count (see :func:`score_timings`). ``spans``
+    is the incident's span table with every derived timing figure, for the label-free trace selection and
+    the synthesis.
     """
 
     telemetry: Telemetry

@@ -169,8 +169,6 @@ class Supervisor:
         resume: tuple[int, Path] | None = None
         guards: list[str] = []
         tolerated: set[str] = set()  # signals the actions taken so far work around (verification skips them)
-        base = cur.model_dump()  # the run's own configuration, rebuilt with each attempt's changes
-        changed: dict[str, Any] = {}
         attempt = 0
         while True:
             adir = workdir / f"attempt-{attempt}"
@@ -252,8 +250,8 @@ class Supervisor:
                     final,
                     hist,
                 )
-            changed.update(act.changes)
-            cur = RunConfig.model_validate({**base, **changed})
+            # the earlier tries' changes stay in cur, so a second try compounds; validated, unlike model_copy
+            cur = RunConfig.model_validate({**cur.model_dump(), **act.changes})
             guards = sorted(set(guards) | set(act.guards))
             tolerated |= set(act.tolerates)
             # A failed retry means the rollback point itself may hold the fault (detected late, or drifting
