@@ -159,3 +159,27 @@ def test_callback_can_stop_a_run_live(tmp_path):
     out = run(RunConfig(seed=4, steps=6, prompts_per_step=2, group_size=4), tmp_path, callbacks=[StopAtTwo()])
     assert [s.step for s in out.steps] == [1, 2]
     assert np.isfinite([s.reward_mean for s in out.steps]).all()
+
+
+@pytest.mark.trl
+@pytest.mark.smoke
+def test_ref_sync_rebases_the_kl_reference_every_step(tmp_path):
+    """``ref_sync_steps=1`` is TRL's ``sync_ref_model`` with the policy copied into the reference after every step:
+    each step's KL is then measured against the policy it starts from (exactly 0 at the update), so a KL term
+    of any sign no longer steers training; without it the sign-flipped KL of ``kl_explosion`` grows."""
+    from faultwise.rft.faultbench.runner import run
+
+    cfg = RunConfig(run_id="r", seed=5, steps=6, prompts_per_step=2, group_size=4, save_every=3,
+                    fault_type="kl_explosion", strength="easy", onset_step=1)  # fmt: skip
+    drifting = run(cfg, tmp_path / "plain")
+    synced = run(cfg.model_copy(update={"ref_sync_steps": 1}), tmp_path / "synced")
+    assert drifting.steps[-1].kl > 1e-4
+    assert max(abs(s.kl) for s in synced.steps) < 1e-6
+    assert synced.steps[-1].grad_norm > 0  # the policy still learns: only the reference moves with it
+    # a remediation resumes a drifted run with the sync on: its reference starts as the policy it resumes from
+    # (TRL keeps no reference in a checkpoint; without the resync step 4 would measure the drift since step 0)
+    ckpt = tmp_path / "plain" / "trainer" / "checkpoint-3"
+    resumed = run(cfg.model_copy(update={"ref_sync_steps": 1}), tmp_path / "plain", resume_from=ckpt)
+    assert drifting.steps[3].kl > 1e-4
+    assert [s.step for s in resumed.steps] == [1, 2, 3, 4, 5, 6]
+    assert max(abs(s.kl) for s in resumed.steps[3:]) < 1e-6

@@ -30,7 +30,7 @@ from faultwise.rft.signals import extract_signals, in_loss_reward_signals
 OPERATOR_LEVERS = {
     "learning_rate", "beta", "entropy_coef", "epsilon", "temperature", "max_completion_length", "scale_rewards",
     "reward_guard", "tool_retries", "drop_corrupted", "mask_truncated_completions", "drop_degenerate",
-    "reward_fallback",
+    "reward_fallback", "ref_sync_steps",
 }  # fmt: skip
 
 

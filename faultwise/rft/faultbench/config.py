@@ -48,6 +48,12 @@ class RunConfig(BaseModel):
     learning_rate: float = Field(5e-4, gt=0, description="constant learning rate")
     beta: float = Field(0.04, ge=0, description="KL coefficient against the reference (warm-start) policy")
     epsilon: float = Field(0.2, gt=0, description="clip range of the policy ratio")
+    ref_sync_steps: int = Field(
+        0,
+        ge=0,
+        description="TRL's sync_ref_model: copy the policy into the KL reference every K steps (mixup alpha 1), "
+        "so the KL term measures the drift since the last copy, not since the warm start; 0: never (TRL's default)",
+    )
     temperature: float = Field(1.0, gt=0, description="sampling temperature")
     max_completion_length: int = Field(24, gt=0, description="completion length limit in tokens")
     scale_rewards: Literal["group", "batch", "none"] = Field(

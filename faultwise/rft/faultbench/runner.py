@@ -6,8 +6,9 @@ Public API (what RFT-FM remediation builds on):
   ``beta`` (KL coefficient), ``epsilon`` (clip range), ``temperature``, ``max_completion_length``,
   ``reward_guard`` (clip rewards to ``[0, reward_guard]``), ``scale_rewards`` (advantage normalisation:
   ``group|batch|none``), ``tool_retries`` (retry failed calculator calls), ``drop_corrupted`` (zero the
-  advantage of trajectories with tool errors or an environment-ended episode), ``save_every`` (checkpoint every
-  K steps), plus the injected fault (``fault_type``, ``strength``, ``onset_step``).
+  advantage of trajectories with tool errors or an environment-ended episode), ``ref_sync_steps`` (TRL's
+  ``sync_ref_model``: copy the policy into the KL reference every K steps; set at start or resume, not live),
+  ``save_every`` (checkpoint every K steps), plus the injected fault (``fault_type``, ``strength``, ``onset_step``).
 - :func:`run` ``(cfg, workdir, callbacks=(), listeners=(), resume_from=None, injectors=None)`` -> :class:`RunOutput`.
   ``callbacks`` are extra TRL/transformers ``TrainerCallback`` objects. ``listeners`` (and any callback with an
   ``on_step_record`` method) are called live after each step as
@@ -106,6 +107,13 @@ def _callback_class():
 
         def on_train_begin(self, args, state, control, **kwargs):
             set_learning_rate(self.c.trainer, self.c.settings.learning_rate)
+            trainer = self.c.trainer
+            if args.sync_ref_model and state.global_step > 0 and trainer.ref_model is not None:
+                # TRL saves no reference in a checkpoint: a resumed run would measure its KL against the warm
+                # start until the next sync. A synced reference starts as the policy it resumes from.
+                from trl.trainer.callbacks import SyncRefModelCallback
+
+                SyncRefModelCallback.sync_target_model(kwargs["model"], trainer.ref_model, 1.0)
 
         def on_step_begin(self, args, state, control, **kwargs):
             self.c.begin_step(self.c.trainer)
@@ -200,6 +208,9 @@ def run(
         lr_scheduler_type="constant",
         warmup_steps=0,
         beta=cfg.beta,
+        sync_ref_model=cfg.ref_sync_steps > 0 and cfg.beta > 0,  # TRL refuses a sync with no reference model
+        ref_model_sync_steps=cfg.ref_sync_steps or 512,
+        ref_model_mixup_alpha=1.0,
         epsilon=cfg.epsilon,
         temperature=cfg.temperature,
         max_completion_length=cfg.max_completion_length,

@@ -12,7 +12,8 @@ every headline figure). The second attempt starts over from the run's first step
 Many actions work around a cause they cannot remove (a data filter leaves degenerate completions out of the
 loss; a slower update damps a bad credit signal), so the fault's own symptoms stay: each such action declares
 the signals it *tolerates*, and the verification judges the run on the others — above all the reward of the
-completions it trains on, KL and entropy, which no action tolerates. Faults no setting reaches (an update that vanished, a broken tool or
+completions it trains on and the entropy, which no action tolerates, and the KL, which only the rebased reference
+of a KL explosion's action tolerates (it changes what the KL measures). Faults no setting reaches (an update that vanished, a broken tool or
 episode boundary) are stopped with the cause named, keeping the last healthy checkpoint.
 
 :func:`generic_action` is the control the bench compares with: on any diagnosis, roll back and halve the
@@ -125,12 +126,11 @@ def _changes(fault: str, s: dict[str, Any]) -> tuple[dict[str, Any], list[str], 
             "mask completions that never end out of the loss",
         ),
         "kl_explosion": (
-            {
-                "epsilon": _scaled(s, "epsilon", 0.5, lo=0.05),
-                "learning_rate": _scaled(s, "learning_rate", 0.25),
-            },
+            {"ref_sync_steps": 1, **lr},
             ["coefficients"],
-            "the policy runs away from the reference: much smaller steps, tighter clip range",
+            "the KL term drives the policy away from its reference instead of holding it: rebase the reference "
+            "on the policy every step (TRL's sync_ref_model), so the KL term can no longer steer the update, and "
+            "take smaller steps",
         ),
         "entropy_collapse": (
             {
@@ -156,7 +156,12 @@ def _changes(fault: str, s: dict[str, Any]) -> tuple[dict[str, Any], list[str], 
 # What each action works around rather than removes (see Action.tolerates).
 # A credit fault an operator can only damp keeps the gradient (the advantage-weighted score) off-normal too.
 CREDIT_TOLERATES = ADVANTAGE_SIGNALS | {"grad_norm"}
+# A reference rebased every step changes what the logged KL measures (the drift of one step, about 0, not the
+# drift since the warm start), and with it the policy loss, which holds the KL term: neither is comparable with a
+# normal run's any more, so neither can judge the action.
+REBASED_REFERENCE_TOLERATES = frozenset({"kl", "policy_loss"})
 TOLERATES: dict[str, frozenset[str]] = {
+    "kl_explosion": REBASED_REFERENCE_TOLERATES,
     "empty_response": FILTER_TOLERATES,
     "repetition_collapse": FILTER_TOLERATES,
     "length_too_short": FILTER_TOLERATES,
