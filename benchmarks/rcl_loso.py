@@ -7,12 +7,21 @@ a constant that only helps the system it was chosen on is tuning, not method.
     python benchmarks/rcl_loso.py ../shared/data/nezha-tt ../shared/data/nezha-ob --constant z0 --values 2,3,4,5
 
 Each system is scored in its own process (the two run in parallel); a case is loaded once and ranked with
-every value and modality set. ``--replay FAULTS`` scores the replay bench of each system instead of its real
+every value and modality set.
+
+``--replay FAULTS`` scores the replay bench of each system instead of its real
 cases (docs/rcl-replay.md: the fault models injected into the system's fault-free minutes, easy and hard,
 10 targets, seed 0), the second check a constant must pass:
 
     python benchmarks/rcl_loso.py ../shared/data/nezha-tt ../shared/data/nezha-ob --constant median_z \
         --values off,1.645 --replay network_delay,cpu_contention,cpu_hog,exception,error_return
+
+``--sensitivity`` scores every numeric constant of the embedded reasoner, plus the analyzer's
+``min_trace_score``, at x0.5 and x2 of its default (kept within the field's bounds) beside the default: one
+table of AC@1 per system and modality set, then, per constant, the value chosen on each system (default
+unless another scores a higher AC@1) and what it scores on the other (with ``--replay`` too):
+
+    python benchmarks/rcl_loso.py ../shared/data/nezha-tt ../shared/data/nezha-ob --sensitivity
 """
 
 from __future__ import annotations
@@ -57,17 +66,79 @@ def score_system(
     root: str, constant: str, values: list[float | None], replay: list[str] | None = None
 ) -> dict[str, dict[str, dict]]:
     """{modality set: {value: summary}} for every case of one Nezha folder (or of its replay bench)."""
-    methods = {v: RCLMethod(config=config_with(constant, v)) for v in values}
-    results: dict[str, dict[float | None, list]] = {m: {v: [] for v in values} for m in MODALITY_SETS}
+    return score_configs(root, {str(v): config_with(constant, v) for v in values}, replay)
+
+
+def score_configs(
+    root: str, configs: dict[str, RCLConfig], replay: list[str] | None = None
+) -> dict[str, dict[str, dict]]:
+    """{modality set: {label: summary}} for every case of one Nezha folder (or of its replay bench), each case
+    loaded once and ranked with every configuration."""
+    methods = {label: RCLMethod(config=cfg) for label, cfg in configs.items()}
+    results: dict[str, dict[str, list]] = {m: {label: [] for label in configs} for m in MODALITY_SETS}
     for case in _cases(root, replay):
         for mset, mods in MODALITY_SETS.items():
             view = with_modalities(case, mods)
-            for v, method in methods.items():
-                results[mset][v].append(score_case(view, method))
+            for label, method in methods.items():
+                results[mset][label].append(score_case(view, method))
     return {
-        m: {str(v): summarize(rs).model_dump() for v, rs in by_value.items()}
-        for m, by_value in results.items()
+        m: {label: summarize(rs).model_dump() for label, rs in by_label.items()}
+        for m, by_label in results.items()
     }
+
+
+# The analyzer's method constants scored by --sensitivity beside the reasoner's (the others are limits or
+# switches: max_traces, use_logs, ...; onset_shift_factor and median_z are off by default, with their own tables).
+ANALYZER_CONSTANTS = ("min_trace_score",)
+
+
+def sensitivity_configs() -> dict[str, RCLConfig]:
+    """``default`` and ``<constant>=<value>`` for every numeric constant at x0.5 and x2 of its default, clamped to
+    the field's bounds (a value the bounds collapse onto the default is left out)."""
+    import annotated_types as at
+
+    configs = {"default": RCLConfig()}
+    fields = [(n, f) for n, f in EmbeddedConfig.model_fields.items()] + [
+        (n, RCLConfig.model_fields[n]) for n in ANALYZER_CONSTANTS
+    ]
+    for name, field in fields:
+        default = field.default
+        if isinstance(default, bool) or not isinstance(default, (int, float)):
+            continue
+        lo = next((m.ge for m in field.metadata if isinstance(m, at.Ge)), None)
+        hi = next((m.le for m in field.metadata if isinstance(m, at.Le)), None)
+        for factor in (0.5, 2.0):
+            v = default * factor
+            v = min(v, hi) if hi is not None else v
+            v = max(v, lo) if lo is not None else v
+            if v != default:
+                configs[f"{name}={v:g}"] = config_with(name, v)
+    return configs
+
+
+def print_sensitivity(scored: dict[str, dict[str, dict[str, dict]]]) -> None:
+    """One row per configuration: AC@1 per system and modality set (markdown); then, per constant and modality
+    set, the value each system chooses (the default unless another has a higher AC@1) scored on the other."""
+    names = list(scored)
+    cols = [(n, m) for m in MODALITY_SETS for n in names]
+    labels = list(scored[names[0]][next(iter(MODALITY_SETS))])
+    print("| constant = value | " + " | ".join(f"{n} {m}" for n, m in cols) + " |")
+    print("|---" * (len(cols) + 1) + "|")
+    for label in labels:
+        cells = [f"{scored[n][m][label]['ac1']:.3f}" for n, m in cols]
+        print(f"| {label} | " + " | ".join(cells) + " |")
+    print("\nleave one system out: value chosen on one system (AC@1 above the default's), AC@1 on the other")
+    constants = dict.fromkeys(label.split("=")[0] for label in labels if label != "default")
+    for const in constants:
+        own = ["default"] + [label for label in labels if label.split("=")[0] == const]
+        for mset in MODALITY_SETS:
+            for src, dst in (names, names[::-1]):
+                by = scored[src][mset]
+                pick = max(own, key=lambda lb, by=by: (by[lb]["ac1"], lb == "default"))
+                got, base = scored[dst][mset][pick]["ac1"], scored[dst][mset]["default"]["ac1"]
+                print(
+                    f"  {const:20s} {mset:7s} chosen on {src:10s} {pick:24s} {dst}: {got:.3f} (default {base:.3f})"
+                )
 
 
 def _best(summaries: dict[str, dict]) -> str:
@@ -85,7 +156,21 @@ def main() -> None:
     )
     ap.add_argument("--json", type=Path, help="also write every summary here")
     ap.add_argument("--replay", help="comma-separated fault models: score each system's replay bench instead")
+    ap.add_argument(
+        "--sensitivity", action="store_true", help="every constant at x0.5 and x2 of its default, one table"
+    )
     args = ap.parse_args()
+    if args.sensitivity:
+        configs = sensitivity_configs()
+        names = [Path(r).name for r in args.roots]
+        replay = args.replay.split(",") if args.replay else None
+        with ProcessPoolExecutor(max_workers=2) as pool:
+            futures = [pool.submit(score_configs, r, configs, replay) for r in args.roots]
+            scored = dict(zip(names, (f.result() for f in futures), strict=True))
+        print_sensitivity(scored)
+        if args.json:
+            args.json.write_text(json.dumps(scored, indent=2))
+        return
     values = [None if x in ("off", "none") else float(x) for x in args.values.split(",")]
     names = [Path(r).name for r in args.roots]
     with ProcessPoolExecutor(max_workers=2) as pool:
