@@ -59,6 +59,20 @@ def test_wide_variant_changes_the_policy_and_the_hyperparameter_ranges_not_the_r
         assert max(seen) > max(getattr(c, field) for c in default)
 
 
+@pytest.mark.trl
+@pytest.mark.smoke
+def test_wide_variant_starts_with_a_skilled_policy(tmp_path):
+    """The variant must change the policy's size, not its starting skill: a warm start that leaves the larger
+    policy near chance makes its fault-free runs collapse and its "normal" runs fail (at the default warm-start
+    learning rate it reached 0.16 held-out accuracy; the default policy starts at about 0.63)."""
+    from faultwise.rft.faultbench.policy import load_policy, warm_start
+    from faultwise.rft.fm.remediate.supervisor import heldout_accuracy
+
+    wide = run_configs("small", 5, "wide")[0].policy_config()
+    model, _ = load_policy(warm_start(wide, tmp_path))
+    assert heldout_accuracy(model, 128) >= 0.45
+
+
 def test_balanced_order_makes_every_prefix_cover_types_and_strengths():
     cfgs = run_configs("small", 3)
     order = balanced_order(cfgs)

@@ -64,7 +64,10 @@ VARIANTS: dict[str, Variant] = {
         name="wide",
         description="a larger policy (hidden 96, 3 layers: 3x the parameters) and other, wider ranges of "
         "learning rate, KL coefficient, temperature and clip range",
-        policy={"hidden_size": 96, "layers": 3},
+        # the larger Llama needs a gentler warm start (at the default 3e-3 it reached 0.16 held-out accuracy, with
+        # most fault-free runs then collapsing to format-only answers); at 1e-3 it starts as good as the
+        # default's (0.62 against 0.63), so the variant changes the size and the ranges, not the starting skill
+        policy={"hidden_size": 96, "layers": 3, "sft_lr": 1e-3},
         learning_rates=(1.5e-4, 4e-4, 1e-3),
         betas=(0.01, 0.03, 0.12),
         temperatures=(0.8, 0.95, 1.2),
