@@ -12,9 +12,10 @@ every headline figure). The second attempt starts over from the run's first step
 Many actions work around a cause they cannot remove (a data filter leaves degenerate completions out of the
 loss; a slower update damps a bad credit signal), so the fault's own symptoms stay: each such action declares
 the signals it *tolerates*, and the verification judges the run on the others — above all the reward of the
-completions it trains on and the entropy, which no action tolerates, and the KL, which only the rebased reference
-of a KL explosion's action tolerates (it changes what the KL measures). Faults no setting reaches (an update that vanished, a broken tool or
-episode boundary) are stopped with the cause named, keeping the last healthy checkpoint.
+completions it trains on and the entropy, which no action tolerates, and the KL, which only the rebased
+reference of a KL explosion's action tolerates (it changes what the KL measures). Faults no setting reaches (an
+update that vanished, a broken tool or episode boundary) are stopped with the cause named, keeping the last
+healthy checkpoint.
 
 :func:`generic_action` is the control the bench compares with: on any diagnosis, roll back and halve the
 learning rate.
