@@ -70,14 +70,18 @@ def score_system(
 
 
 def score_configs(
-    root: str, configs: dict[str, RCLConfig], replay: list[str] | None = None
+    root: str,
+    configs: dict[str, RCLConfig],
+    replay: list[str] | None = None,
+    sets: tuple[str, ...] = tuple(MODALITY_SETS),
 ) -> dict[str, dict[str, dict]]:
     """{modality set: {label: summary}} for every case of one Nezha folder (or of its replay bench), each case
     loaded once and ranked with every configuration."""
     methods = {label: RCLMethod(config=cfg) for label, cfg in configs.items()}
-    results: dict[str, dict[str, list]] = {m: {label: [] for label in configs} for m in MODALITY_SETS}
+    results: dict[str, dict[str, list]] = {m: {label: [] for label in configs} for m in sets}
     for case in _cases(root, replay):
-        for mset, mods in MODALITY_SETS.items():
+        for mset in sets:
+            mods = MODALITY_SETS[mset]
             view = with_modalities(case, mods)
             for label, method in methods.items():
                 results[mset][label].append(score_case(view, method))
@@ -92,9 +96,9 @@ def score_configs(
 ANALYZER_CONSTANTS = ("min_trace_score",)
 
 
-def sensitivity_configs() -> dict[str, RCLConfig]:
-    """``default`` and ``<constant>=<value>`` for every numeric constant at x0.5 and x2 of its default, clamped to
-    the field's bounds (a value the bounds collapse onto the default is left out)."""
+def sensitivity_configs(only: set[str] | None = None) -> dict[str, RCLConfig]:
+    """``default`` and ``<constant>=<value>`` for every numeric constant (or those in ``only``) at x0.5 and x2 of
+    its default, clamped to the field's bounds (a value the bounds collapse onto the default is left out)."""
     import annotated_types as at
 
     configs = {"default": RCLConfig()}
@@ -102,6 +106,8 @@ def sensitivity_configs() -> dict[str, RCLConfig]:
         (n, RCLConfig.model_fields[n]) for n in ANALYZER_CONSTANTS
     ]
     for name, field in fields:
+        if only is not None and name not in only:
+            continue
         default = field.default
         if isinstance(default, bool) or not isinstance(default, (int, float)):
             continue
@@ -120,8 +126,9 @@ def print_sensitivity(scored: dict[str, dict[str, dict[str, dict]]]) -> None:
     """One row per configuration: AC@1 per system and modality set (markdown); then, per constant and modality
     set, the value each system chooses (the default unless another has a higher AC@1) scored on the other."""
     names = list(scored)
-    cols = [(n, m) for m in MODALITY_SETS for n in names]
-    labels = list(scored[names[0]][next(iter(MODALITY_SETS))])
+    sets = list(scored[names[0]])
+    cols = [(n, m) for m in sets for n in names]
+    labels = list(scored[names[0]][sets[0]])
     print("| constant = value | " + " | ".join(f"{n} {m}" for n, m in cols) + " |")
     print("|---" * (len(cols) + 1) + "|")
     for label in labels:
@@ -131,7 +138,7 @@ def print_sensitivity(scored: dict[str, dict[str, dict[str, dict]]]) -> None:
     constants = dict.fromkeys(label.split("=")[0] for label in labels if label != "default")
     for const in constants:
         own = ["default"] + [label for label in labels if label.split("=")[0] == const]
-        for mset in MODALITY_SETS:
+        for mset in sets:
             for src, dst in (names, names[::-1]):
                 by = scored[src][mset]
                 pick = max(own, key=lambda lb, by=by: (by[lb]["ac1"], lb == "default"))
@@ -159,13 +166,21 @@ def main() -> None:
     ap.add_argument(
         "--sensitivity", action="store_true", help="every constant at x0.5 and x2 of its default, one table"
     )
+    ap.add_argument("--constants", help="with --sensitivity: only these constants (comma-separated)")
+    ap.add_argument(
+        "--sets", default=",".join(MODALITY_SETS), help="modality sets to score (default: all,traces)"
+    )
     args = ap.parse_args()
+    sets = tuple(args.sets.split(","))
+    for name in sets:
+        if name not in MODALITY_SETS:
+            ap.error(f"--sets: unknown modality set {name!r} (use {', '.join(MODALITY_SETS)})")
     if args.sensitivity:
-        configs = sensitivity_configs()
+        configs = sensitivity_configs(set(args.constants.split(",")) if args.constants else None)
         names = [Path(r).name for r in args.roots]
         replay = args.replay.split(",") if args.replay else None
         with ProcessPoolExecutor(max_workers=2) as pool:
-            futures = [pool.submit(score_configs, r, configs, replay) for r in args.roots]
+            futures = [pool.submit(score_configs, r, configs, replay, sets) for r in args.roots]
             scored = dict(zip(names, (f.result() for f in futures), strict=True))
         print_sensitivity(scored)
         if args.json:
