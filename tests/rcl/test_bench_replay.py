@@ -56,14 +56,16 @@ def test_the_plan_is_seeded_and_draws_eligible_targets(nezha_root):
     assert {p.target for p in few} == eligible  # every eligible service once, no more
 
 
-def test_entry_services_fill_the_targets_and_network_faults_skip_them(nezha_root):
+def test_entry_services_fill_the_targets_and_network_and_pod_faults_skip_them(nezha_root):
     sources = nezha_sources(nezha_root)
     called = set().union(*(eligible_services(s, 5) for s in sources))
     entered = set().union(*(eligible_services(s, 5, "entries") for s in sources))
     assert called < entered  # the entry service: requests begin there, no traced pod calls it
-    every = replay_plan(sources, ["network_delay", "cpu_hog"], ["easy"], targets=99, seeds=1)
+    every = replay_plan(sources, ["network_delay", "pod_failure", "cpu_hog"], ["easy"], targets=99, seeds=1)
     assert {p.target for p in every if p.fault == "cpu_hog"} == entered
     assert {p.target for p in every if p.fault == "network_delay"} == called
+    # a failed entry service leaves nothing traced (its only caller is untraced): never a pod-failure target
+    assert {p.target for p in every if p.fault == "pod_failure"} == called
     enough = replay_plan(sources, ["cpu_hog"], ["easy"], targets=len(called), seeds=2)
     assert {p.target for p in enough} == called  # called services first: entry ones only to fill up
 

@@ -95,6 +95,8 @@ MODEL = FaultModel(
         ),
     },
     plan=plan,
-    needs="entries",
+    # what stays traced of a failed pod is its callers' failed calls: a pod that only an untraced client calls
+    # (a system's entry service) leaves no trace at all once it is down
+    needs="calls_into",
     summary="the pod stops: its spans and logs stop, calls into it are refused or time out",
 )
