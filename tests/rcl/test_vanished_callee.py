@@ -29,3 +29,22 @@ def test_the_callers_failures_are_blamed_on_the_silent_callee(seed, use_logs):
 
     assert top(EmbeddedConfig().callee_down) == inc.truth.component
     assert top(0.0) != inc.truth.component  # without that evidence a failing caller takes the blame
+
+
+def _without_kinds(tel):
+    """The same telemetry as a format that records no span kinds (Nezha, some Jaeger and Zipkin exports)."""
+    from dataclasses import replace
+
+    return replace(tel, spans=tel.spans.assign(kind=""))
+
+
+@pytest.mark.parametrize("seed", [1, 3])
+def test_unanswered_calls_are_known_as_calls_without_span_kinds(seed):
+    """Where no span says it is a client, a childless span is still known as a call when its operation's spans
+    answered calls on another pod in the normal traces: the vanished callee keeps its evidence."""
+    inc = generate_incident(SynthConfig(fault_type="pod_failure", seed=seed))
+    start_us = int(inc.truth.start_ts_s * US)
+    incident, normal = _without_kinds(inc.incident), _without_kinds(inc.normal)
+    cfg = RCLConfig(use_logs=False)
+    top = RCLAgent(cfg).find_root_causes(incident, normal, start_us=start_us).candidates[0].component
+    assert top == inc.truth.component

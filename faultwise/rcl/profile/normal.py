@@ -9,8 +9,10 @@ lines.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+import numpy as np
 import pandas as pd
 
 from faultwise.rcl.profile.calls import child_call_counts, parent_rows
@@ -22,6 +24,18 @@ OpKey = tuple[str, str]
 
 #: Fewest normal spans of an operation before its log pattern is trusted.
 MIN_PATTERN_SPANS = 10
+
+
+def client_calls(spans: pd.DataFrame, callee_pods: Mapping[OpKey, object]) -> np.ndarray:
+    """Which spans are calls to another pod: declared client spans, and spans of an operation whose spans
+    answered calls on another pod in the normal traces (``callee_pods``). The second reads the kind from the
+    shape of normal traces, so a call left unanswered (no child at all) is still known as a call where the
+    format records no span kinds (Nezha, some Zipkin and Jaeger exports)."""
+    declared = (spans["kind"].astype(str).str.lower() == "client").to_numpy()
+    if not callee_pods:
+        return declared
+    ops = pd.MultiIndex.from_arrays([spans["service"].astype(str), spans["operation"].astype(str)])
+    return declared | ops.isin(pd.MultiIndex.from_tuples(list(callee_pods)))
 
 
 def callee_pods(timed: pd.DataFrame) -> dict[OpKey, dict[str, int]]:
@@ -103,7 +117,7 @@ class NormalProfile:
         base = cls(op_stats=op_stats, window_us=(start, end))
         base.callee_pods = callee_pods(timed)
         base.child_calls = child_call_counts(timed)
-        client = timed[(timed["kind"].astype(str).str.lower() == "client").to_numpy()]
+        client = timed[client_calls(timed, base.callee_pods)]
         if len(client):
             share = (client["n_children"] == 0).groupby([client["service"], client["operation"]]).mean()
             base.unanswered_share = {(str(a), str(b)): float(v) for (a, b), v in share.items()}

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from faultwise.rcl.profile.calls import child_call_counts, parent_rows
-from faultwise.rcl.profile.normal import NormalProfile
+from faultwise.rcl.profile.normal import NormalProfile, client_calls
 from faultwise.rcl.profile.stats import binomial_z
 from faultwise.rcl.tools.records import MAX_ITEMS, CallShift, StructureEvidence
 
@@ -92,7 +92,7 @@ def find_unanswered_calls(spans: pd.DataFrame, window: np.ndarray, profile: Norm
     suspects are the usual callee pods whose share of the answered calls dropped most (lossy). Adds
     ``unanswered`` and ``unanswered_z`` to the spans."""
     active = set(spans.loc[window, "pod"].astype(str))
-    client = window & (spans["kind"].astype(str).str.lower() == "client").to_numpy()
+    client = window & client_calls(spans, profile.callee_pods)
     cand = client & (spans["n_children"].to_numpy() == 0)
     found = UnansweredCalls()
     unanswered = np.zeros(len(spans), dtype=bool)
