@@ -63,10 +63,14 @@ def _cases(root: str, replay: list[str] | None) -> Iterator[BenchCase]:
 
 
 def score_system(
-    root: str, constant: str, values: list[float | None], replay: list[str] | None = None
+    root: str,
+    constant: str,
+    values: list[float | None],
+    replay: list[str] | None = None,
+    sets: tuple[str, ...] = tuple(MODALITY_SETS),
 ) -> dict[str, dict[str, dict]]:
     """{modality set: {value: summary}} for every case of one Nezha folder (or of its replay bench)."""
-    return score_configs(root, {str(v): config_with(constant, v) for v in values}, replay)
+    return score_configs(root, {str(v): config_with(constant, v) for v in values}, replay, sets)
 
 
 def score_configs(
@@ -190,17 +194,17 @@ def main() -> None:
     names = [Path(r).name for r in args.roots]
     with ProcessPoolExecutor(max_workers=2) as pool:
         replay = args.replay.split(",") if args.replay else None
-        futures = [pool.submit(score_system, r, args.constant, values, replay) for r in args.roots]
+        futures = [pool.submit(score_system, r, args.constant, values, replay, sets) for r in args.roots]
         scored = dict(zip(names, (f.result() for f in futures), strict=True))
     print(
         f"{args.constant}: AC@1 / AC@3 per system, modality set and value (default {default_of(args.constant)})"
     )
-    for mset in MODALITY_SETS:
+    for mset in sets:
         for name in names:
             row = "  ".join(f"{v}: {s['ac1']:.3f}/{s['ac3']:.3f}" for v, s in scored[name][mset].items())
             print(f"  {mset:7s} {name:10s} {row}")
     print("leave one system out: value chosen on one system, scored on the other")
-    for mset in MODALITY_SETS:
+    for mset in sets:
         for src, dst in (names, names[::-1]):
             v = _best(scored[src][mset])
             s, own = scored[dst][mset][v], scored[dst][mset][_best(scored[dst][mset])]
