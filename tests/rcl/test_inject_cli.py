@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 
+import pandas as pd
 import pytest
 from rcl_support.files import write_nezha_folder
 from rcl_support.incidents import small_incident
 
+from faultwise.rcl.inject import span_forest
 from faultwise.rcl.simulate import write_incident_otlp
 from faultwise.rcl.telemetry import load_telemetry
 
@@ -61,8 +63,8 @@ def test_nezha_traces_become_canonical_csv_without_statuses(cli, tmp_path):
     normal = next((root / "construct_data").rglob("*_trace.csv"))
     logs = next((root / "construct_data").rglob("*_log.csv"))
     spans = load_telemetry(normal).spans
-    parent_service = spans["parent_id"].map(spans.set_index("span_id")["service"])
-    called = spans.loc[parent_service.notna() & (parent_service != spans["service"]), "service"]
+    forest = span_forest(spans)
+    called = pd.Series(forest.service[forest.crosses_pods()])
     target = str(called.value_counts().index[0])  # a pod failure shows only in the calls into the pod
     rc, out, err = cli(
         [

@@ -196,6 +196,12 @@ def run(
         state = json.loads((resume_from / STATE_FILE).read_text())
         controller.load_state(state, upto_step=int(resume_from.name.split("-")[1]))
 
+    # TRL's reference sync, only where there is a reference to sync (TRL refuses one with beta 0)
+    ref_sync = (
+        {"sync_ref_model": True, "ref_model_sync_steps": cfg.ref_sync_steps, "ref_model_mixup_alpha": 1.0}
+        if cfg.ref_sync_steps > 0 and cfg.beta > 0
+        else {}
+    )
     problems = T.sample_problems(cfg.steps * cfg.prompts_per_step * 2, seed=cfg.seed + 7919)
     dataset = Dataset.from_list([{"prompt": p.prompt} for p in problems])
     args = GRPOConfig(
@@ -208,9 +214,7 @@ def run(
         lr_scheduler_type="constant",
         warmup_steps=0,
         beta=cfg.beta,
-        sync_ref_model=cfg.ref_sync_steps > 0 and cfg.beta > 0,  # TRL refuses a sync with no reference model
-        ref_model_sync_steps=cfg.ref_sync_steps or 512,
-        ref_model_mixup_alpha=1.0,
+        **ref_sync,
         epsilon=cfg.epsilon,
         temperature=cfg.temperature,
         max_completion_length=cfg.max_completion_length,
