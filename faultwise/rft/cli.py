@@ -256,6 +256,14 @@ def _print_tables(doc: dict[str, Any], others: dict[str, Any] | None) -> None:
     c = Console()
     c.print(t)
     c.print(t2)
+    declined = doc.get("model_declined")
+    if declined and declined["runs"]:
+        n = sum(doc["runs"].values())
+        why = sorted(declined["reasons"].items(), key=lambda kv: -kv[1])
+        c.print(
+            f"the model stayed out of {declined['runs']} of {n} runs (judged without it); outside its fitted "
+            "range or profile: " + ", ".join(f"{k} ({v})" for k, v in why)
+        )
 
 
 # --- faultwise rft watch | report ------------------------------------------------------------------------

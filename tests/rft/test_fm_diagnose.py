@@ -96,7 +96,16 @@ def test_cli_fit_and_evaluate_json_document(benches, tmp_path, capsys):
     capsys.readouterr()
     assert main(["rft", "evaluate", str(eval_dir), "--model", str(mp), "--json"]) == 0
     doc = json.loads(capsys.readouterr().out)
-    assert set(doc) == {"detection", "diagnosis", "scored", "signals", "runs", "median_onset_error_steps"}
+    assert set(doc) == {
+        "detection",
+        "diagnosis",
+        "scored",
+        "signals",
+        "runs",
+        "median_onset_error_steps",
+        "model_declined",
+    }
+    assert doc["model_declined"] == {"runs": 0, "reasons": {}}  # the eval bench's setups are the fitted ones
     assert doc["signals"] == "real-trainer signals only" and doc["runs"]["normal"] == 10
     assert set(doc["detection"]) == {"easy", "hard", "false_alarm_rate", "median_delay_steps"}
     assert set(doc["detection"]["easy"]) == {"precision", "recall", "f1"}

@@ -14,7 +14,9 @@ def _run(fault: str, onset: int | None, n: int = 30, nan_at: int | None = None):
         if nan_at is not None and s >= nan_at:
             sig["kl"] = float("nan")
         steps.append((s, sig))
-    info = SimpleNamespace(run_id=f"{fault}-x", fault_type=fault, strength="easy", task_group="arithmetic")
+    info = SimpleNamespace(
+        run_id=f"{fault}-x", fault_type=fault, strength="easy", task_group="arithmetic", config="{}"
+    )
     return SimpleNamespace(info=info, onset=onset, is_faulty=fault != "none", signal_run=lambda: steps)
 
 

@@ -115,15 +115,18 @@ def _stand_ins(monkeypatch, tmp_path: Path, diagnoses: list[str | None]):
             self.ignored = set(signals)
 
     class CB:
-        def __init__(self, model, stop_on_diagnosis=False, config=None):
+        def __init__(self, model, stop_on_diagnosis=False, config=None, setup=None):
             self.monitor = Monitor()
             self.events = [_Event(_Verdict())] if self.monitor.diagnosis else []
             attempt["i"] += 1
+            attempt["setup"] = setup
 
     def stand_in_run(
         cfg, workdir, callbacks=(), listeners=(), resume_from=None, injectors=None, cache_dir=None
     ):
-        calls.append({"cfg": cfg, "injectors": list(injectors), "resume_from": resume_from})
+        calls.append(
+            {"cfg": cfg, "injectors": list(injectors), "resume_from": resume_from, "setup": attempt["setup"]}
+        )
         return type("Out", (), {"policy": object(), "steps": [], "trajectories": []})()
 
     monkeypatch.setattr(callback, "FMCallback", CB)
@@ -173,6 +176,8 @@ def test_the_loop_never_reaches_the_fault_hooks(diagnosed, status, monkeypatch, 
     if diagnosed == "kl_explosion":  # two retries with the action's declared settings, then a stop
         assert len(calls) == 3 and calls[1]["resume_from"] is not None and calls[2]["resume_from"] is None
         assert calls[2]["cfg"].learning_rate < calls[1]["cfg"].learning_rate < cfg.learning_rate
+        # the model's applicability is judged on the operator's setup, not on the one the action changed
+        assert all(c["setup"] == cfg.trainer_setup() for c in calls)
     if diagnosed == "reward_spike":  # the fallback grader again would repeat what failed: stop at once
         assert len(calls) == 2 and calls[1]["cfg"].reward_fallback
 

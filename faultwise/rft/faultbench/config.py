@@ -127,6 +127,21 @@ class RunConfig(BaseModel):
         """The run's settings as its operator sees them: everything but the injected fault's labels."""
         return self.model_dump(exclude=set(FAULT_FIELDS))
 
+    def trainer_setup(self) -> dict[str, float]:
+        """The run's setup under the names a TRL trainer declares it (``GRPOConfig`` fields and the model's
+        ``config``): what a fitted model's applicability domain is judged on."""
+        pol = self.policy_config()
+        return {
+            "learning_rate": self.learning_rate,
+            "beta": self.beta,
+            "epsilon": self.epsilon,
+            "temperature": self.temperature,
+            "max_completion_length": float(self.max_completion_length),
+            "num_generations": float(self.group_size),
+            "hidden_size": float(pol.hidden_size),
+            "num_hidden_layers": float(pol.layers),
+        }
+
     @property
     def reward_range(self) -> tuple[float, float] | None:
         """The declared range of the run's reward function (its task's), as an operator's config states it."""

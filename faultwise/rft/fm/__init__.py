@@ -2,8 +2,9 @@
 
 - ``detect/``: the normal profile of healthy runs and the online :class:`Detector`;
 - ``diagnose/``: the window fingerprint, the per-type fingerprints and the classifier (:class:`FaultDiagnosis`);
-- :class:`FMModel` (``model``): profile + diagnoser, one JSON file; :class:`FailureMonitor` (``monitor``): the
-  two together, step by step; :class:`FMCallback` (``callback``): the monitor inside a TRL trainer;
+- :class:`FMModel` (``model``): profile + diagnosers + the setups fitted on (``domain``), one JSON file;
+  :class:`FailureMonitor` (``monitor``): detection and diagnosis together, step by step;
+  :class:`FMCallback` (``callback``): the monitor inside a TRL trainer;
 - ``readers`` (verl, TRL, OpenRLHF, TensorBoard logs), :func:`watch` (``watcher``: follow a growing log),
   ``report`` (offline HTML page of a run);
 - ``evaluation``: fit a model on a bench and score it; ``compare``: the comparison methods (Isolation Forest,
@@ -20,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from faultwise.rft.fm.compare import compare_methods
 from faultwise.rft.fm.detect import Detector, Evidence, NormalProfile, StepVerdict, fit_profile
 from faultwise.rft.fm.diagnose import DiagnoserModel, FaultDiagnosis, diagnose, fit_diagnoser
+from faultwise.rft.fm.domain import SetupDomain, fit_domain
 from faultwise.rft.fm.evaluation import RunOutcome, evaluate, fit_model, run_monitor
 from faultwise.rft.fm.model import FMModel, load_model, save_model
 from faultwise.rft.fm.monitor import FailureMonitor, FMEvent
@@ -59,6 +61,7 @@ __all__ = [
     "NormalProfile",
     "ReadResult",
     "RunOutcome",
+    "SetupDomain",
     "StepVerdict",
     "SupervisionReport",
     "Supervisor",
@@ -67,6 +70,7 @@ __all__ = [
     "diagnose",
     "evaluate",
     "fit_diagnoser",
+    "fit_domain",
     "fit_model",
     "fit_profile",
     "load_model",

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from faultwise.rft.fm.detect.selfref import SelfRefConfig
+from faultwise.rft.fm.domain import SETUP_KEYS
 from faultwise.rft.fm.model import FMModel
 from faultwise.rft.fm.monitor import FailureMonitor, FMEvent
 from faultwise.rft.fm.readers import map_metrics
@@ -51,6 +52,8 @@ class FMCallback(_Base):
         checkpoint_on_diagnosis: ask the trainer to save a checkpoint when a fault is diagnosed.
         config: the self-referenced detector's constants (length limit, reward range, ...).
         max_events: most events kept in ``events``.
+        setup: the run's training setup for the model's applicability check; default: read from the trainer's
+            arguments and model config when training begins.
 
     Example::
 
@@ -67,8 +70,10 @@ class FMCallback(_Base):
         max_events: int = 1000,
         checkpoint_on_diagnosis: bool = False,
         config: SelfRefConfig | None = None,
+        setup: Mapping[str, float] | None = None,
     ) -> None:
-        self.monitor = FailureMonitor(model, config)
+        self.monitor = FailureMonitor(model, config, setup=setup)
+        self._setup_given = setup is not None
         self.on_event = on_event if on_event is not None else _print_event
         self.stop_on_diagnosis = stop_on_diagnosis
         self.checkpoint_on_diagnosis = checkpoint_on_diagnosis
@@ -77,6 +82,24 @@ class FMCallback(_Base):
         self.errors = 0
         self.last_step: int | None = None
         self._runner_records = False
+
+    def on_train_begin(
+        self,
+        args: TrainingArguments | None,
+        state: TrainerState,
+        control: TrainerControl | None,
+        model: Any = None,
+        **kwargs: Any,
+    ) -> None:
+        """Declare the run's setup (trainer arguments, model size) so a model fitted on other setups stays
+        out of the run."""
+        if self._setup_given:
+            return
+        try:
+            self.monitor.declare_setup(trainer_setup(args, model))
+        except Exception:  # never let the monitor take the training down
+            self.errors += 1
+            log.exception("faultwise monitor error (ignored; training continues)")
 
     # records from the FaultBench runner (preferred: has trajectories)
     def on_step_record(
@@ -123,3 +146,17 @@ class FMCallback(_Base):
         except Exception:  # never let the monitor take the training down
             self.errors += 1
             log.exception("faultwise monitor error (ignored; training continues)")
+
+
+def trainer_setup(args: Any, model: Any = None) -> dict[str, float]:
+    """The setup a trainer declares: its arguments' and its model config's numeric fields named in
+    :data:`~faultwise.rft.fm.domain.SETUP_KEYS`."""
+    out: dict[str, float] = {}
+    cfg = getattr(model, "config", None)
+    for key in SETUP_KEYS:
+        for src in (args, cfg):
+            v = getattr(src, key, None) if src is not None else None
+            if isinstance(v, int | float) and not isinstance(v, bool):
+                out[key] = float(v)
+                break
+    return out

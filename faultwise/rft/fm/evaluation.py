@@ -20,12 +20,13 @@ from typing import Any
 import numpy as np
 
 from faultwise.errors import InputError
-from faultwise.rft.faultbench.config import declared_reward_range
+from faultwise.rft.faultbench.config import RunConfig, declared_reward_range
 from faultwise.rft.faultbench.load import BenchRun
 from faultwise.rft.fm.detect.profile import FALSE_ALARM_BUDGET, fit_profile
 from faultwise.rft.fm.detect.selfref import SelfRefConfig
 from faultwise.rft.fm.diagnose.classifier import fit_diagnoser
 from faultwise.rft.fm.diagnose.features import window_features
+from faultwise.rft.fm.domain import fit_domain
 from faultwise.rft.fm.model import FMModel
 from faultwise.rft.fm.monitor import (
     ACCURACY_DERIVED_SIGNALS,
@@ -42,6 +43,14 @@ def signals_of(run: BenchRun, use_accuracy: bool = False) -> list[tuple[int, dic
     """A bench run's signals per step, without those a real trainer cannot log (see the module note)."""
     drop = INJECTOR_ONLY_SIGNALS | (frozenset() if use_accuracy else ACCURACY_DERIVED_SIGNALS)
     return [(s, {k: v for k, v in sig.items() if k not in drop}) for s, sig in run.signal_run()]
+
+
+def run_setup(run: BenchRun) -> dict[str, float]:
+    """A bench run's training setup as its trainer declares it (empty when its config is not readable)."""
+    try:
+        return RunConfig.model_validate_json(run.info.config).trainer_setup()
+    except ValueError:
+        return {}
 
 
 def diagnosis_windows(
@@ -74,16 +83,43 @@ def diagnosis_windows(
     return feats
 
 
+def selfref_diagnosis_windows(
+    model: FMModel, run: BenchRun, extra: int = 3, use_accuracy: bool = False
+) -> list[np.ndarray]:
+    """Feature vectors of a faulty run's windows as a monitor *without* the profile diagnoses them: the
+    self-referenced detector's window from its first event at or after the onset, read ``confirm_steps``
+    later (at once on a hard rule), plus up to ``extra`` later ones. A run with no such event gives none (the
+    monitor never diagnoses it)."""
+    cfg = (model.selfref or SelfRefConfig()).model_copy(update={"use_accuracy": use_accuracy})
+    fm = FailureMonitor(None, cfg)
+    onset = run.onset or 0
+    first = None
+    hard = False
+    feats = []
+    for step, sig in signals_of(run, use_accuracy):
+        fm.update_signals(step, sig)
+        if first is None:
+            hit = next((e for e in fm.events if e.opened_step >= onset), None)
+            if hit is not None:
+                first, hard = hit.opened_step, any(r.split(":")[0] in HARD_RULES for r in hit.rules)
+        if first is not None and (step >= first + model.confirm_steps or hard):
+            feats.append(window_features([zs for s, zs in fm.selfref.window if s >= first]))
+            if len(feats) > extra:
+                break
+    return feats
+
+
 def diagnosis_training_set(
-    model: FMModel, runs: Sequence[BenchRun], use_accuracy: bool = False
+    model: FMModel, runs: Sequence[BenchRun], use_accuracy: bool = False, selfref: bool = False
 ) -> tuple[list[np.ndarray], list[str]]:
-    """The windows of every faulty run (:func:`diagnosis_windows`) and their fault types: what a diagnoser is
-    fitted on."""
+    """The windows of every faulty run (:func:`diagnosis_windows`, or :func:`selfref_diagnosis_windows` with
+    ``selfref``) and their fault types: what a diagnoser is fitted on."""
     X: list[np.ndarray] = []
     y: list[str] = []
     for r in runs:
         if r.is_faulty:
-            for f in diagnosis_windows(model, r, use_accuracy=use_accuracy):
+            windows = selfref_diagnosis_windows if selfref else diagnosis_windows
+            for f in windows(model, r, use_accuracy=use_accuracy):
                 X.append(f)
                 y.append(r.info.fault_type)
     return X, y
@@ -104,10 +140,14 @@ def fit_model(
         profile=fit_profile(normal, target_false_alarm_rate),
         fitted_on=fitted_on,
         selfref=SelfRefConfig(use_accuracy=use_accuracy),
+        domain=fit_domain(run_setup(r) for r in runs),
     )
     X, y = diagnosis_training_set(model, runs, use_accuracy)
     if len(set(y)) >= 2:
         model.diagnoser = fit_diagnoser(np.vstack(X), y)
+    X, y = diagnosis_training_set(model, runs, use_accuracy, selfref=True)
+    if len(set(y)) >= 2:
+        model.selfref_diagnoser = fit_diagnoser(np.vstack(X), y)
     return model
 
 
@@ -127,6 +167,7 @@ class RunOutcome:
     false_alarm: bool
     predicted: str | None = None  # the emitted diagnosis of that event
     onset_estimate: int | None = None  # the monitor's own onset estimate for that event
+    declined: str | None = None  # why the fitted model did not apply to the run (None: it did, or no model)
 
 
 def run_monitor(
@@ -148,8 +189,10 @@ def run_monitor(
         cfg = base.with_declared(reward_range=declared_reward_range(run.info.task_group))
         cfg = cfg.model_copy(update={"use_accuracy": use_accuracy})
 
+        setup = run_setup(run)
+
         def monitor_factory() -> FailureMonitor:
-            return FailureMonitor(model, cfg)
+            return FailureMonitor(model, cfg, setup=setup)
 
     fm = monitor_factory()
     onset = run.onset
@@ -173,6 +216,7 @@ def run_monitor(
         false_alarm,
         predicted,
         hit.onset_step if hit is not None else None,
+        getattr(fm, "declined", None) if model is not None else None,
     )
 
 
@@ -269,4 +313,20 @@ def evaluate(
             "faulty": sum(o.fault_type != "none" for o in outcomes),
         },
         "median_onset_error_steps": float(np.median(errors)) if errors else None,
+        "model_declined": _declined(outcomes) if model is not None else None,
     }
+
+
+def _declined(outcomes: Sequence[RunOutcome]) -> dict[str, Any]:
+    """How many runs the fitted model stayed out of, and why: per setting outside its fitted range (a run
+    counts under each), or the signal check's reason."""
+    reasons: dict[str, int] = {}
+    runs = 0
+    for o in outcomes:
+        if not o.declined:
+            continue
+        runs += 1
+        for clause in o.declined.split("; "):
+            key = clause.split(" ")[0] if " outside the fitted " in clause else clause
+            reasons[key] = reasons.get(key, 0) + 1
+    return {"runs": runs, "reasons": reasons}

@@ -12,6 +12,7 @@ from faultwise.io import atomic_write_text
 from faultwise.rft.fm.detect.profile import NormalProfile
 from faultwise.rft.fm.detect.selfref import SelfRefConfig
 from faultwise.rft.fm.diagnose.classifier import DiagnoserModel
+from faultwise.rft.fm.domain import SetupDomain
 from faultwise.rft.records import first_problem
 
 MODEL_FORMAT = "faultwise.rft.fm/1"
@@ -27,11 +28,21 @@ class FMModel(BaseModel):
     diagnoser: DiagnoserModel | None = Field(
         None, description="fitted fault-type classifier; None: the interpretable fingerprints alone"
     )
+    selfref_diagnoser: DiagnoserModel | None = Field(
+        None,
+        description="fault-type classifier over the self-referenced detector's windows (scale-free: the run "
+        "against its own history), for runs the profile does not apply to; None: the fingerprints alone",
+    )
     selfref: SelfRefConfig | None = Field(
         None, description="constants of the self-referenced detector chosen on the bench (None: defaults)"
     )
     confirm_steps: int = Field(
         2, ge=0, description="steps after the first alarm before diagnosing its window"
+    )
+    domain: SetupDomain | None = Field(
+        None,
+        description="the training setups fitted on (hull per setting); a run declaring a setting outside it is "
+        "judged without the model. None: not recorded (judged on the first steps' signals only)",
     )
     fitted_on: str = Field(
         "",

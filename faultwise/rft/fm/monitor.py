@@ -3,7 +3,8 @@
 Detection is the self-referenced detector (``detect/selfref.py``): the run against its own history and
 physical invariants, no model needed. A fitted model adds its normal-profile detector and its diagnoser, but
 only on a run that looks like what the model was fitted on (its first steps lie within the profile, judged by
-scale-free z-scores); on any other run the model changes nothing, so it never makes a real run worse.
+scale-free z-scores) and whose declared training setup lies within the setups it was fitted on
+(``domain.py``); on any other run the model changes nothing, so it never makes a real run worse.
 
 Alarms are grouped into :class:`AlarmEvent` s: an event opens at the first alarming step (with the detector's
 own onset estimate), is diagnosed ``confirm_steps`` later (at once on an invariant break), and closes after
@@ -13,16 +14,22 @@ own onset estimate), is diagnosed ``confirm_steps`` later (at once on an invaria
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from pydantic import BaseModel, Field, field_serializer
 
 from faultwise.rft.fm.detect.detector import Detector, Evidence, StepVerdict
-from faultwise.rft.fm.detect.selfref import INVARIANT_DIAGNOSIS, SelfRefConfig, SelfReferencedDetector
+from faultwise.rft.fm.detect.selfref import (
+    CENTRED,
+    FRACTIONS,
+    INVARIANT_DIAGNOSIS,
+    SelfRefConfig,
+    SelfReferencedDetector,
+)
 from faultwise.rft.fm.diagnose.classifier import FaultDiagnosis, diagnose
 from faultwise.rft.fm.model import FMModel
 from faultwise.rft.records import FAMILY_OF, StepRecord, TrajectoryRecord
-from faultwise.rft.signals import extract_signals
+from faultwise.rft.signals import INVARIANT_OF, extract_signals
 
 # signals a real trainer cannot log: the environment's done flag only our injector sets, and everything
 # computed from the true correctness of each answer (used only when accuracy is declared an input)
@@ -47,6 +54,10 @@ LOGGED_EXTRA_SIGNALS: tuple[str, ...] = (
     "advantage_max",
     "advantage_min",
 )
+# invariant breaks that many faults cause alike (every completion scored the same: an empty, cut, collapsed or
+# terminated answer, or a broken reward): a symptom, not a cause; a fitted diagnoser names the fault
+SYMPTOM_INVARIANTS: frozenset[str] = frozenset({"reward_constant"})
+SYMPTOM_GROUPS: frozenset[str] = frozenset({"return_stability", "reward_trajectory_consistency"})
 # rules whose cause is certain: the event is diagnosed at the step they break, whoever diagnoses
 HARD_RULES: frozenset[str] = frozenset({"non_finite", "vanished_update", "exploding_grad_norm"})
 DOMAIN_STEPS = 5  # steps over which a model's applicability to a run is judged
@@ -107,6 +118,9 @@ class FailureMonitor:
         model: a fitted model (optional): its profile detector and diagnoser, where the run fits it.
         config: the self-referenced detector's constants (default: the model's, else the defaults).
         close_after_steps: healthy steps in a row that close an event.
+        setup: the run's training setup as its trainer declares it (``learning_rate``, ``hidden_size``, ...,
+            see :data:`faultwise.rft.fm.domain.SETUP_KEYS`); a setting outside the model's fitted range keeps
+            the model out of the run (``declined`` says why).
 
     Example::
 
@@ -123,8 +137,10 @@ class FailureMonitor:
         config: SelfRefConfig | None = None,
         close_after_steps: int = 3,
         max_events: int = 100,
+        setup: Mapping[str, float] | None = None,
     ) -> None:
         self.model = model
+        self.setup = dict(setup or {})
         self.config = config or (model.selfref if model is not None else None) or SelfRefConfig()
         self.selfref = SelfReferencedDetector(self.config)
         self.detector = Detector(model.profile) if model is not None else None
@@ -136,6 +152,8 @@ class FailureMonitor:
         if not self.config.use_accuracy:
             self.excluded |= ACCURACY_DERIVED_SIGNALS
         self.model_applies: bool | None = None if model is not None else False
+        self.declined: str | None = None  # why the model does not apply, when it does not
+        self.declare_setup(self.setup)
         self._domain: list[dict[str, float]] = []
         self.events: list[AlarmEvent] = []
         self.open_event: AlarmEvent | None = None
@@ -161,6 +179,16 @@ class FailureMonitor:
     def declare(self, max_response_length: float | None = None) -> None:
         """Take a setting the log itself declares (its printed config), unless the caller already gave one."""
         self.config = self.selfref.config = self.config.with_declared(max_response_length=max_response_length)
+
+    def declare_setup(self, setup: Mapping[str, float]) -> None:
+        """Take the run's training setup; a setting outside the model's fitted range keeps the model out of
+        the run from now on (settings the model did not record are not judged)."""
+        self.setup = {**self.setup, **setup}
+        if self.model is None or self.model.domain is None:
+            return
+        outside = self.model.domain.outside(self.setup)
+        if outside:
+            self.model_applies, self.declined = False, "; ".join(outside)
 
     def ignore(self, signals: set[str]) -> None:
         """Leave these signals out of detection from now on: a remediation rewrites them, or works around the
@@ -191,7 +219,8 @@ class FailureMonitor:
         names = set().union(*self._domain)
         fitted = set(self.detector.profile.stats) - self.excluded - self.ignored  # withheld is not missing
         if fitted and len(names & fitted) < DOMAIN_COVERAGE * len(fitted):
-            self.model_applies = False  # the run does not log what the model was fitted on
+            self.model_applies = False
+            self.declined = "the run does not log most signals the model was fitted on"
             return
         far = 0
         for n in names:
@@ -199,6 +228,8 @@ class FailureMonitor:
             if vals and vals[len(vals) // 2] > DOMAIN_Z:
                 far += 1
         self.model_applies = bool(names) and far / len(names) <= DOMAIN_FRACTION
+        if not self.model_applies:
+            self.declined = "its first steps lie outside the model's normal profile"
 
     def _after(self, verdict: StepVerdict, from_model: bool = False) -> FMEvent:
         opened = closed = None
@@ -243,7 +274,7 @@ class FailureMonitor:
             # confirmation steps (as it was fitted), unless a hard rule broke (a value not finite, a vanished or
             # exploding update: the cause is certain and a supervisor must act on it now)
             kinds = {r.split(":")[0] for r in (verdict.rule or "").split(";") if r}
-            at_once = bool(kinds) and (not self._classifier_decides() or bool(kinds & HARD_RULES))
+            at_once = bool(kinds) and (not self._classifier_decides(ev) or bool(kinds & HARD_RULES))
             if self._since_open >= self.confirm_steps or at_once:
                 diag = self._diagnose(ev)
                 ev.diagnosis, ev.diagnosed_step = diag, verdict.step
@@ -254,9 +285,17 @@ class FailureMonitor:
             closed, self.open_event, self._healthy_run = ev, None, 0
         return FMEvent(verdict=verdict, diagnosis=diag, opened=opened, closed=closed)
 
-    def _classifier_decides(self) -> bool:
-        """Where the model applies and has a diagnoser, it names the fault (it was fitted on such windows)."""
-        return self._window_source == "model" and self.model is not None and self.model.diagnoser is not None
+    def _classifier_decides(self, ev: AlarmEvent) -> bool:
+        """Does a fitted diagnoser name the event's fault? Where the model applies, its diagnoser does (it was
+        fitted on such windows). Elsewhere the scale-free diagnoser does, unless an invariant broke that names
+        its cause by itself (lengths at the limit, entropy at the floor, ...): an invariant that many faults
+        break alike (:data:`SYMPTOM_INVARIANTS`) leaves the choice to it."""
+        if self.model is None:
+            return False
+        if self._window_source == "model":
+            return self.model.diagnoser is not None
+        kinds = {r.split(":")[0] for r in ev.rules}
+        return self.model.selfref_diagnoser is not None and kinds <= SYMPTOM_INVARIANTS
 
     def _diagnose(self, ev: AlarmEvent) -> FaultDiagnosis:
         """The event's diagnosis: a non-finite value is "unknown" with its evidence; where the model applies,
@@ -265,7 +304,7 @@ class FailureMonitor:
         fingerprint."""
         kinds = [r.split(":")[0] for r in ev.rules]
         known = [k for k in kinds if k in INVARIANT_DIAGNOSIS]
-        if "non_finite" in known or (known and not self._classifier_decides()):
+        if "non_finite" in known or (known and not self._classifier_decides(ev)):
             kind = "non_finite" if "non_finite" in known else known[0]
             return _invariant_diagnosis(kind)
         if self._window_source == "model" and self.detector is not None and self.model is not None:
@@ -273,7 +312,26 @@ class FailureMonitor:
             diag = diagnose(window or [zs for _, zs in self.detector.window], self.model.diagnoser)
             return _invariant_diagnosis(known[0]) if diag.fault_type == "unknown" and known else diag
         window = [zs for s, zs in self.selfref.window if s >= ev.opened_step]
-        return diagnose(window or [zs for _, zs in self.selfref.window], None)
+        scale_free = self.model.selfref_diagnoser if self.model is not None else None
+        diag = diagnose(window or [zs for _, zs in self.selfref.window], scale_free)
+        if known and (diag.fault_type == "unknown" or not self._beyond_symptom(window)):
+            return _invariant_diagnosis(known[0])
+        return diag
+
+    def _beyond_symptom(self, window: Sequence[dict[str, dict[str, float]]]) -> bool:
+        """Did a signal outside the reward side (where every symptom invariant lies) change materially in the
+        event's window, relative to the run's own recent level? Only then has a diagnoser evidence to name
+        another cause than the symptom's own. Materiality is the change points' (``rel_change``, absolute
+        ``fraction_change`` for fractions); signals centred on zero have no level to be relative to, and the
+        move since the run's start is not evidence (healthy runs drift: KL doubles, entropy falls)."""
+        for zs in window:
+            for name, comp in zs.items():
+                if INVARIANT_OF.get(name, "other") in SYMPTOM_GROUPS or name in CENTRED:
+                    continue
+                bar = self.config.fraction_change if name in FRACTIONS else self.config.rel_change
+                if abs(comp.get("shift", 0.0)) >= bar:
+                    return True
+        return False
 
     def finish(self) -> FaultDiagnosis | None:
         """End of the run: diagnose a pending event with what was seen."""
@@ -287,4 +345,4 @@ class FailureMonitor:
 
     def reset_run(self) -> None:
         """Start a fresh run (e.g. after a rollback) with the same model and constants."""
-        self.__init__(self.model, self.config, self.close_after_steps, self.max_events)
+        self.__init__(self.model, self.config, self.close_after_steps, self.max_events, self.setup)

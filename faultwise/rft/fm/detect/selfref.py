@@ -129,9 +129,20 @@ class SelfRefConfig(BaseModel):
 class _SignalHistory:
     def __init__(self, n: int) -> None:
         self.values: deque[float] = deque(maxlen=n)
+        self.first: float | None = None  # the run's first value: how far a signal moved since the start
         self.streak = 0
         self.streak_start: int | None = None
         self.sign = 0.0
+
+
+def _relative(name: str, x: float, ref: float, h: _SignalHistory) -> float:
+    """``x - ref`` in the signal's own units: absolute for bounded fractions, relative to the larger of the
+    reference's size and the run's own spread otherwise (so no unit of any run enters)."""
+    if name in FRACTIONS:
+        return x - ref
+    spread = _mad_scale(np.fromiter(h.values, float)) if len(h.values) >= 2 else 0.0
+    typical = max(abs(ref), spread)
+    return (x - ref) / typical if typical > 0 else 0.0
 
 
 def _mad_scale(xs: np.ndarray) -> float:
@@ -179,7 +190,17 @@ class SelfReferencedDetector:
                 continue
             h = self._hist.setdefault(name, _SignalHistory(cfg.history_steps))
             z, expected, material = self._change(name, h, x)
-            zs[name] = {"level": z, "diff": z, "trend": z}
+            # beside the change z, two scale-free magnitudes for the diagnoser: the change relative to the
+            # run's own level (absolute for fractions) and the move since the run's first step
+            if h.first is None:
+                h.first = x
+            zs[name] = {
+                "level": z,
+                "diff": z,
+                "trend": z,
+                "shift": _relative(name, x, expected, h),
+                "cusum": _relative(name, x, h.first, h),
+            }
             if (name in ONE_SIDED and z * ONE_SIDED[name] < 0) or name in INVARIANT_ONLY:
                 material = False
             if abs(z) >= cfg.z_threshold and material and (h.streak == 0 or z * h.sign > 0):
@@ -196,8 +217,10 @@ class SelfReferencedDetector:
             self._grad_hist.append(sig["grad_norm"])
         for name, kind, value in broken:  # an invariant break shows in the diagnoser's window too
             if math.isfinite(value):
-                zs.setdefault(name, {})
-                zs[name] = dict.fromkeys(("level", "diff", "trend"), math.copysign(50.0, _direction(kind)))
+                zs[name] = {
+                    **zs.get(name, {}),
+                    **dict.fromkeys(("level", "diff", "trend"), math.copysign(50.0, _direction(kind))),
+                }
         self.window.append((step, zs))
         changed.sort(key=lambda r: -r[0])
         evidence = [

@@ -172,7 +172,13 @@ class Supervisor:
         attempt = 0
         while True:
             adir = workdir / f"attempt-{attempt}"
-            cb = FMCallback(self.model, stop_on_diagnosis=True, config=self._monitor_config(cur))
+            # the model's applicability is judged on the operator's own setup, not on the one an action changed
+            cb = FMCallback(
+                self.model,
+                stop_on_diagnosis=True,
+                config=self._monitor_config(cur),
+                setup=cfg.trainer_setup(),
+            )
             cb.monitor.ignore(rewritten_signals(guards) | tolerated)
             history = {s: v for s, v in history.items() if resume is not None and s <= resume[0]}
             for step in sorted(history):  # the monitor's state as it was at the rollback point
