@@ -1,4 +1,5 @@
-"""The fitted failure-manager model (normal profile + diagnoser), saved and loaded as one JSON file."""
+"""The fitted failure-manager model (normal profile + diagnosers + fitted setups), saved and loaded as one JSON
+file."""
 
 from __future__ import annotations
 
@@ -19,7 +20,8 @@ MODEL_FORMAT = "faultwise.rft.fm/1"
 
 
 class FMModel(BaseModel):
-    """What the failure manager needs: the normal profile (detection) and the diagnoser; one JSON file."""
+    """What the failure manager needs: the normal profile (detection), the diagnosers (of the profile's
+    windows, and scale-free of the run's own), and the setups it was fitted on; one JSON file."""
 
     model_config = ConfigDict(extra="forbid")
 
