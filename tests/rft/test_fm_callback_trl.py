@@ -75,3 +75,29 @@ def test_callback_without_model_is_quiet_on_a_working_reward(tmp_path):
     trainer.add_callback(cb)
     trainer.train()
     assert cb.errors == 0 and cb.last_step == 6 and cb.monitor.events == []
+
+
+@pytest.mark.trl
+@pytest.mark.smoke
+def test_callback_declares_the_trainer_setup_and_a_model_fitted_elsewhere_stays_out(
+    tmp_path, normal_signal_runs
+):
+    """With a fitted model, the callback reads the trainer's arguments and model config when training begins;
+    a model fitted on other setups (8 generations per prompt) then stays out of this run (4)."""
+    from faultwise.rft.fm import FMCallback, FMModel, SetupDomain, fit_profile
+
+    def varied_reward(completions, **kwargs):
+        return [float(len(c) % 3) for c in completions]
+
+    fitted = FMModel(
+        profile=fit_profile(normal_signal_runs(4)),
+        domain=SetupDomain(ranges={"num_generations": (8.0, 8.0), "hidden_size": (64.0, 64.0)}),
+    )
+    trainer = _trainer(tmp_path, varied_reward, steps=2)
+    cb = FMCallback(fitted, on_event=None)
+    trainer.add_callback(cb)
+    trainer.train()
+    assert cb.errors == 0
+    assert cb.monitor.setup["num_generations"] == 4.0 and cb.monitor.setup["hidden_size"] == 64.0
+    assert cb.monitor.model_applies is False
+    assert cb.monitor.declined == "num_generations 4 outside the fitted 8"
