@@ -137,6 +137,21 @@ def test_kl_wandering_within_a_nat_is_learning_but_a_blow_up_is_not():
     assert strict(_kl_run(0.08, 0.19))
 
 
+def test_a_kl_jump_is_a_break_when_it_holds_not_when_one_batch_spikes():
+    """KL 30x its recent values and at least 0.1 nats, two logged steps running, breaks at once (rule
+    ``kl_jump``, not the slower change point); one batch's spike that is gone the next step (a healthy bench run
+    went 0.26 -> 9.9 -> 0.13 nats) is no alarm."""
+    spike = healthy(60, 1.0, seed=4)
+    spike[30]["kl"] = 10.0
+    assert alarms(spike) == []
+    held = healthy(60, 1.0, seed=4)
+    for t in range(30, 60):
+        held[t]["kl"] = 10.0
+    d = SelfReferencedDetector()
+    rules = {s: d.update_signals(s, sig).rule for s, sig in enumerate(held, 1)}
+    assert rules[31] is None and rules[32] == "kl_jump:kl"
+
+
 @pytest.mark.parametrize("field", ["reward_max", "traj_reward_max", "reward_mean"])
 def test_one_sample_above_the_declared_reward_range_is_a_break(field):
     run = healthy(40, 1.0, seed=6)
