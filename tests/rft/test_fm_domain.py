@@ -1,6 +1,8 @@
 """A fitted model judges only runs whose declared setup lies within the setups it was fitted on; elsewhere the
 run is judged as without a model, and a scale-free diagnoser names what the run's own history shows."""
 
+import json
+import re
 from types import SimpleNamespace
 
 import pytest
@@ -128,3 +130,34 @@ def test_the_scale_free_diagnoser_reads_relative_moves_of_the_run(make_run, mode
     last = fm.selfref.window[-1][1]["response_length_mean"]
     assert last["cusum"] == pytest.approx(1.0, abs=0.25)  # lengths doubled since the start
     assert abs(last["shift"]) < 0.2  # and hold at the new level
+
+
+@pytest.mark.parametrize("hidden", [64, 96])
+def test_watching_a_bench_run_folder_declares_its_setup(make_run, model, tmp_path, hidden):
+    """A FaultBench run folder's ``run.json`` holds its config: ``watch`` and ``report`` declare that setup, so
+    a model fitted on another policy size stays out of the run (its alarms are those of no model)."""
+    from faultwise.rft.faultbench.config import RunConfig, run_dir_setup
+    from faultwise.rft.fm.report import report_for_path
+    from faultwise.rft.fm.watcher import watch
+
+    cfg = RunConfig(run_id="r", policy={} if hidden == 64 else {"hidden_size": hidden})
+    run_dir = tmp_path / "r"
+    run_dir.mkdir()
+    (run_dir / "run.json").write_text(json.dumps({"run_id": "r", "config": cfg.model_dump_json()}))
+    steps = make_run(9300, "entropy_collapse", "easy", onset=0)
+    (run_dir / "steps.jsonl").write_text("".join(s.model_dump_json() + "\n" for s in steps))
+    assert run_dir_setup(run_dir)["hidden_size"] == hidden
+    assert run_dir_setup(tmp_path) == {}  # not a bench run: nothing declared
+
+    def opened(m):
+        return [ev.opened.opened_step for ev in watch(run_dir, m, follow=False) if ev.opened is not None]
+
+    def first_alarm(m):  # the report's status line: "N alarm step(s), first at step K" or "no alarm"
+        return re.search(r"no alarm|first at step \d+", report_for_path(run_dir, m)).group(0)
+
+    if hidden == 64:  # the model applies and sees the fault from the first step
+        assert opened(model) != opened(None)
+        assert first_alarm(model) != first_alarm(None)
+    else:
+        assert opened(model) == opened(None)
+        assert first_alarm(model) == first_alarm(None)

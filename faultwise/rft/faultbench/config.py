@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Literal
 
 import numpy as np
@@ -18,6 +20,28 @@ TASK_REWARD_RANGES: dict[str, tuple[float, float]] = {"arithmetic": T.REWARD_RAN
 def declared_reward_range(task_group: str) -> tuple[float, float] | None:
     """The declared reward range of a task group's reward function (None: not declared)."""
     return TASK_REWARD_RANGES.get(task_group)
+
+
+def trainer_setup_of(config_json: str) -> dict[str, float]:
+    """The trainer setup (:meth:`RunConfig.trainer_setup`) of a run config's JSON, as ``registry.csv`` and
+    ``run.json`` store it; empty when it is not a readable run config."""
+    try:
+        return RunConfig.model_validate_json(config_json).trainer_setup()
+    except ValueError:
+        return {}
+
+
+def run_dir_setup(run_dir: Path) -> dict[str, float]:
+    """The trainer setup a FaultBench run directory declares in its ``run.json``; empty for any other folder or
+    file (a log of another tool declares none)."""
+    meta = run_dir / "run.json"
+    if not meta.is_file():
+        return {}
+    try:
+        config = json.loads(meta.read_text(encoding="utf-8")).get("config", "")
+    except (OSError, UnicodeDecodeError, ValueError, AttributeError):
+        return {}
+    return trainer_setup_of(config) if isinstance(config, str) else {}
 
 
 #: The fields that describe the injected fault (the bench's labels): nothing a monitor or an action uses reads them.

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from faultwise.errors import InputError
-from faultwise.rft.faultbench.config import RunConfig, declared_reward_range
+from faultwise.rft.faultbench.config import declared_reward_range, trainer_setup_of
 from faultwise.rft.faultbench.load import BenchRun
 from faultwise.rft.fm.detect.profile import FALSE_ALARM_BUDGET, fit_profile
 from faultwise.rft.fm.detect.selfref import SelfRefConfig
@@ -47,10 +47,7 @@ def signals_of(run: BenchRun, use_accuracy: bool = False) -> list[tuple[int, dic
 
 def run_setup(run: BenchRun) -> dict[str, float]:
     """A bench run's training setup as its trainer declares it (empty when its config is not readable)."""
-    try:
-        return RunConfig.model_validate_json(run.info.config).trainer_setup()
-    except ValueError:
-        return {}
+    return trainer_setup_of(run.info.config)
 
 
 def diagnosis_windows(

@@ -219,6 +219,7 @@ def render_report(
 
 def report_for_path(path: str | Path, model: FMModel | None = None) -> str:
     """Read a run directory or a log, run the monitor over it, and render the page."""
+    from faultwise.rft.faultbench.config import run_dir_setup
     from faultwise.rft.faultbench.load import read_trajectories
     from faultwise.rft.fm.readers import read_log
     from faultwise.rft.fm.watcher import watch
@@ -230,7 +231,7 @@ def report_for_path(path: str | Path, model: FMModel | None = None) -> str:
     if model is not None:
         from faultwise.rft.fm.monitor import FailureMonitor
 
-        fm = FailureMonitor(model)
+        fm = FailureMonitor(model, setup=run_dir_setup(p))  # a bench run declares its setup; a log none
         events = [fm.update(s, trajs.get(s.step)) for s in steps]
         if fm.diagnosis is None and fm.finish() is not None:
             events.append(
