@@ -57,6 +57,7 @@ LOGGED_EXTRA_SIGNALS: tuple[str, ...] = (
 # invariant breaks that many faults cause alike (every completion scored the same: an empty, cut, collapsed or
 # terminated answer, or a broken reward): a symptom, not a cause; a fitted diagnoser names the fault
 SYMPTOM_INVARIANTS: frozenset[str] = frozenset({"reward_constant"})
+# where that symptom shows by itself (the reward side): a change elsewhere is evidence for another cause
 SYMPTOM_GROUPS: frozenset[str] = frozenset({"return_stability", "reward_trajectory_consistency"})
 # rules whose cause is certain: the event is diagnosed at the step they break, whoever diagnoses
 HARD_RULES: frozenset[str] = frozenset({"non_finite", "vanished_update", "exploding_grad_norm"})
@@ -300,8 +301,9 @@ class FailureMonitor:
     def _diagnose(self, ev: AlarmEvent) -> FaultDiagnosis:
         """The event's diagnosis: a non-finite value is "unknown" with its evidence; where the model applies,
         its diagnoser reads its own detector's window (an invariant break names the fault only when the
-        diagnoser answers unknown); elsewhere an invariant break names its fault, else the window's
-        fingerprint."""
+        diagnoser answers unknown); elsewhere an invariant break names its fault, except a symptom break with a
+        material change beyond the reward side, which the model's scale-free diagnoser names (if it has one);
+        without a break, that diagnoser or the window's fingerprint."""
         kinds = [r.split(":")[0] for r in ev.rules]
         known = [k for k in kinds if k in INVARIANT_DIAGNOSIS]
         if "non_finite" in known or (known and not self._classifier_decides(ev)):
