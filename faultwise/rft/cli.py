@@ -130,6 +130,14 @@ def fit(
         f"(instant) {prof.trend_threshold:.2f} (trend) {prof.joint_threshold:.2f} (joint){slow}; "
         f"diagnoser classes {len(model.diagnoser.classes) if model.diagnoser else 0}; wrote {out}"
     )
+    if model.domain is not None and model.domain.ranges:  # the setups outside which the model stays out
+        typer.echo(
+            "judges runs within the fitted setups: "
+            + ", ".join(
+                f"{k} {lo:g}" if lo == hi else f"{k} {lo:g}..{hi:g}"
+                for k, (lo, hi) in model.domain.ranges.items()
+            )
+        )
 
 
 @app.command("evaluate")

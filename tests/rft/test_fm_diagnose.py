@@ -124,6 +124,7 @@ def test_cli_fit_on_several_benches(benches, tmp_path, capsys):
     n_normal = sum(not r.is_faulty for b in benches for r in load_bench(b).runs)
     out = capsys.readouterr().out
     assert f"fitted on {n_normal} normal + {n_fit + n_eval - n_normal} faulty runs" in out
+    assert "judges runs within the fitted setups: learning_rate 0.0005, " in out  # synthetic runs' default
     fm = json.loads(mp.read_text())
     assert fm["fitted_on"] == f"{fit_dir},{eval_dir}"
     assert main(["rft", "evaluate", str(eval_dir), "--model", str(mp), "--json", "--compare"]) == 0
