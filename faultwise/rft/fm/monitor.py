@@ -4,7 +4,8 @@ Detection is the self-referenced detector (``detect/selfref.py``): the run again
 physical invariants, no model needed. A fitted model adds its normal-profile detector and its diagnoser, but
 only on a run that looks like what the model was fitted on (its first steps lie within the profile, judged by
 scale-free z-scores) and whose declared training setup lies within the setups it was fitted on
-(``domain.py``); on any other run the model changes nothing, so it never makes a real run worse.
+(``domain.py``); on any other run its profile changes no detection (a run that declares no setup is judged by
+its first steps alone), and only its scale-free diagnoser names what the run's own history shows.
 
 Alarms are grouped into :class:`AlarmEvent` s: an event opens at the first alarming step (with the detector's
 own onset estimate), is diagnosed ``confirm_steps`` later (at once on an invariant break), and closes after
