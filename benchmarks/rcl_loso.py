@@ -62,17 +62,6 @@ def _cases(root: str, replay: list[str] | None) -> Iterator[BenchCase]:
     return replay_cases(sources, replay_plan(sources, replay, ("easy", "hard"), targets=10, seeds=1))
 
 
-def score_system(
-    root: str,
-    constant: str,
-    values: list[float | None],
-    replay: list[str] | None = None,
-    sets: tuple[str, ...] = tuple(MODALITY_SETS),
-) -> dict[str, dict[str, dict]]:
-    """{modality set: {value: summary}} for every case of one Nezha folder (or of its replay bench)."""
-    return score_configs(root, {str(v): config_with(constant, v) for v in values}, replay, sets)
-
-
 def score_configs(
     root: str,
     configs: dict[str, RCLConfig],
@@ -179,23 +168,21 @@ def main() -> None:
     for name in sets:
         if name not in MODALITY_SETS:
             ap.error(f"--sets: unknown modality set {name!r} (use {', '.join(MODALITY_SETS)})")
+    names = [Path(r).name for r in args.roots]
+    replay = args.replay.split(",") if args.replay else None
     if args.sensitivity:
         configs = sensitivity_configs(set(args.constants.split(",")) if args.constants else None)
-        names = [Path(r).name for r in args.roots]
-        replay = args.replay.split(",") if args.replay else None
-        with ProcessPoolExecutor(max_workers=2) as pool:
-            futures = [pool.submit(score_configs, r, configs, replay, sets) for r in args.roots]
-            scored = dict(zip(names, (f.result() for f in futures), strict=True))
-        print_sensitivity(scored)
-        if args.json:
-            args.json.write_text(json.dumps(scored, indent=2))
-        return
-    values = [None if x in ("off", "none") else float(x) for x in args.values.split(",")]
-    names = [Path(r).name for r in args.roots]
-    with ProcessPoolExecutor(max_workers=2) as pool:
-        replay = args.replay.split(",") if args.replay else None
-        futures = [pool.submit(score_system, r, args.constant, values, replay, sets) for r in args.roots]
+    else:
+        values = [None if x in ("off", "none") else float(x) for x in args.values.split(",")]
+        configs = {str(v): config_with(args.constant, v) for v in values}
+    with ProcessPoolExecutor(max_workers=2) as pool:  # one process per system
+        futures = [pool.submit(score_configs, r, configs, replay, sets) for r in args.roots]
         scored = dict(zip(names, (f.result() for f in futures), strict=True))
+    if args.json:
+        args.json.write_text(json.dumps(scored, indent=2))
+    if args.sensitivity:
+        print_sensitivity(scored)
+        return
     print(
         f"{args.constant}: AC@1 / AC@3 per system, modality set and value (default {default_of(args.constant)})"
     )
@@ -212,8 +199,6 @@ def main() -> None:
                 f"  {mset:7s} chosen on {src:10s} {args.constant}={v}: {dst} AC@1 {s['ac1']:.3f} AC@3 {s['ac3']:.3f}"
                 f" MRR {s['mrr']:.3f} (best on {dst} itself: AC@1 {own['ac1']:.3f})"
             )
-    if args.json:
-        args.json.write_text(json.dumps(scored, indent=2))
 
 
 if __name__ == "__main__":

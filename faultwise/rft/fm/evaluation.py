@@ -45,9 +45,36 @@ def signals_of(run: BenchRun, use_accuracy: bool = False) -> list[tuple[int, dic
     return [(s, {k: v for k, v in sig.items() if k not in drop}) for s, sig in run.signal_run()]
 
 
-def run_setup(run: BenchRun) -> dict[str, float]:
-    """A bench run's training setup as its trainer declares it (empty when its config is not readable)."""
-    return trainer_setup_of(run.info.config)
+def _event_windows(
+    fm: FailureMonitor,
+    window: Sequence[tuple[int, dict[str, dict[str, float]]]],
+    run: BenchRun,
+    confirm_steps: int,
+    extra: int,
+    use_accuracy: bool,
+    quiet_after: int | None,
+) -> list[np.ndarray]:
+    """Replay ``run`` through ``fm`` and read ``window`` (one of its detectors' z-score windows) from the first
+    event at or after the onset, ``confirm_steps`` later (at once on a hard rule, as the monitor diagnoses),
+    plus up to ``extra`` later reads (augmentation for fitting). With no such event, the window is read from
+    ``quiet_after`` steps after the onset instead (None: never)."""
+    onset = run.onset or 0
+    first = None
+    hard = False  # a hard rule broke in that event: the monitor diagnoses at once (see FailureMonitor)
+    feats: list[np.ndarray] = []
+    for step, sig in signals_of(run, use_accuracy):
+        fm.update_signals(step, sig)
+        if first is None and step >= onset:
+            hit = next((e for e in fm.events if e.opened_step >= onset), None)
+            if hit is not None:
+                first, hard = hit.opened_step, any(r.split(":")[0] in HARD_RULES for r in hit.rules)
+            elif quiet_after is not None and step >= onset + quiet_after:
+                first = step
+        if first is not None and (step >= first + confirm_steps or hard):
+            feats.append(window_features([zs for s, zs in window if s >= first]))
+            if len(feats) > extra:
+                break
+    return feats
 
 
 def diagnosis_windows(
@@ -59,23 +86,10 @@ def diagnosis_windows(
     plain = model.model_copy(update={"diagnoser": None})
     cfg = (model.selfref or SelfRefConfig()).model_copy(update={"use_accuracy": use_accuracy})
     fm = FailureMonitor(plain, cfg)
-    onset = run.onset or 0
-    first = None
-    hard = False  # a hard rule broke in that event: the monitor diagnoses at once (see FailureMonitor)
-    feats = []
-    for step, sig in signals_of(run, use_accuracy):
-        fm.update_signals(step, sig)
-        if first is None and step >= onset:
-            hit = next((e for e in fm.events if e.opened_step >= onset), None)
-            first = hit.opened_step if hit is not None else (step if step >= onset + 3 else None)
-            if hit is not None:
-                hard = any(r.split(":")[0] in HARD_RULES for r in hit.rules)
-        if first is not None and (step >= first + model.confirm_steps or hard) and fm.detector is not None:
-            feats.append(window_features([zs for s, zs in fm.detector.window if s >= first]))
-            if len(feats) > extra:
-                break
-    window = fm.detector.window if fm.detector is not None else []
+    window = fm.detector.window if fm.detector is not None else []  # a model always has a profile
+    feats = _event_windows(fm, window, run, model.confirm_steps, extra, use_accuracy, quiet_after=3)
     if not feats and window:
+        onset = run.onset or 0
         feats.append(window_features([zs for s, zs in window if s >= onset] or [window[-1][1]]))
     return feats
 
@@ -84,26 +98,13 @@ def selfref_diagnosis_windows(
     model: FMModel, run: BenchRun, extra: int = 3, use_accuracy: bool = False
 ) -> list[np.ndarray]:
     """Feature vectors of a faulty run's windows as a monitor *without* the profile diagnoses them: the
-    self-referenced detector's window from its first event at or after the onset, read ``confirm_steps``
-    later (at once on a hard rule), plus up to ``extra`` later ones. A run with no such event gives none (the
-    monitor never diagnoses it)."""
+    self-referenced detector's window, read as :func:`diagnosis_windows` reads the profile's. A run with no
+    event at or after its onset gives none (the monitor never diagnoses it)."""
     cfg = (model.selfref or SelfRefConfig()).model_copy(update={"use_accuracy": use_accuracy})
     fm = FailureMonitor(None, cfg)
-    onset = run.onset or 0
-    first = None
-    hard = False
-    feats = []
-    for step, sig in signals_of(run, use_accuracy):
-        fm.update_signals(step, sig)
-        if first is None:
-            hit = next((e for e in fm.events if e.opened_step >= onset), None)
-            if hit is not None:
-                first, hard = hit.opened_step, any(r.split(":")[0] in HARD_RULES for r in hit.rules)
-        if first is not None and (step >= first + model.confirm_steps or hard):
-            feats.append(window_features([zs for s, zs in fm.selfref.window if s >= first]))
-            if len(feats) > extra:
-                break
-    return feats
+    return _event_windows(
+        fm, fm.selfref.window, run, model.confirm_steps, extra, use_accuracy, quiet_after=None
+    )
 
 
 def diagnosis_training_set(
@@ -137,7 +138,7 @@ def fit_model(
         profile=fit_profile(normal, target_false_alarm_rate),
         fitted_on=fitted_on,
         selfref=SelfRefConfig(use_accuracy=use_accuracy),
-        domain=fit_domain(run_setup(r) for r in runs),
+        domain=fit_domain(trainer_setup_of(r.info.config) for r in runs),
     )
     X, y = diagnosis_training_set(model, runs, use_accuracy)
     if len(set(y)) >= 2:
@@ -186,7 +187,7 @@ def run_monitor(
         cfg = base.with_declared(reward_range=declared_reward_range(run.info.task_group))
         cfg = cfg.model_copy(update={"use_accuracy": use_accuracy})
 
-        setup = run_setup(run)
+        setup = trainer_setup_of(run.info.config)
 
         def monitor_factory() -> FailureMonitor:
             return FailureMonitor(model, cfg, setup=setup)

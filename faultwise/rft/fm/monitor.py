@@ -142,7 +142,7 @@ class FailureMonitor:
         setup: Mapping[str, float] | None = None,
     ) -> None:
         self.model = model
-        self.setup = dict(setup or {})
+        self.setup: dict[str, float] = {}
         self.config = config or (model.selfref if model is not None else None) or SelfRefConfig()
         self.selfref = SelfReferencedDetector(self.config)
         self.detector = Detector(model.profile) if model is not None else None
@@ -155,7 +155,7 @@ class FailureMonitor:
             self.excluded |= ACCURACY_DERIVED_SIGNALS
         self.model_applies: bool | None = None if model is not None else False
         self.declined: str | None = None  # why the model does not apply, when it does not
-        self.declare_setup(self.setup)
+        self.declare_setup(setup or {})
         self._domain: list[dict[str, float]] = []
         self.events: list[AlarmEvent] = []
         self.open_event: AlarmEvent | None = None

@@ -231,7 +231,7 @@ def report_for_path(path: str | Path, model: FMModel | None = None) -> str:
     if model is not None:
         from faultwise.rft.fm.monitor import FailureMonitor
 
-        fm = FailureMonitor(model, setup=run_dir_setup(p))  # a bench run declares its setup; a log none
+        fm = FailureMonitor(model, setup=run_dir_setup(p))  # a bench run folder declares one; a log none
         events = [fm.update(s, trajs.get(s.step)) for s in steps]
         if fm.diagnosis is None and fm.finish() is not None:
             events.append(

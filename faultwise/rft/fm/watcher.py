@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from faultwise.errors import InputError
+from faultwise.rft.faultbench.config import run_dir_setup
 from faultwise.rft.fm.detect.detector import StepVerdict
 from faultwise.rft.fm.detect.selfref import SelfRefConfig
 from faultwise.rft.fm.model import FMModel
@@ -69,7 +70,7 @@ def watch(
         InputError: the log holds no readable training step (never reported as a healthy run).
     """
     p = Path(path)
-    mon = FailureMonitor(model, config, setup=_declared_setup(p))
+    mon = FailureMonitor(model, config, setup=run_dir_setup(p))  # a bench run folder declares one
     parser = LineParser()  # also reads the length limit where the log prints its config
     n = 0
     for rec in _records(p, follow, poll_s, idle_timeout_s, parser):
@@ -83,15 +84,6 @@ def watch(
         mon.finish()
         last = pending.last_alarm_step
         yield FMEvent(verdict=StepVerdict(step=last, score=0.0, alarm=False), diagnosis=pending.diagnosis)
-
-
-def _declared_setup(p: Path) -> dict[str, float]:
-    """The setup a FaultBench run folder declares (``run.json``); other logs declare none here."""
-    if not p.is_dir():
-        return {}
-    from faultwise.rft.faultbench.config import run_dir_setup
-
-    return run_dir_setup(p)
 
 
 def describe_event(ev: AlarmEvent) -> str:

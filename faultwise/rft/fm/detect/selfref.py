@@ -135,12 +135,11 @@ class _SignalHistory:
         self.sign = 0.0
 
 
-def _relative(name: str, x: float, ref: float, h: _SignalHistory) -> float:
+def _relative(name: str, x: float, ref: float, spread: float) -> float:
     """``x - ref`` in the signal's own units: absolute for bounded fractions, relative to the larger of the
-    reference's size and the run's own spread otherwise (so no unit of any run enters)."""
+    reference's size and the run's own ``spread`` otherwise (so no unit of any run enters)."""
     if name in FRACTIONS:
         return x - ref
-    spread = _mad_scale(np.fromiter(h.values, float)) if len(h.values) >= 2 else 0.0
     typical = max(abs(ref), spread)
     return (x - ref) / typical if typical > 0 else 0.0
 
@@ -189,7 +188,9 @@ class SelfReferencedDetector:
             if name not in used or not math.isfinite(x):
                 continue
             h = self._hist.setdefault(name, _SignalHistory(cfg.history_steps))
-            z, expected, material = self._change(name, h, x)
+            vals = np.fromiter(h.values, float)
+            spread = _mad_scale(vals) if len(vals) >= 2 else 0.0  # the run's own recent spread, once
+            z, expected, material = self._change(name, x, vals, spread)
             # beside the change z, two scale-free magnitudes for the diagnoser: the change relative to the
             # run's own level (absolute for fractions) and the move since the run's first step
             if h.first is None:
@@ -198,8 +199,8 @@ class SelfReferencedDetector:
                 "level": z,
                 "diff": z,
                 "trend": z,
-                "shift": _relative(name, x, expected, h),
-                "cusum": _relative(name, x, h.first, h),
+                "shift": _relative(name, x, expected, spread),
+                "cusum": _relative(name, x, h.first, spread),
             }
             if (name in ONE_SIDED and z * ONE_SIDED[name] < 0) or name in INVARIANT_ONLY:
                 material = False
@@ -261,21 +262,20 @@ class SelfReferencedDetector:
              "evidence": evidence[:8], "onset_estimate": onset}
         )  # fmt: skip
 
-    def _change(self, name: str, h: _SignalHistory, x: float) -> tuple[float, float, bool]:
+    def _change(self, name: str, x: float, vals: np.ndarray, spread: float) -> tuple[float, float, bool]:
         """Robust z of the level against the run's own recent level carried forward by its typical
         difference (median of the last 5 values + 3 median differences), in units of the spread of the
         run's own step-to-step differences (MAD); and whether the change is material (relative to the level,
-        or absolute for bounded fractions). A one-step spike that recovers does not move the median."""
+        or absolute for bounded fractions). A one-step spike that recovers does not move the median. ``vals``
+        are the run's recent values, ``spread`` their MAD scale."""
         cfg = self.config
-        if len(h.values) < cfg.min_history_steps:
+        if len(vals) < cfg.min_history_steps:
             return 0.0, x, False
-        vals = np.fromiter(h.values, float)
         diffs = np.diff(vals)
         med_d = float(np.median(diffs))
         k = min(len(vals), 5)
         base = float(np.median(vals[-k:]))
         expected = base + (k + 1) / 2 * med_d
-        spread = _mad_scale(vals)
         nonzero = np.abs(diffs[diffs != 0])
         quantum = float(nonzero.min()) if nonzero.size else 0.0  # the log's printed resolution, at least
         if name in FRACTIONS:
