@@ -526,6 +526,8 @@ def bench_remediate(
     typer.echo(
         f"  within tolerance of the fault-free run, all {tf['runs']}: {rates(tf['within_tolerance_rate'])}"
     )
+    steps = ", ".join(f"{a} {'n/a' if v is None else v}" for a, v in tf["mean_steps_trained"].items())
+    typer.echo(f"  optimizer steps trained per run (mean over all attempts): {steps}")
     for fam, d in tf["by_family"].items():
         typer.echo(
             f"  {fam}: {d['runs']} runs, {d['already_fine']} already fine; remediated of "

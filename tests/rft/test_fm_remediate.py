@@ -11,6 +11,7 @@ from faultwise.rft.fm.remediate.actions import (
     ENVIRONMENT_CAUSES,
     MAX_VALID_REWARD,
     STOP_CAUSES,
+    RunCourse,
     generic_action,
     plan_action,
 )
@@ -84,6 +85,34 @@ def test_actions_move_the_knobs_the_right_way():
     for fault in FAULT_TYPES:  # the control: whatever the diagnosis, halve the learning rate
         assert generic_action(fault, s, 1).changes == {"learning_rate": 5e-4}
     assert generic_action("kl_explosion", s, 3).kind == "stop"
+
+
+def test_a_vanished_update_is_trained_through_on_a_longer_run_and_verified():
+    cfg = RunConfig(steps=30)
+    course = RunCourse(declared_steps=30)
+    act = plan_action("update_freeze", cfg.model_dump(), 1, course=course)
+    assert act.kind == "retrain" and act.changes == {"steps": 60}  # the budget: twice the declared steps
+    tighter = RunCourse(declared_steps=30, max_steps_factor=1.5)
+    assert plan_action("update_freeze", cfg.model_dump(), 1, course=tighter).changes == {"steps": 45}
+    # the lost steps keep their zero gradient (tolerated); the loop checks that some update went through
+    assert act.verify_updates and act.tolerates == ["grad_norm"]
+    assert plan_action("update_freeze", cfg.model_dump(), 3, course=course).kind == "stop"
+    # every other action keeps the declared length; the generic control never uses the course
+    for fault in FAULT_TYPES:
+        if fault != "update_freeze":
+            a = plan_action(fault, cfg.model_dump(), 1, course=course)
+            assert "steps" not in a.changes and not a.verify_updates
+        assert generic_action(fault, cfg.model_dump(), 1, course=course).changes == {
+            "learning_rate": cfg.learning_rate / 2
+        }
+
+
+def test_lost_update_share_counts_exact_zero_gradients():
+    from faultwise.rft.fm.remediate.supervisor import lost_update_share
+
+    hist = {s: ({"grad_norm": g, "kl": 0.1}, None) for s, g in enumerate([0.0, 0.3, 0.0, 1e-9], start=1)}
+    assert lost_update_share(hist) == 0.5  # a tiny gradient is an update; only an exact zero is lost
+    assert lost_update_share({1: ({"kl": 0.1}, None)}) is None
 
 
 def test_reward_range_guard_neutralises_spiked_rewards():

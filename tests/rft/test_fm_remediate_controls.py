@@ -22,7 +22,7 @@ from faultwise.rft.faultbench.controller import filtered_out
 from faultwise.rft.faultbench.faults import Injector, make_injector
 from faultwise.rft.faultbench.policy import Rollout
 from faultwise.rft.fm.remediate import bench as B
-from faultwise.rft.fm.remediate.actions import generic_action, plan_action
+from faultwise.rft.fm.remediate.actions import RunCourse, generic_action, plan_action
 from faultwise.rft.records import FAMILY_OF, FAULT_TYPES, StepRecord, TrajectoryRecord
 from faultwise.rft.signals import extract_signals, in_loss_reward_signals
 
@@ -30,7 +30,7 @@ from faultwise.rft.signals import extract_signals, in_loss_reward_signals
 OPERATOR_LEVERS = {
     "learning_rate", "beta", "entropy_coef", "epsilon", "temperature", "max_completion_length", "scale_rewards",
     "reward_guard", "tool_retries", "drop_corrupted", "mask_truncated_completions", "drop_degenerate",
-    "reward_fallback", "ref_sync_steps",
+    "reward_fallback", "ref_sync_steps", "steps",
 }  # fmt: skip
 
 
@@ -40,9 +40,11 @@ def test_actions_change_declared_levers_only_and_leave_the_fault_in_place(planne
     from faultwise.rft.faultbench.runner import injectors_for
 
     cfg = RunConfig(fault_type="kl_explosion", strength="hard", onset_step=4)
+    course = RunCourse(declared_steps=cfg.steps)
     for attempt in (1, 2, 3):
-        act = planner(fault, cfg.model_dump(), attempt)
+        act = planner(fault, cfg.model_dump(), attempt, course=course)
         assert set(act.changes) <= OPERATOR_LEVERS, act.changes
+        assert act.changes.get("steps", cfg.steps) <= course.max_steps  # within the operator's step budget
         assert act.guards == []
         new = RunConfig.model_validate({**cfg.model_dump(), **act.changes})
         (inj,) = injectors_for(new)  # the same fault, same strength and onset, after any action
@@ -157,9 +159,9 @@ def test_the_loop_never_reaches_the_fault_hooks(diagnosed, status, monkeypatch, 
 
     seen: list[set[str]] = []
 
-    def planner(fault_type, settings, attempt, use_guards=False):
-        seen.append(set(settings))
-        return plan_action(fault_type, settings, attempt, use_guards=use_guards)
+    def planner(fault_type, settings, attempt, use_guards=False, course=None):
+        seen.append(set(settings) | set(course.model_dump() if course else {}))
+        return plan_action(fault_type, settings, attempt, use_guards=use_guards, course=course)
 
     cfg = RunConfig(run_id="r", steps=8, fault_type="kl_explosion", strength="easy", onset_step=1)
     sup = Supervisor(model=None, cache_dir=tmp_path, planner=planner).run(
@@ -276,9 +278,9 @@ def test_the_fallback_grader_takes_the_reward_hooks_off_its_path():
 
 
 def _arm(
-    acc: float | None, status: str = "recovered", diagnosed: str | None = "kl_explosion"
+    acc: float | None, status: str = "recovered", diagnosed: str | None = "kl_explosion", steps: int = 32
 ) -> B.ArmOutcome:
-    return B.ArmOutcome(status=status, diagnosed=diagnosed, accuracy=acc)
+    return B.ArmOutcome(status=status, diagnosed=diagnosed, accuracy=acc, steps_trained=steps)
 
 
 def _outcome(fault: str, none: float, generic: float, ours: float, free: float = 0.7) -> B.RemediationOutcome:
@@ -321,8 +323,10 @@ def test_summary_keeps_already_fine_runs_and_environment_faults_apart():
         run_id="te", fault_type="tool_call_error", family="TE", strength="easy", onset_step=1,
         arms={"ours": _arm(0.2, "stopped", "tool_call_error")}, verdict={"ours": "stopped_named"},
     )  # fmt: skip
+    longer = _outcome("kl_explosion", none=0.0, generic=0.1, ours=0.68)
+    longer.arms["ours"].steps_trained = 64
     rows = [
-        _outcome("kl_explosion", none=0.0, generic=0.1, ours=0.68),
+        longer,
         _outcome("kl_explosion", none=0.0, generic=0.69, ours=0.2),
         _outcome("reward_spike", none=0.7, generic=0.7, ours=0.7),
         env,
@@ -332,6 +336,8 @@ def test_summary_keeps_already_fine_runs_and_environment_faults_apart():
     assert (tf["runs"], tf["already_fine"], tf["needing_remediation"]) == (3, 1, 2)
     assert tf["remediation_rate"] == {"none": 0.0, "generic": 0.5, "ours": 0.5}
     assert tf["within_tolerance_rate"] == {"none": 0.3333, "generic": 0.6667, "ours": 0.6667}
+    assert tf["mean_steps_trained"] == {"none": 32.0, "generic": 32.0, "ours": 42.7}  # the compute beside
+    assert doc["per_run"][0]["ours_steps"] == 64
     assert (
         tf["by_family"]["RF"]["needing_remediation"] == 0
         and tf["by_family"]["RF"]["remediation_rate"]["ours"] is None

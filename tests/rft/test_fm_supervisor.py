@@ -126,6 +126,39 @@ def test_loop_rolls_back_before_the_alarm_retrains_with_the_action_and_verifies(
 
 @pytest.mark.trl
 @pytest.mark.smoke
+def test_an_update_lost_on_every_step_stops_at_the_rollback_point(real_profile, tmp_path):
+    cfg = frozen_from_onset(7)
+    sup = Supervisor(hard_rules_only(real_profile, "update_freeze"), save_every=2).run(cfg, tmp_path)
+    rep = sup.report
+    retry = rep.actions[0]  # trained through on a run lengthened to the budget (twice the declared steps)
+    assert retry.kind == "retrain" and retry.changes == {"steps": 2 * cfg.steps} and retry.verify_updates
+    assert rep.attempts[1].last_step == 2 * cfg.steps  # the longer run ran to its end, the zeros tolerated
+    # no update went through after the rollback: stopped with the cause, at the rollback point, not later
+    assert rep.status == "stopped" and "zero" in rep.stop_cause and rep.actions[-1].kind == "stop"
+    kept = 0 if rep.final_checkpoint == "warm-start" else int(rep.final_checkpoint.rsplit("-", 1)[1])
+    assert kept == (rep.attempts[1].resumed_from_step or 0) and kept <= ONSET - 2
+    assert [s.step for s in sup.steps] == list(range(1, kept + 1))
+
+
+@pytest.mark.trl
+@pytest.mark.smoke
+def test_an_update_lost_on_some_steps_is_made_up_on_a_longer_run(real_profile, tmp_path):
+    cfg = RunConfig(
+        run_id="half", seed=12, fault_type="update_freeze", strength="hard", onset_step=ONSET, **SHAPE
+    )
+    sup = Supervisor(hard_rules_only(real_profile, "update_freeze"), save_every=2).run(cfg, tmp_path)
+    rep = sup.report
+    assert rep.attempts[0].diagnosis.fault_type == "update_freeze", rep.summary()
+    act = rep.actions[0]
+    assert act.kind == "retrain" and act.changes == {"steps": 2 * cfg.steps} and act.verify_updates
+    assert rep.status == "recovered" and len(rep.actions) == 1, rep.summary()
+    assert sup.steps[-1].step == 2 * cfg.steps  # the lineage runs to the lengthened end
+    after = [s.grad_norm for s in sup.steps if s.step >= ONSET]
+    assert 0 < sum(g == 0.0 for g in after) < len(after)  # some updates lost, the others went through
+
+
+@pytest.mark.trl
+@pytest.mark.smoke
 def test_environment_fault_stops_the_run_and_keeps_a_healthy_checkpoint(real_profile, tmp_path):
     cfg = frozen_from_onset(8)
     sup = Supervisor(hard_rules_only(real_profile, "tool_call_error"), save_every=1).run(cfg, tmp_path)
@@ -209,8 +242,11 @@ def test_bench_trains_the_three_arms_and_the_fault_free_twin(real_profile, tmp_p
     for name in ("generic", "ours"):  # both loops saw the fault online and acted on it
         assert out.arms[name].diagnosed == "update_freeze" and out.arms[name].status != "clean"
     assert reports["generic"]["actions"][0]["changes"] == {"learning_rate": cfg.learning_rate / 2}
-    ours = reports["ours"]["actions"][0]  # a zero gradient: ours stops at once, naming the cause
-    assert ours["kind"] == "stop" and ours["changes"] == {} and "zero" in ours["cause"]
+    # a zero gradient: ours trains through it on a run twice as long, sees that no update went through, and
+    # stops naming the cause
+    first, last = reports["ours"]["actions"][0], reports["ours"]["actions"][-1]
+    assert first["kind"] == "retrain" and first["changes"] == {"steps": 2 * cfg.steps}
+    assert last["kind"] == "stop" and "zero" in last["cause"]
     assert out.arms["ours"].status == "stopped"
     assert out.arms["none"].status == "ran" and out.arms["none"].same_run_as is None  # trained on its own
     for name, arm in out.arms.items():

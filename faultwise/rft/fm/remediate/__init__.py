@@ -4,7 +4,7 @@ and a generic-action control on true task accuracy (``bench``)."""
 
 from __future__ import annotations
 
-from faultwise.rft.fm.remediate.actions import Action, generic_action, plan_action
+from faultwise.rft.fm.remediate.actions import Action, RunCourse, generic_action, plan_action
 from faultwise.rft.fm.remediate.bench import ArmOutcome, RemediationOutcome, remediation_bench
 from faultwise.rft.fm.remediate.guards import GUARDS, Guard, make_guards
 from faultwise.rft.fm.remediate.supervisor import (
@@ -12,6 +12,7 @@ from faultwise.rft.fm.remediate.supervisor import (
     SupervisionReport,
     Supervisor,
     heldout_accuracy,
+    lost_update_share,
 )
 
 __all__ = [
@@ -20,11 +21,13 @@ __all__ = [
     "GUARDS",
     "Guard",
     "RemediationOutcome",
+    "RunCourse",
     "Supervised",
     "SupervisionReport",
     "Supervisor",
     "generic_action",
     "heldout_accuracy",
+    "lost_update_share",
     "make_guards",
     "plan_action",
     "remediation_bench",

@@ -17,6 +17,12 @@ reference of a KL explosion's action tolerates (it changes what the KL measures)
 update that vanished, a broken tool or episode boundary) are stopped with the cause named, keeping the last
 healthy checkpoint.
 
+A vanished update (gradients exactly zero) is trained through on a run lengthened to the operator's step budget
+(:class:`RunCourse`): that makes up updates lost on *some* steps (an intermittent detached loss, a loss scaler
+skipping steps); where every update after the alarm vanishes, no setting reaches it, and the loop stops at the
+rollback point. (Lengthening the runs whose updates an action slows was tried too, on two development seeds:
+it remediated no more runs and lost one, so the other actions keep the declared length.)
+
 :func:`generic_action` is the control the bench compares with: on any diagnosis, roll back and halve the
 learning rate.
 """
@@ -76,6 +82,29 @@ class Action(BaseModel):
     )
     rationale: str
     cause: str | None = None
+    verify_updates: bool = Field(
+        False,
+        description="verification also needs some update to go through after the rollback (a gradient norm "
+        "not 0 on every step): lengthening a run whose every update vanishes trains nothing",
+    )
+
+
+class RunCourse(BaseModel):
+    """What an action may size itself on besides the current settings: the operator's declared steps and
+    step budget."""
+
+    declared_steps: int = Field(gt=0, description="optimizer steps the operator declared")
+    max_steps_factor: float = Field(
+        2.0,
+        ge=1,
+        description="the operator's compute budget: a remediated run trains at most this many times the "
+        "declared steps",
+    )
+
+    @property
+    def max_steps(self) -> int:
+        """The most steps the budget allows."""
+        return int(self.declared_steps * self.max_steps_factor)
 
 
 def _scaled(
@@ -172,11 +201,14 @@ TOLERATES: dict[str, frozenset[str]] = {
     "delayed_credit": CREDIT_TOLERATES,
 }
 
+# Updates that vanish on some steps stay lost on those steps after the run is lengthened (their gradient norm is
+# 0): verification judges the run on the rest, and on whether any update went through.
+LOST_UPDATE_TOLERATES = frozenset({"grad_norm"})
+
 # Training faults no setting reaches: the honest action is to stop, keep the last healthy checkpoint, and say why.
 STOP_CAUSES: dict[str, str] = {
-    "update_freeze": "the update vanished (gradients exactly zero on the flagged steps): a detached loss or a "
-    "zeroed loss scale in the training code; no setting multiplies a zero back, so the run stops at its last "
-    "healthy checkpoint",
+    "update_freeze": "the update vanished (gradients exactly zero): a detached loss or a zeroed loss scale in "
+    "the training code; no setting multiplies a zero back, so the run stops at its last healthy checkpoint",
 }
 
 ENVIRONMENT_CAUSES: dict[str, str] = {
@@ -202,16 +234,42 @@ def _escalate(fault_type: str, attempt: int) -> Action:
     )
 
 
-def plan_action(fault_type: str, settings: dict[str, Any], attempt: int, use_guards: bool = False) -> Action:
+def _make_up_lost_updates(settings: dict[str, Any], attempt: int, course: RunCourse) -> Action:
+    """Train through an update that vanished: lengthen the run to the budget; verified only if some update
+    went through (see ``Action.verify_updates``)."""
+    return Action(
+        kind="retrain",
+        fault_type="update_freeze",
+        attempt=attempt,
+        changes={"steps": course.max_steps},
+        tolerates=sorted(LOST_UPDATE_TOLERATES),
+        verify_updates=True,
+        rationale="the update vanished (gradients exactly zero): if it vanishes on some steps only (an "
+        "intermittent detached loss, a loss scaler skipping steps) the others still train, so lengthen the run "
+        f"to {course.max_steps} steps to make up the lost updates; if every update after the rollback vanishes, "
+        "stop",
+    )
+
+
+def plan_action(
+    fault_type: str,
+    settings: dict[str, Any],
+    attempt: int,
+    use_guards: bool = False,
+    course: RunCourse | None = None,
+) -> Action:
     """The action for a diagnosed fault at this attempt (1 = first try, 2 = second try, 3+ = escalate).
 
     ``settings`` are the run's settings as they stand (after earlier attempts' changes), so a second try
     compounds the first (half the learning rate again); a try that would change nothing is the supervisor's
     cue to escalate. ``use_guards`` adds the opt-in pipeline guards (an oracle on FaultBench: never in a
-    headline figure)."""
+    headline figure). ``course`` (the declared steps and the step budget) lets a vanished update be trained
+    through on a longer run; without it that fault stops the run at once."""
     if fault_type in ENVIRONMENT_CAUSES:
         why = f"environment fault ({FAMILY_OF[fault_type]}): no training change can fix it"
         return _stop(fault_type, attempt, ENVIRONMENT_CAUSES[fault_type], why)
+    if fault_type == "update_freeze" and course is not None and attempt <= 2:
+        return _make_up_lost_updates(settings, attempt, course)
     if fault_type in STOP_CAUSES:
         why = "a fault in the training code: no lever of the run's configuration reaches it"
         return _stop(fault_type, attempt, STOP_CAUSES[fault_type], why)
@@ -230,9 +288,14 @@ def plan_action(fault_type: str, settings: dict[str, Any], attempt: int, use_gua
 
 
 def generic_action(
-    fault_type: str, settings: dict[str, Any], attempt: int, use_guards: bool = False
+    fault_type: str,
+    settings: dict[str, Any],
+    attempt: int,
+    use_guards: bool = False,
+    course: RunCourse | None = None,
 ) -> Action:
-    """The generic control: whatever the diagnosis, roll back and halve the learning rate (twice), then stop."""
+    """The generic control: whatever the diagnosis, roll back and halve the learning rate (twice), then stop
+    (the run keeps its declared length: ``course`` is not used)."""
     if attempt > 2:
         return _escalate(fault_type, attempt)
     return Action(

@@ -62,6 +62,11 @@ class ArmOutcome(BaseModel):
     same_run_as: str | None = Field(
         None, description="the arm whose training this arm shares (the monitor never flagged the run)"
     )
+    steps_trained: int | None = Field(
+        None,
+        description="optimizer steps the arm trained, over all its attempts (its compute; an action may "
+        "lengthen a run within the operator's step budget)",
+    )
 
 
 class RemediationOutcome(BaseModel):
@@ -131,6 +136,7 @@ def _supervised_arm(sup: Any, n_eval: int) -> tuple[ArmOutcome, Any]:
         diagnosed=rep.diagnosis.fault_type if rep.diagnosis else None,
         stop_cause=rep.stop_cause,
         accuracy=heldout_accuracy(sup.model, n_eval),
+        steps_trained=sum((a.last_step or 0) - (a.resumed_from_step or 0) for a in rep.attempts),
     )
     return arm, rep
 
@@ -165,14 +171,18 @@ def remediate_one(
         return RemediationOutcome(**base, arms={"ours": ours}, verdict=verdict), reports
     if ours.status == "clean":  # never flagged: no arm changed anything, one training stands for all three
         generic = ours.model_copy(update={"same_run_as": "ours"})
-        none = ArmOutcome(status="ran", accuracy=ours.accuracy, same_run_as="ours")
+        none = ArmOutcome(
+            status="ran", accuracy=ours.accuracy, same_run_as="ours", steps_trained=ours.steps_trained
+        )
     else:
         generic, rep_gen = _supervised_arm(
             Supervisor(model, cache_dir=cache_dir, planner=generic_action).run(cfg, work / "generic"), n_eval
         )
         reports["generic"] = rep_gen.model_dump(mode="json")
         plain = run(cfg, work / "none", cache_dir=cache_dir)
-        none = ArmOutcome(status="ran", accuracy=heldout_accuracy(plain.policy, n_eval))
+        none = ArmOutcome(
+            status="ran", accuracy=heldout_accuracy(plain.policy, n_eval), steps_trained=len(plain.steps)
+        )
     free_cfg = cfg.model_copy(
         update={"run_id": cfg.run_id + "-free", "fault_type": "none", "strength": "none", "onset_step": 0}
     )
@@ -284,6 +294,11 @@ def _rate(k: int, n: int) -> float | None:
     return round(k / n, 4) if n else None
 
 
+def _mean_steps(arms: list[ArmOutcome]) -> float | None:
+    steps = [a.steps_trained for a in arms if a.steps_trained is not None]
+    return round(sum(steps) / len(steps), 1) if steps else None
+
+
 def summarise(results: list[RemediationOutcome]) -> dict[str, Any]:
     """The remediation rate of each arm over the training-fault runs doing nothing did not survive, the
     within-tolerance rate of each arm over all training-fault runs, the same per family, and the environment
@@ -303,6 +318,7 @@ def summarise(results: list[RemediationOutcome]) -> dict[str, Any]:
             "within_tolerance_rate": {
                 a: _rate(sum(bool(r.arms[a].within_tolerance) for r in rows), len(rows)) for a in ARMS
             },
+            "mean_steps_trained": {a: _mean_steps([r.arms[a] for r in rows]) for a in ARMS},
         }
 
     families = sorted({r.family for r in train})
@@ -326,6 +342,7 @@ def summarise(results: list[RemediationOutcome]) -> dict[str, Any]:
                 "onset_step": r.onset_step,
                 "accuracy_fault_free": r.accuracy_fault_free,
                 **{f"{a}_accuracy": r.arms[a].accuracy for a in r.arms},
+                **{f"{a}_steps": r.arms[a].steps_trained for a in r.arms},
                 **{f"{a}_diagnosed": r.arms[a].diagnosed for a in r.arms if a != "none"},
                 **{f"{a}_verdict": v for a, v in r.verdict.items()},
             }

@@ -35,7 +35,7 @@ from faultwise.rft.fm.detect.detector import StepVerdict
 from faultwise.rft.fm.detect.selfref import SelfRefConfig
 from faultwise.rft.fm.diagnose.classifier import FaultDiagnosis
 from faultwise.rft.fm.model import FMModel
-from faultwise.rft.fm.remediate.actions import MAX_VALID_REWARD, Action, plan_action
+from faultwise.rft.fm.remediate.actions import MAX_VALID_REWARD, Action, RunCourse, plan_action
 from faultwise.rft.records import StepRecord
 from faultwise.rft.signals import extract_signals
 
@@ -111,7 +111,7 @@ class Supervised:
 
 InjectorsFactory = Callable[[RunConfig], list[Injector]]
 Planner = Callable[..., Action]
-"""``planner(fault_type, settings, attempt, use_guards=...)`` -> the :class:`Action` to take
+"""``planner(fault_type, settings, attempt, use_guards=..., course=...)`` -> the :class:`Action` to take
 (:func:`~faultwise.rft.fm.remediate.actions.plan_action`, or the control
 :func:`~faultwise.rft.fm.remediate.actions.generic_action`)."""
 
@@ -126,6 +126,8 @@ class Supervisor:
         cache_dir: warm-start cache (default ``$FAULTWISE_CACHE/rft``).
         planner: the action per diagnosis (default :func:`plan_action`: operator levers only).
         use_guards: also switch on the actions' pipeline guards (opt-in; an oracle on FaultBench).
+        max_steps_factor: the operator's compute budget: a remediated run trains at most this many times its
+            declared steps (a vanished update is trained through on a run that long).
 
     Example::
 
@@ -141,8 +143,10 @@ class Supervisor:
         cache_dir: str | Path | None = None,
         planner: Planner = plan_action,
         use_guards: bool = False,
+        max_steps_factor: float = 2.0,
     ) -> None:
         self.model = model
+        self.max_steps_factor = max_steps_factor
         self.planner = planner
         self.use_guards = use_guards
         self.save_every = save_every
@@ -154,7 +158,6 @@ class Supervisor:
     ) -> Supervised:
         """Supervise ``cfg`` in ``workdir``; ``injectors_factory(settings)`` gives each attempt's fault hooks
         (default: the fault ``cfg`` names)."""
-        from faultwise.rft.faultbench.policy import load_policy, warm_start
         from faultwise.rft.faultbench.runner import checkpoints, injectors_for, run
         from faultwise.rft.fm.callback import FMCallback
         from faultwise.rft.fm.remediate.guards import make_guards, rewritten_signals
@@ -169,6 +172,7 @@ class Supervisor:
         resume: tuple[int, Path] | None = None
         guards: list[str] = []
         tolerated: set[str] = set()  # signals the actions taken so far work around (verification skips them)
+        alarmed_at = 0  # first alarm step of the attempt that led to the last action
         attempt = 0
         while True:
             adir = workdir / f"attempt-{attempt}"
@@ -219,43 +223,46 @@ class Supervisor:
             healthy += [
                 (s, p) for s, p in checkpoints(adir) if s < limit and (resume is None or s > resume[0])
             ]
+            # the steps since the alarm that led to the last action (before it the updates went through)
+            since_alarm = {s: v for s, v in history.items() if s >= alarmed_at}
+            if (
+                mon.diagnosis is None
+                and actions
+                and actions[-1].verify_updates
+                and lost_update_share(since_alarm) == 1
+            ):
+                # trained through a vanished update, and none went through: stop at the rollback point
+                healthy = [(s, p) for s, p in healthy if resume is not None and s <= resume[0]]
+                stop = self.planner(actions[-1].fault_type, cur.operator_settings(), attempt + 1)
+                actions.append(stop)
+                return self._stopped(
+                    cfg, cur, "stopped", attempts, actions, alarms, stop.cause, healthy, history
+                )
             if mon.diagnosis is None:
                 status = "clean" if attempt == 0 else "recovered"
                 return self._done(
                     cfg, cur, status, attempts, actions, alarms, None, None, out.policy, history
                 )
             attempt += 1
+            alarmed_at = mon.first_alarm_step if mon.first_alarm_step is not None else 0
             settings = cur.operator_settings()  # as the earlier tries left them (a second try compounds)
+            course = RunCourse(declared_steps=cfg.steps, max_steps_factor=self.max_steps_factor)
+            fault = mon.diagnosis.fault_type
             act = self.planner(
-                mon.diagnosis.fault_type,
+                fault,
                 settings,
                 attempt if attempt <= self.max_attempts else 99,
                 use_guards=self.use_guards,
+                course=course,
             )
             if act.kind == "retrain" and all(settings.get(k) == v for k, v in act.changes.items()):
                 # the same try again would only repeat what failed: escalate
-                act = self.planner(mon.diagnosis.fault_type, settings, 99, use_guards=self.use_guards)
+                act = self.planner(fault, settings, 99, use_guards=self.use_guards, course=course)
             actions.append(act)
             point = max(healthy, key=lambda sp: sp[0]) if healthy else None
             if act.kind == "stop":
                 status = "escalated" if "persisted" in (act.cause or "") else "stopped"
-                if point is not None:
-                    final, _ = load_policy(point[1])
-                else:
-                    final, _ = load_policy(warm_start(cur.policy_config(), self.cache_dir))
-                hist = {s: v for s, v in history.items() if point is not None and s <= point[0]}
-                return self._done(
-                    cfg,
-                    cur,
-                    status,
-                    attempts,
-                    actions,
-                    alarms,
-                    act.cause,
-                    str(point[1]) if point else "warm-start",
-                    final,
-                    hist,
-                )
+                return self._stopped(cfg, cur, status, attempts, actions, alarms, act.cause, healthy, history)
             # the earlier tries' changes stay in cur, so a second try compounds; validated, unlike model_copy
             cur = RunConfig.model_validate({**cur.model_dump(), **act.changes})
             guards = sorted(set(guards) | set(act.guards))
@@ -263,6 +270,27 @@ class Supervisor:
             # A failed retry means the rollback point itself may hold the fault (detected late, or drifting
             # since before the estimated onset): the second try starts over from the run's first step.
             resume = point if attempt == 1 else None
+
+    def _stopped(
+        self,
+        cfg: RunConfig,
+        cur: RunConfig,
+        status: str,
+        attempts: list[AttemptReport],
+        actions: list[Action],
+        alarms: list[AlarmMark],
+        cause: str | None,
+        healthy: list[tuple[int, Path]],
+        history: dict[int, tuple[dict[str, float], StepRecord]],
+    ) -> Supervised:
+        """Stop, keeping the last healthy checkpoint (or the warm start) and the records of its lineage."""
+        from faultwise.rft.faultbench.policy import load_policy, warm_start
+
+        point = max(healthy, key=lambda sp: sp[0]) if healthy else None
+        final, _ = load_policy(point[1] if point else warm_start(cur.policy_config(), self.cache_dir))
+        hist = {s: v for s, v in history.items() if point is not None and s <= point[0]}
+        ckpt = str(point[1]) if point else "warm-start"
+        return self._done(cfg, cur, status, attempts, actions, alarms, cause, ckpt, final, hist)
 
     def _monitor_config(self, cfg: RunConfig) -> SelfRefConfig:
         """The monitor's constants (the model's), with the run's declared reward range."""
@@ -294,6 +322,13 @@ class Supervisor:
             diagnosis=next((a.diagnosis for a in attempts if a.diagnosis), None),
         )
         return Supervised(rep, model, [history[s][1] for s in sorted(history)])
+
+
+def lost_update_share(history: dict[int, tuple[dict[str, float], Any]]) -> float | None:
+    """Share of the logged steps of ``history`` whose update vanished (gradient norm exactly 0); None where no
+    gradient norm was logged."""
+    norms = [sig["grad_norm"] for sig, _ in history.values() if "grad_norm" in sig]
+    return sum(g == 0.0 for g in norms) / len(norms) if norms else None
 
 
 def _mark(v: StepVerdict, attempt: int) -> AlarmMark:
