@@ -253,6 +253,35 @@ def test_a_limited_bench_holds_every_family_and_the_scales_share_of_mid_run_onse
         assert abs(sum(c.onset_step > 1 for c in first) / n - share) < 0.1
 
 
+def test_a_resumed_bench_keeps_finished_runs_and_starts_unfinished_ones_afresh(monkeypatch, tmp_path):
+    """An interrupted bench resumes: finished runs are read back, an unfinished run's leftovers (checkpoints an
+    attempt wrote before the interruption) are cleared so they cannot pass for the new attempt's rollback
+    points."""
+    from faultwise.rft.faultbench.scales import run_configs
+
+    first, second = B.interleave_families([c for c in run_configs("smoke", 0) if c.fault_type != "none"])[:2]
+    done = _outcome("kl_explosion", none=0.0, generic=0.1, ours=0.68).model_copy(
+        update={"run_id": first.run_id}
+    )
+    (tmp_path / "runs" / first.run_id).mkdir(parents=True)
+    (tmp_path / "runs" / first.run_id / "outcome.json").write_text(done.model_dump_json())
+    stale = tmp_path / "work" / second.run_id / "ours" / "attempt-0" / "trainer" / "checkpoint-30"
+    stale.mkdir(parents=True)
+    seen: list[tuple[str, bool]] = []
+
+    def stand_in(cfg, model, work, n_eval=128, cache_dir=None):
+        seen.append((cfg.run_id, (work / "ours").exists()))
+        out = _outcome("reward_spike", none=0.7, generic=0.7, ours=0.7).model_copy(
+            update={"run_id": cfg.run_id}
+        )
+        return out, {"ours": {}}
+
+    monkeypatch.setattr(B, "remediate_one", stand_in)
+    doc = B.remediation_bench(tmp_path, "smoke", 0, model=object(), limit=2)
+    assert seen == [(second.run_id, False)]  # the finished run is not redone; the stale checkpoint is gone
+    assert [r["run_id"] for r in doc["per_run"]] == [first.run_id, second.run_id]
+
+
 def test_the_fallback_grader_takes_the_reward_hooks_off_its_path():
     """With the declared fallback grader, the rewards are the task's own; the other hook points still run."""
     from faultwise.rft.faultbench import task as T

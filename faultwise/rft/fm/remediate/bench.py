@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 from collections.abc import Callable, Sequence
 from itertools import zip_longest
 from pathlib import Path
@@ -228,7 +229,10 @@ def remediation_bench(
         if done.is_file():  # resumable: a finished run is never redone
             results.append(RemediationOutcome.model_validate_json(done.read_text(encoding="utf-8")))
             continue
-        res, reports = remediate_one(cfg, model, out / "work" / cfg.run_id, n_eval, cache_dir)
+        work = out / "work" / cfg.run_id
+        # an unfinished run's checkpoints (an interrupted bench) must not pass for this run's rollback points
+        shutil.rmtree(work, ignore_errors=True)
+        res, reports = remediate_one(cfg, model, work, n_eval, cache_dir)
         run_dir = done.parent
         run_dir.mkdir(parents=True, exist_ok=True)
         atomic_write_text(run_dir / "supervision.json", json.dumps(reports, indent=1))
