@@ -161,3 +161,17 @@ def test_watching_a_bench_run_folder_declares_its_setup(make_run, model, tmp_pat
     else:
         assert opened(model) == opened(None)
         assert first_alarm(model) == first_alarm(None)
+
+
+def test_beyond_the_longest_fitted_run_the_model_judges_no_step(make_run, model):
+    """The profile is indexed by training progress: a step later than any fitted run's last step (a run an
+    action lengthened, say) is judged as without a model; a profile with no recorded horizon judges it."""
+    run = make_run(9300, "entropy_collapse", "easy", onset=0)
+    horizon = model.profile.horizon_step
+    assert horizon == max(s.step for s in run)  # the fitted runs are as long as this one
+    late = [s.model_copy(update={"step": s.step + horizon + 1}) for s in run]
+    unlimited = model.model_copy(update={"profile": model.profile.model_copy(update={"horizon_step": None})})
+    assert events(unlimited, late).events[0].opened_step == horizon + 1
+    beyond, plain = events(model, late), events(None, late)
+    assert [e.opened_step for e in beyond.events] == [e.opened_step for e in plain.events]
+    assert events(model, run).events[0].opened_step == 0  # within the horizon it still judges

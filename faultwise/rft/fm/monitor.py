@@ -202,13 +202,16 @@ class FailureMonitor:
         ignored = self.excluded | self.ignored
         signals = {k: v for k, v in signals.items() if k not in ignored}
         verdict = self.selfref.update_signals(step, signals)
-        from_model = False
+        model_judges = False
         if self.detector is not None:
             pv = self.detector.update_signals(step, signals)
             self._judge_domain(pv)
-            if self.model_applies and pv.alarm and not verdict.alarm:
-                verdict, from_model = pv, True
-        return self._after(verdict, from_model)
+            # a profile indexed by training progress judges no step beyond the longest run it was fitted on
+            horizon = self.detector.profile.horizon_step
+            model_judges = bool(self.model_applies) and (horizon is None or step <= horizon)
+            if model_judges and pv.alarm and not verdict.alarm:
+                verdict = pv
+        return self._after(verdict, model_judges)
 
     def _judge_domain(self, pv: StepVerdict) -> None:
         """Does the model apply to this run? It must log most signals the model was fitted on, and on each of
@@ -233,7 +236,9 @@ class FailureMonitor:
         if not self.model_applies:
             self.declined = "its first steps lie outside the model's normal profile"
 
-    def _after(self, verdict: StepVerdict, from_model: bool = False) -> FMEvent:
+    def _after(self, verdict: StepVerdict, model_judges: bool = False) -> FMEvent:
+        """Open, extend, diagnose and close events from a step's verdict (``model_judges``: the model's profile
+        judged this step, so an event opened here is diagnosed on its detector's window)."""
         opened = closed = None
         diag = None
         ev = self.open_event
@@ -251,8 +256,8 @@ class FailureMonitor:
                     peak_score=verdict.score,
                 )
                 self.open_event, self._since_open, opened = ev, 0, ev
-                # where the model applies, its diagnoser reads its own detector's window (what it was fitted on)
-                self._window_source = "model" if from_model or self.model_applies else "selfref"
+                # where the model judges, its diagnoser reads its own detector's window (what it was fitted on)
+                self._window_source = "model" if model_judges else "selfref"
                 if len(self.events) < self.max_events:
                     self.events.append(ev)
                 if self.first_alarm_step is None:

@@ -83,6 +83,11 @@ class NormalProfile(BaseModel):
         description="below 1/1000 of the smallest normal grad norm the update vanished (None: normal runs hit 0)",
     )
     n_normal_runs: int = 0
+    horizon_step: int | None = Field(
+        None,
+        description="last step of the longest normal run it was fitted on: its progress bins say nothing about "
+        "later steps, so it judges none (None: no limit recorded, models fitted before it was)",
+    )
 
     def channel_threshold(self, comp: str) -> float | None:
         """The alarm threshold of the channel that scores ``comp`` (None: that channel is off)."""
@@ -447,4 +452,5 @@ def fit_profile(
         grad_norm_limit=10.0 * float(np.quantile(grads, 0.999)) if grads else None,
         grad_norm_floor=1e-3 * min(grads) if grads and min(grads) > 0 else None,
         n_normal_runs=len(normal_runs),
+        horizon_step=max(steps) if steps else None,
     )
