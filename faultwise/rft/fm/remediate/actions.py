@@ -13,9 +13,9 @@ Many actions work around a cause they cannot remove (a data filter leaves degene
 loss; a slower update damps a bad credit signal), so the fault's own symptoms stay: each such action declares
 the signals it *tolerates*, and the verification judges the run on the others — above all the reward of the
 completions it trains on and the entropy, which no action tolerates, and the KL, which only the rebased
-reference of a KL explosion's action tolerates (it changes what the KL measures). Faults no setting reaches (an
-update that vanished, a broken tool or episode boundary) are stopped with the cause named, keeping the last
-healthy checkpoint.
+reference of a KL explosion's action tolerates (it changes what the KL measures). Faults no setting reaches (a
+broken tool or episode boundary, an update that vanished on every step) are stopped with the cause named,
+keeping the last healthy checkpoint.
 
 A vanished update (gradients exactly zero) is trained through on a run lengthened to the operator's step budget
 (:class:`RunCourse`): that makes up updates lost on *some* steps (an intermittent detached loss, a loss scaler
