@@ -234,7 +234,7 @@ def _escalate(fault_type: str, attempt: int) -> Action:
     )
 
 
-def _make_up_lost_updates(settings: dict[str, Any], attempt: int, course: RunCourse) -> Action:
+def _make_up_lost_updates(attempt: int, course: RunCourse) -> Action:
     """Train through an update that vanished: lengthen the run to the budget; verified only if some update
     went through (see ``Action.verify_updates``)."""
     return Action(
@@ -249,6 +249,12 @@ def _make_up_lost_updates(settings: dict[str, Any], attempt: int, course: RunCou
         f"to {course.max_steps} steps to make up the lost updates; if every update after the rollback vanishes, "
         "stop",
     )
+
+
+def vanished_update_stop(attempt: int) -> Action:
+    """The stop after a run was trained through a vanished update and no update went through."""
+    why = "no update went through on the lengthened run: no setting of the run's configuration reaches it"
+    return _stop("update_freeze", attempt, STOP_CAUSES["update_freeze"], why)
 
 
 def plan_action(
@@ -269,7 +275,7 @@ def plan_action(
         why = f"environment fault ({FAMILY_OF[fault_type]}): no training change can fix it"
         return _stop(fault_type, attempt, ENVIRONMENT_CAUSES[fault_type], why)
     if fault_type == "update_freeze" and course is not None and attempt <= 2:
-        return _make_up_lost_updates(settings, attempt, course)
+        return _make_up_lost_updates(attempt, course)
     if fault_type in STOP_CAUSES:
         why = "a fault in the training code: no lever of the run's configuration reaches it"
         return _stop(fault_type, attempt, STOP_CAUSES[fault_type], why)

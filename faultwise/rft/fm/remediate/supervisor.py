@@ -35,7 +35,13 @@ from faultwise.rft.fm.detect.detector import StepVerdict
 from faultwise.rft.fm.detect.selfref import SelfRefConfig
 from faultwise.rft.fm.diagnose.classifier import FaultDiagnosis
 from faultwise.rft.fm.model import FMModel
-from faultwise.rft.fm.remediate.actions import MAX_VALID_REWARD, Action, RunCourse, plan_action
+from faultwise.rft.fm.remediate.actions import (
+    MAX_VALID_REWARD,
+    Action,
+    RunCourse,
+    plan_action,
+    vanished_update_stop,
+)
 from faultwise.rft.records import StepRecord
 from faultwise.rft.signals import extract_signals
 
@@ -233,7 +239,7 @@ class Supervisor:
             ):
                 # trained through a vanished update, and none went through: stop at the rollback point
                 healthy = [(s, p) for s, p in healthy if resume is not None and s <= resume[0]]
-                stop = self.planner(actions[-1].fault_type, cur.operator_settings(), attempt + 1)
+                stop = vanished_update_stop(attempt + 1)
                 actions.append(stop)
                 return self._stopped(
                     cfg, cur, "stopped", attempts, actions, alarms, stop.cause, healthy, history
