@@ -20,6 +20,7 @@ import pytest
 from faultwise.rft.faultbench.runner import RunConfig, run
 from faultwise.rft.fm.callback import FMCallback
 from faultwise.rft.fm.detect.profile import NormalProfile, fit_profile
+from faultwise.rft.fm.detect.selfref import SelfRefConfig
 from faultwise.rft.fm.diagnose import FEATURE_NAMES, DiagnoserModel
 from faultwise.rft.fm.model import FMModel
 from faultwise.rft.fm.remediate.actions import generic_action
@@ -79,6 +80,13 @@ def hard_rules_only(profile: NormalProfile, says: str) -> FMModel:
     return FMModel(profile=quiet(profile), diagnoser=always(says))
 
 
+def hard_rules_no_changes(profile: NormalProfile, says: str) -> FMModel:
+    """As :func:`hard_rules_only`, with the self-referenced detector's change points off too (its invariants
+    stay): a test that trains on for many steps then depends on no trajectory's statistics."""
+    model = hard_rules_only(profile, says)
+    return model.model_copy(update={"selfref": SelfRefConfig(z_threshold=math.inf)})
+
+
 def frozen_from_onset(seed: int) -> RunConfig:
     return RunConfig(
         run_id=f"freeze-{seed}",
@@ -128,7 +136,7 @@ def test_loop_rolls_back_before_the_alarm_retrains_with_the_action_and_verifies(
 @pytest.mark.smoke
 def test_an_update_lost_on_every_step_stops_at_the_rollback_point(real_profile, tmp_path):
     cfg = frozen_from_onset(7)
-    sup = Supervisor(hard_rules_only(real_profile, "update_freeze"), save_every=2).run(cfg, tmp_path)
+    sup = Supervisor(hard_rules_no_changes(real_profile, "update_freeze"), save_every=2).run(cfg, tmp_path)
     rep = sup.report
     retry = rep.actions[0]  # trained through on a run lengthened to the budget (twice the declared steps)
     assert retry.kind == "retrain" and retry.changes == {"steps": 2 * cfg.steps} and retry.verify_updates
@@ -146,7 +154,7 @@ def test_an_update_lost_on_some_steps_is_made_up_on_a_longer_run(real_profile, t
     cfg = RunConfig(
         run_id="half", seed=12, fault_type="update_freeze", strength="hard", onset_step=ONSET, **SHAPE
     )
-    sup = Supervisor(hard_rules_only(real_profile, "update_freeze"), save_every=2).run(cfg, tmp_path)
+    sup = Supervisor(hard_rules_no_changes(real_profile, "update_freeze"), save_every=2).run(cfg, tmp_path)
     rep = sup.report
     assert rep.attempts[0].diagnosis.fault_type == "update_freeze", rep.summary()
     act = rep.actions[0]
