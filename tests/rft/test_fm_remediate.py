@@ -68,6 +68,10 @@ def test_actions_move_the_knobs_the_right_way():
     ).model_dump()
     assert plan_action("kl_explosion", s, 1).changes["learning_rate"] < 1e-3
     assert plan_action("kl_explosion", s, 1).changes["ref_sync_steps"] == 1
+    # a divergence that builds up before it is flagged restarts from the first step; other faults resume from
+    # the last healthy checkpoint
+    assert plan_action("kl_explosion", s, 1).from_first_step
+    assert not any(plan_action(f, s, 1).from_first_step for f in FAULT_TYPES if f != "kl_explosion")
     assert plan_action("advantage_instability", s, 1).changes["epsilon"] < 0.2
     assert plan_action("entropy_collapse", s, 1).changes["temperature"] > 1.0
     assert plan_action("length_too_short", s, 1).changes["max_completion_length"] > 20

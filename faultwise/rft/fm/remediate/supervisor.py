@@ -274,8 +274,9 @@ class Supervisor:
             guards = sorted(set(guards) | set(act.guards))
             tolerated |= set(act.tolerates)
             # A failed retry means the rollback point itself may hold the fault (detected late, or drifting
-            # since before the estimated onset): the second try starts over from the run's first step.
-            resume = point if attempt == 1 else None
+            # since before the estimated onset): the second try starts over from the run's first step, and so
+            # does the first for a fault that builds up before it is flagged (Action.from_first_step).
+            resume = point if attempt == 1 and not act.from_first_step else None
 
     def _stopped(
         self,
