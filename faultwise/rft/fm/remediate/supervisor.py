@@ -5,13 +5,15 @@ Built on the FaultBench runner (:func:`faultwise.rft.faultbench.run`), which che
 steps and resumes from a checkpoint with changed settings. A checkpoint is *healthy* when it was saved before
 the fault's estimated onset — where the first alarm's top signals started to drift, by their CUSUM — and at
 least two steps before the first alarm (a checkpoint taken on the alarm's doorstep may already hold the
-fault's first update). Recovery is verified by the same monitor, with the same model, on the steps after the
+fault's first update); the first retry resumes from the last one (from the first step for an action that
+says its fault builds up before it is flagged, ``Action.from_first_step``). Recovery is verified by the same monitor, with the same model, on the steps after the
 rollback, leaving out the signals the actions taken *tolerate* (symptoms they work around: a data filter's
 degenerate samples, a damped credit signal) and those an opt-in guard rewrites; behind a data filter it reads
 the reward of the completions that entered the loss. A new diagnosis there starts the next attempt, which
 starts over from the run's first step (the rollback point may itself have held the fault) and compounds the
 first attempt's changes; if it would change nothing, or after two failed attempts, the loop escalates — it
-stops, keeps the last healthy checkpoint and reports why.
+stops, keeps the last healthy checkpoint and reports why. A retry that trained through a vanished update
+(``Action.verify_updates``) counts as recovered only if some update went through after the alarm.
 
 The loop changes only the run's declared configuration (see :mod:`faultwise.rft.fm.remediate.actions`): every
 attempt runs the same fault hooks, built afresh from the run's configuration, and nothing after them unless
@@ -23,7 +25,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -115,6 +117,15 @@ class Supervised:
     steps: list[StepRecord]  # the final lineage
 
 
+@dataclass
+class _Trail:
+    """What the loop has done so far: the report's attempts, actions and alarms."""
+
+    attempts: list[AttemptReport] = field(default_factory=list)
+    actions: list[Action] = field(default_factory=list)
+    alarms: list[AlarmMark] = field(default_factory=list)
+
+
 InjectorsFactory = Callable[[RunConfig], list[Injector]]
 Planner = Callable[..., Action]
 """``planner(fault_type, settings, attempt, use_guards=..., course=...)`` -> the :class:`Action` to take
@@ -172,9 +183,9 @@ class Supervisor:
         cur = cfg.model_copy(update={"save_every": self.save_every})
         history: dict[int, tuple[dict[str, float], Any]] = {}  # step -> (signals, record)
         healthy: list[tuple[int, Path]] = []
-        attempts: list[AttemptReport] = []
-        actions: list[Action] = []
-        alarms: list[AlarmMark] = []
+        trail = _Trail()
+        actions = trail.actions
+        course = RunCourse(declared_steps=cfg.steps, max_steps_factor=self.max_steps_factor)
         resume: tuple[int, Path] | None = None
         guards: list[str] = []
         tolerated: set[str] = set()  # signals the actions taken so far work around (verification skips them)
@@ -208,7 +219,7 @@ class Supervisor:
                 cache_dir=self.cache_dir,
             )
             mon = cb.monitor
-            alarms += [_mark(ev.verdict, attempt) for ev in cb.events if ev.verdict.alarm]
+            trail.alarms += [_mark(ev.verdict, attempt) for ev in cb.events if ev.verdict.alarm]
             rep = AttemptReport(
                 attempt=attempt,
                 resumed_from_step=resume[0] if resume else None,
@@ -218,7 +229,7 @@ class Supervisor:
                 diagnosis=mon.diagnosis,
                 last_step=max(history) if history else None,
             )
-            attempts.append(rep)
+            trail.attempts.append(rep)
             # healthy: saved before the fault's estimated onset (where the alarm's signals started to drift, by
             # CUSUM) and at least two steps before the first alarm
             limit = math.inf
@@ -241,18 +252,13 @@ class Supervisor:
                 healthy = [(s, p) for s, p in healthy if resume is not None and s <= resume[0]]
                 stop = vanished_update_stop(attempt + 1)
                 actions.append(stop)
-                return self._stopped(
-                    cfg, cur, "stopped", attempts, actions, alarms, stop.cause, healthy, history
-                )
+                return self._stopped(cfg, cur, trail, "stopped", stop.cause, healthy, history)
             if mon.diagnosis is None:
                 status = "clean" if attempt == 0 else "recovered"
-                return self._done(
-                    cfg, cur, status, attempts, actions, alarms, None, None, out.policy, history
-                )
+                return self._done(cfg, cur, trail, status, None, None, out.policy, history)
             attempt += 1
             alarmed_at = mon.first_alarm_step if mon.first_alarm_step is not None else 0
             settings = cur.operator_settings()  # as the earlier tries left them (a second try compounds)
-            course = RunCourse(declared_steps=cfg.steps, max_steps_factor=self.max_steps_factor)
             fault = mon.diagnosis.fault_type
             act = self.planner(
                 fault,
@@ -265,10 +271,9 @@ class Supervisor:
                 # the same try again would only repeat what failed: escalate
                 act = self.planner(fault, settings, 99, use_guards=self.use_guards, course=course)
             actions.append(act)
-            point = max(healthy, key=lambda sp: sp[0]) if healthy else None
             if act.kind == "stop":
                 status = "escalated" if "persisted" in (act.cause or "") else "stopped"
-                return self._stopped(cfg, cur, status, attempts, actions, alarms, act.cause, healthy, history)
+                return self._stopped(cfg, cur, trail, status, act.cause, healthy, history)
             # the earlier tries' changes stay in cur, so a second try compounds; validated, unlike model_copy
             cur = RunConfig.model_validate({**cur.model_dump(), **act.changes})
             guards = sorted(set(guards) | set(act.guards))
@@ -276,16 +281,14 @@ class Supervisor:
             # A failed retry means the rollback point itself may hold the fault (detected late, or drifting
             # since before the estimated onset): the second try starts over from the run's first step, and so
             # does the first for a fault that builds up before it is flagged (Action.from_first_step).
-            resume = point if attempt == 1 and not act.from_first_step else None
+            resume = _last(healthy) if attempt == 1 and not act.from_first_step else None
 
     def _stopped(
         self,
         cfg: RunConfig,
         cur: RunConfig,
+        trail: _Trail,
         status: str,
-        attempts: list[AttemptReport],
-        actions: list[Action],
-        alarms: list[AlarmMark],
         cause: str | None,
         healthy: list[tuple[int, Path]],
         history: dict[int, tuple[dict[str, float], StepRecord]],
@@ -293,11 +296,11 @@ class Supervisor:
         """Stop, keeping the last healthy checkpoint (or the warm start) and the records of its lineage."""
         from faultwise.rft.faultbench.policy import load_policy, warm_start
 
-        point = max(healthy, key=lambda sp: sp[0]) if healthy else None
+        point = _last(healthy)
         final, _ = load_policy(point[1] if point else warm_start(cur.policy_config(), self.cache_dir))
         hist = {s: v for s, v in history.items() if point is not None and s <= point[0]}
         ckpt = str(point[1]) if point else "warm-start"
-        return self._done(cfg, cur, status, attempts, actions, alarms, cause, ckpt, final, hist)
+        return self._done(cfg, cur, trail, status, cause, ckpt, final, hist)
 
     def _monitor_config(self, cfg: RunConfig) -> SelfRefConfig:
         """The monitor's constants (the model's), with the run's declared reward range."""
@@ -308,10 +311,8 @@ class Supervisor:
         self,
         cfg: RunConfig,
         cur: RunConfig,
+        trail: _Trail,
         status: str,
-        attempts: list[AttemptReport],
-        actions: list[Action],
-        alarms: list[AlarmMark],
         cause: str | None,
         ckpt: str | None,
         model: LlamaForCausalLM | None,
@@ -320,15 +321,20 @@ class Supervisor:
         rep = SupervisionReport(
             run_id=cfg.run_id,
             status=status,
-            attempts=attempts,
-            actions=actions,
-            alarms=alarms,
+            attempts=trail.attempts,
+            actions=trail.actions,
+            alarms=trail.alarms,
             stop_cause=cause,
             final_checkpoint=ckpt,
             final_settings=cur.model_dump(),
-            diagnosis=next((a.diagnosis for a in attempts if a.diagnosis), None),
+            diagnosis=next((a.diagnosis for a in trail.attempts if a.diagnosis), None),
         )
         return Supervised(rep, model, [history[s][1] for s in sorted(history)])
+
+
+def _last(checkpoints: list[tuple[int, Path]]) -> tuple[int, Path] | None:
+    """The latest of ``(step, path)`` checkpoints (None: there is none)."""
+    return max(checkpoints, key=lambda sp: sp[0]) if checkpoints else None
 
 
 def lost_update_share(history: dict[int, tuple[dict[str, float], Any]]) -> float | None:
