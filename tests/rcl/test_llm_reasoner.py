@@ -9,7 +9,7 @@ import json
 import threading
 
 import pytest
-from rcl_support.fakeserver import Answer, FakeChatServer, schema_answer
+from rcl_support.fakeserver import Answer, FakeChatServer, record_name, schema_answer
 
 from faultwise.errors import InputError
 from faultwise.rcl.method.analyzer import RCLAgent, RCLConfig
@@ -64,7 +64,9 @@ def test_only_the_failing_agent_falls_back(incident, llm):
     fine = schema_answer()
 
     def script(req):
-        sid = llm.span_id_in(req)
+        # only the span's own verification is broken: which span comes first depends on scheduling, and a
+        # branch consolidation names its root span too (it must still be answered)
+        sid = None if record_name(req) == "branch_report" else llm.span_id_in(req)
         with lock:
             if sid and not bad:
                 bad["span"] = sid
