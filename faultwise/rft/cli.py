@@ -290,7 +290,11 @@ def watch_cmd(
     once: Annotated[bool, typer.Option("--once", help="Read what is there and stop (no follow).")] = False,
     json_out: Annotated[
         bool,
-        typer.Option("--json", help="One JSON object per alarm event (printed when it is diagnosed)."),
+        typer.Option(
+            "--json",
+            help="Alarm events as JSON lines: printed when diagnosed, again when closed or changed by the "
+            "end of the log (the last object per event_id is final).",
+        ),
     ] = False,
     poll_s: Annotated[float, typer.Option("--poll-s", help="Seconds between polls of a growing log.")] = 1.0,
     max_response_length: Annotated[
@@ -332,23 +336,32 @@ def watch_cmd(
     cfg = base.model_copy(
         update={"max_response_length": max_response_length, "reward_range": rr, "use_accuracy": use_accuracy}
     )
-    n_steps = 0
     events = []
-    printed: set[int] = set()
+    printed: dict[int, tuple[int | None, int]] = {}  # event id -> (closed step, excursions) when printed
+
+    def emit_json(final: bool) -> None:
+        """An event is printed when diagnosed, and again, updated, when it closes or when the log ends (if
+        it closed or gained excursions since): the last object per event id is its state."""
+        for a in events:
+            state = (a.closed_step, len(a.excursions))
+            if a.diagnosis is None or printed.get(a.event_id) == state:
+                continue
+            if a.event_id not in printed or a.closed_step is not None or final:
+                printed[a.event_id] = state
+                typer.echo(a.model_dump_json())
+
     for ev in watch(log, fm, follow=not once, poll_s=poll_s, config=cfg):
-        n_steps += ev.verdict.alarm or ev.diagnosis is None
         if ev.opened is not None:
             events.append(ev.opened)
         if json_out:
-            for a in events:
-                if a.diagnosis is not None and a.event_id not in printed:
-                    printed.add(a.event_id)
-                    typer.echo(a.model_dump_json())
+            emit_json(final=False)
         else:
             line = describe(ev)
             if line:
                 typer.echo(line)
-    if not json_out:
+    if json_out:
+        emit_json(final=True)
+    else:
         for a in events:
             typer.echo(describe_event(a))
         typer.echo(f"done: {len(events)} alarm event(s)")

@@ -101,3 +101,21 @@ def test_callback_declares_the_trainer_setup_and_a_model_fitted_elsewhere_stays_
     assert cb.monitor.setup["num_generations"] == 4.0 and cb.monitor.setup["hidden_size"] == 64.0
     assert cb.monitor.model_applies is False
     assert cb.monitor.declined == "num_generations 4 outside the fitted 8"
+
+
+def test_callback_passes_on_the_step_that_closes_an_event():
+    """The callback reports every step that changes an event, also the healthy step that closes it (which
+    does not alarm): a user's ``on_event`` sees the run recover."""
+    from types import SimpleNamespace
+
+    from faultwise.rft.fm import FMCallback
+
+    seen = []
+    cb = FMCallback(on_event=seen.append)
+    for step in range(1, 31):
+        logs = {"loss": 0.01, "reward": 0.5 + 0.01 * (step % 3), "reward_std": 0.2, "kl": 0.01}
+        if step in (20, 21):
+            logs["kl"] = float("nan")
+        cb.on_log(None, SimpleNamespace(global_step=step), None, logs=logs)
+    assert [e.opened.opened_step for e in seen if e.opened] == [20]
+    assert [e.closed.closed_step for e in seen if e.closed] == [24]  # 3 healthy steps after the last NaN

@@ -114,6 +114,50 @@ def test_watch_json_prints_one_object_per_event_without_null_scores(tmp_path, ca
     assert ev["diagnosis"]["fault_type"] == "unknown" and ev["rules"] == ["non_finite:kl"]
 
 
+def _pinned_run_with_reward_spike(spike_step: int | None) -> list[dict[str, float]]:
+    """A healthy run whose completions are all cut at the length limit from step 20 on (one long event),
+    with the reward jumping to 3x its level for one step at ``spike_step``."""
+    run = healthy(80, 1.0, seed=6)
+    for t, sig in enumerate(run, 1):
+        sig["length_clip_ratio"] = 1.0 if t >= 20 else 0.1
+        if t == spike_step:
+            sig["reward_mean"] *= 3
+    return run
+
+
+def test_a_change_inside_an_open_event_is_kept_as_its_excursion():
+    """A run pinned at its length limit stays in one event; a reward spike inside it is reported with the
+    event (step, value, z), not swallowed by it, and opens no second event."""
+    fm = FailureMonitor()
+    evs = [fm.update_signals(s, sig) for s, sig in enumerate(_pinned_run_with_reward_spike(50), 1)]
+    assert len(fm.events) == 1 and fm.events[0].opened_step == 21
+    found = [(x.step, x.signal) for e in evs for x in e.excursions]
+    assert found == [(50, "reward_mean")]
+    (x,) = fm.events[0].excursions
+    assert x.z >= 3.0 and x.value > 2 * x.expected > 0
+    # without the spike nothing is reported: the event's own signal and the run's noise are not excursions
+    fm = FailureMonitor()
+    evs = [fm.update_signals(s, sig) for s, sig in enumerate(_pinned_run_with_reward_spike(None), 1)]
+    assert len(fm.events) == 1 and fm.events[0].excursions == [] and not any(e.excursions for e in evs)
+
+
+def test_watch_and_report_show_excursions_live_in_the_final_json_and_on_the_page(tmp_path, capsys):
+    p = tmp_path / "steps.jsonl"
+    rows = _pinned_run_with_reward_spike(50)
+    p.write_text("".join(json.dumps({"step": s, **sig}) + "\n" for s, sig in enumerate(rows, 1)))
+    assert main(["rft", "watch", str(p), "--once"]) == 0
+    out = capsys.readouterr().out
+    assert "step 50: within the open event: reward_mean" in out
+    assert "within it: reward_mean" in out.splitlines()[-2]  # the event's summary line
+    assert main(["rft", "watch", str(p), "--once", "--json"]) == 0
+    objs = [json.loads(line) for line in capsys.readouterr().out.strip().splitlines()]
+    assert [o["event_id"] for o in objs] == [1, 1]  # printed when diagnosed, again with what came since
+    assert objs[0]["excursions"] == [] and [x["step"] for x in objs[-1]["excursions"]] == [50]
+    assert main(["rft", "report", str(p), "--html", str(tmp_path / "run.html")]) == 0
+    page = (tmp_path / "run.html").read_text()
+    assert "Within the open event" in page and "<tr><td>50</td><td>reward_mean</td>" in page
+
+
 def _kl_run(kl_from: float, kl_to: float) -> list[dict[str, float]]:
     """A healthy run whose KL steps from ``kl_from`` to ``kl_to`` at step 40 and stays there."""
     run = healthy(80, 1.0, seed=3)

@@ -47,7 +47,8 @@ class FMCallback(_Base):
 
     Args:
         model: a fitted failure-manager model (:func:`faultwise.rft.fm.load_model`), optional.
-        on_event: called with every alarm or diagnosis event; default: print the event's lines to stderr.
+        on_event: called with every step that alarms, diagnoses, closes an event or changes within one;
+            default: print the event's lines to stderr.
         stop_on_diagnosis: ask the trainer to stop once a fault is diagnosed (what the supervisor does).
         checkpoint_on_diagnosis: ask the trainer to save a checkpoint when a fault is diagnosed.
         config: the self-referenced detector's constants (length limit, reward range, ...).
@@ -133,7 +134,7 @@ class FMCallback(_Base):
         try:
             ev = update()
             self.last_step = ev.verdict.step
-            if ev.verdict.alarm or ev.diagnosis is not None:
+            if ev.verdict.alarm or ev.diagnosis is not None or ev.closed is not None or ev.excursions:
                 if len(self.events) < self.max_events:
                     self.events.append(ev)
                 if self.on_event is not None:

@@ -9,7 +9,10 @@ its first steps alone), and only its scale-free diagnoser names what the run's o
 
 Alarms are grouped into :class:`AlarmEvent` s: an event opens at the first alarming step (with the detector's
 own onset estimate), is diagnosed ``confirm_steps`` later (at once on an invariant break), and closes after
-``close_after_steps`` healthy steps in a row.
+``close_after_steps`` healthy steps in a row. While an event is open (a run pinned at its length limit may stay
+in one event for hundreds of steps), the other signals are still judged: a material change of at least
+:data:`EXCURSION_Z` robust z in a signal the event does not already name is kept as one of the event's
+``excursions`` (a reward spike inside a length event, say), so the event does not hide what happens within it.
 """
 
 from __future__ import annotations
@@ -24,6 +27,8 @@ from faultwise.rft.fm.detect.selfref import (
     CENTRED,
     FRACTIONS,
     INVARIANT_DIAGNOSIS,
+    INVARIANT_ONLY,
+    ONE_SIDED,
     SelfRefConfig,
     SelfReferencedDetector,
 )
@@ -66,6 +71,10 @@ DOMAIN_STEPS = 5  # steps over which a model's applicability to a run is judged
 DOMAIN_Z = 30.0  # a signal whose median |level z| over those steps exceeds this lies outside the profile
 DOMAIN_FRACTION = 0.25  # more than this fraction of signals outside: the model does not apply to the run
 DOMAIN_COVERAGE = 0.75  # the run must log at least this fraction of the signals the profile was fitted on
+# a change inside an open event worth reporting (not alarming on): the conventional three-sigma bar on the
+# self-referenced detector's robust z of a step's difference, with the same materiality as an alarm
+EXCURSION_Z = 3.0
+MAX_EXCURSIONS = 5  # per event, the largest by |z| (bounded memory in a long event)
 
 
 def _finite_or_text(v: float) -> float | str:
@@ -82,6 +91,16 @@ def _invariant_diagnosis(kind: str) -> FaultDiagnosis:
     )
 
 
+class Excursion(BaseModel):
+    """A material change of one signal at one step inside an open event, in a signal the event did not name."""
+
+    step: int
+    signal: str
+    z: float = Field(description="robust z of the step's change against the run's own recent changes")
+    value: float
+    expected: float = Field(description="the run's own recent level carried forward")
+
+
 class AlarmEvent(BaseModel):
     """One alarm, from its opening to its closing: onset, signals, diagnosis, evidence."""
 
@@ -96,6 +115,9 @@ class AlarmEvent(BaseModel):
     diagnosis: FaultDiagnosis | None = None
     diagnosed_step: int | None = None
     evidence: list[Evidence] = Field(default_factory=list)
+    excursions: list[Excursion] = Field(
+        default_factory=list, description="the largest changes inside the event, in signals it does not name"
+    )
     peak_score: float = Field(0.0, description="largest score (over its threshold); inf for an invariant")
 
     @field_serializer("peak_score")
@@ -111,6 +133,7 @@ class FMEvent(BaseModel):
     diagnosis: FaultDiagnosis | None = None
     opened: AlarmEvent | None = None
     closed: AlarmEvent | None = None
+    excursions: list[Excursion] = Field(default_factory=list, description="found at this step (open event)")
 
 
 class FailureMonitor:
@@ -287,10 +310,38 @@ class FailureMonitor:
                 ev.diagnosis, ev.diagnosed_step = diag, verdict.step
                 if self.diagnosis is None:
                     self.diagnosis, self.diagnosed_at = diag, verdict.step
+        found = self._excursions(ev, verdict.step) if ev is not None and opened is None else []
         if ev is not None and self._healthy_run >= self.close_after_steps:
             ev.closed_step = verdict.step
             closed, self.open_event, self._healthy_run = ev, None, 0
-        return FMEvent(verdict=verdict, diagnosis=diag, opened=opened, closed=closed)
+        return FMEvent(verdict=verdict, diagnosis=diag, opened=opened, closed=closed, excursions=found)
+
+    def _excursions(self, ev: AlarmEvent, step: int) -> list[Excursion]:
+        """This step's material changes of at least :data:`EXCURSION_Z` in signals the open event does not
+        name (read from the self-referenced detector's window); the event keeps its largest ones."""
+        if not self.selfref.window or self.selfref.window[-1][0] != step:
+            return []
+        found = []
+        for name, comp in self.selfref.window[-1][1].items():
+            z = comp.get("diff", 0.0)
+            if name in ev.signals or name in INVARIANT_ONLY or abs(z) < EXCURSION_Z:
+                continue
+            if z * ONE_SIDED.get(name, z) < 0 or not self._material(name, comp):
+                continue
+            found.append(
+                Excursion(step=step, signal=name, z=z, value=comp["value"], expected=comp["expected"])
+            )
+        if found:
+            ev.excursions = sorted([*ev.excursions, *found], key=lambda x: -abs(x.z))[:MAX_EXCURSIONS]
+        return found
+
+    def _material(self, name: str, comp: Mapping[str, float]) -> bool:
+        """Is the change material, relative to the run's own recent level (absolute for fractions)? Signals
+        centred on zero (losses) have no level to be relative to and never are."""
+        if name in CENTRED:
+            return False
+        bar = self.config.fraction_change if name in FRACTIONS else self.config.rel_change
+        return abs(comp.get("shift", 0.0)) >= bar
 
     def _classifier_decides(self, ev: AlarmEvent) -> bool:
         """Does a fitted diagnoser name the event's fault? Where the model applies, its diagnoser does (it was
@@ -334,10 +385,7 @@ class FailureMonitor:
         move since the run's start is not evidence (healthy runs drift: KL doubles, entropy falls)."""
         for zs in window:
             for name, comp in zs.items():
-                if INVARIANT_OF.get(name, "other") in SYMPTOM_GROUPS or name in CENTRED:
-                    continue
-                bar = self.config.fraction_change if name in FRACTIONS else self.config.rel_change
-                if abs(comp.get("shift", 0.0)) >= bar:
+                if INVARIANT_OF.get(name, "other") not in SYMPTOM_GROUPS and self._material(name, comp):
                     return True
         return False
 

@@ -196,6 +196,19 @@ def render_report(
                     f"<td>{_fmt(e.expected)}</td><td>{e.z:+.2f}</td><td>{e.normalised:.2f}</td></tr>"
                 )
             out.append("</table>")
+    excursions = [x for e in events for x in e.excursions]
+    if excursions:
+        out.append(
+            "<h2>Within the open event</h2><p>Material changes of 3+ robust z in signals the event did not name "
+            "(reported, not alarmed on):</p><table><tr><th>step</th><th>signal</th><th>value</th>"
+            "<th>expected</th><th>z</th></tr>"
+        )
+        for x in sorted(excursions, key=lambda x: -abs(x.z))[:10]:
+            out.append(
+                f"<tr><td>{x.step}</td><td>{esc(x.signal)}</td><td>{_fmt(x.value)}</td><td>{_fmt(x.expected)}</td>"
+                f"<td>{x.z:+.2f}</td></tr>"
+            )
+        out.append("</table>")
     if supervision is not None:
         out.append(
             "<h2>Actions</h2><table><tr><th>#</th><th>kind</th><th>for</th><th>changes</th><th>why</th></tr>"

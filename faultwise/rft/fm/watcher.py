@@ -17,7 +17,7 @@ from faultwise.rft.faultbench.config import run_dir_setup
 from faultwise.rft.fm.detect.detector import StepVerdict
 from faultwise.rft.fm.detect.selfref import SelfRefConfig
 from faultwise.rft.fm.model import FMModel
-from faultwise.rft.fm.monitor import AlarmEvent, FailureMonitor, FMEvent
+from faultwise.rft.fm.monitor import AlarmEvent, Excursion, FailureMonitor, FMEvent
 from faultwise.rft.fm.readers import LineParser, detect_format, follow_lines, read_log
 from faultwise.rft.records import StepRecord
 
@@ -96,11 +96,19 @@ def describe_event(ev: AlarmEvent) -> str:
         else f"open since {ev.opened_step}"
     )
     why = "; ".join(ev.rules) or ", ".join(ev.signals[:4])
-    return f"ALARM EVENT #{ev.event_id} {span}, onset ~{ev.onset_step}: {why}; diagnosis {what}"
+    line = f"ALARM EVENT #{ev.event_id} {span}, onset ~{ev.onset_step}: {why}; diagnosis {what}"
+    if ev.excursions:
+        line += "; within it: " + ", ".join(f"{_excursion(x)} at step {x.step}" for x in ev.excursions[:3])
+    return line
+
+
+def _excursion(x: Excursion) -> str:
+    return f"{x.signal} {x.value:.4g} (expected ~{x.expected:.3g}, z={x.z:+.1f})"
 
 
 def describe(ev: FMEvent) -> str | None:
-    """Human lines for a step worth printing (an event opened, diagnosed or closed), else None."""
+    """Human lines for a step worth printing (an event opened, diagnosed, changed within or closed), else
+    None."""
     parts = []
     v = ev.verdict
     if ev.opened is not None:
@@ -113,6 +121,8 @@ def describe(ev: FMEvent) -> str | None:
         parts.append(
             f"step {v.step}: DIAGNOSIS {d.family}/{d.fault_type} confidence={d.confidence:.2f} [{sigs}]"
         )
+    for x in ev.excursions:
+        parts.append(f"step {v.step}: within the open event: {_excursion(x)}")
     if ev.closed is not None:
         parts.append(f"step {v.step}: event #{ev.closed.event_id} closed (healthy again)")
     return "\n".join(parts) or None

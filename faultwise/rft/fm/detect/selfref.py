@@ -14,7 +14,8 @@ one rule:
   level) and sustained (``persist_steps`` steps), or very large.
 
 The per-signal z-scores of recent steps are kept in ``window`` in the diagnoser's layout
-(``signal -> {"level", "diff", "trend"} -> z``), so the interpretable fingerprints can read them.
+(``signal -> {"level", "diff", "trend"} -> z``, beside the relative ``shift`` and ``cusum`` and the step's
+``value`` and ``expected`` level), so the interpretable fingerprints can read them.
 """
 
 from __future__ import annotations
@@ -201,6 +202,8 @@ class SelfReferencedDetector:
                 "trend": z,
                 "shift": _relative(name, x, expected, spread),
                 "cusum": _relative(name, x, h.first, spread),
+                "value": x,
+                "expected": expected,
             }
             if (name in ONE_SIDED and z * ONE_SIDED[name] < 0) or name in INVARIANT_ONLY:
                 material = False
