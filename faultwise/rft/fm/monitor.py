@@ -324,6 +324,8 @@ class FailureMonitor:
         found = []
         for name, comp in self.selfref.window[-1][1].items():
             z = comp.get("diff", 0.0)
+            if "value" not in comp:  # an invariant break's marker, not a judged change
+                continue
             if name in ev.signals or name in INVARIANT_ONLY or abs(z) < EXCURSION_Z:
                 continue
             if z * ONE_SIDED.get(name, z) < 0 or not self._material(name, comp):
