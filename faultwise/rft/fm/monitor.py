@@ -318,9 +318,8 @@ class FailureMonitor:
 
     def _excursions(self, ev: AlarmEvent, step: int) -> list[Excursion]:
         """This step's material changes of at least :data:`EXCURSION_Z` in signals the open event does not
-        name (read from the self-referenced detector's window); the event keeps its largest ones."""
-        if not self.selfref.window or self.selfref.window[-1][0] != step:
-            return []
+        name (read from the self-referenced detector's window, which this step's update has just filled); the
+        event keeps its largest ones."""
         found = []
         for name, comp in self.selfref.window[-1][1].items():
             z = comp.get("diff", 0.0)

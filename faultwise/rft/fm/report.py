@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from faultwise.rft.fm.monitor import FMEvent
+from faultwise.rft.fm.monitor import EXCURSION_Z, FMEvent
 from faultwise.rft.records import StepRecord
 
 if TYPE_CHECKING:
@@ -199,7 +199,8 @@ def render_report(
     excursions = [x for e in events for x in e.excursions]
     if excursions:
         out.append(
-            "<h2>Within the open event</h2><p>Material changes of 3+ robust z in signals the event did not name "
+            f"<h2>Within the open event</h2><p>Material changes of {EXCURSION_Z:g}+ robust z in signals the event "
+            "did not name "
             "(reported, not alarmed on):</p><table><tr><th>step</th><th>signal</th><th>value</th>"
             "<th>expected</th><th>z</th></tr>"
         )
