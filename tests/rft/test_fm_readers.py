@@ -240,6 +240,14 @@ def test_trl_stdout_dict_lines_and_ppo_names(tmp_path):
     assert (r.reward_mean, r.kl, r.policy_loss, r.clip_ratio) == (1.5, 0.2, -0.1, 0.05)
 
 
+@pytest.mark.parametrize("prefix", ["", "train/"])
+def test_trl_tool_metrics_become_calls_and_errors_per_completion(prefix):
+    # GRPOTrainer(tools=...) logs calls per completion and the share of those calls that failed
+    r = map_metrics(4, {f"{prefix}tools/call_frequency": 1.5, f"{prefix}tools/failure_frequency": 0.4})
+    assert r.tool_calls_per_traj == 1.5 and r.tool_errors_per_traj == pytest.approx(0.6)
+    assert "tools_failure_frequency" not in (r.model_extra or {})  # read, not kept twice
+
+
 def test_ms_swift_logging_jsonl(tmp_path):
     line = {
         "loss": -0.03,

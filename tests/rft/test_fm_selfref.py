@@ -215,3 +215,21 @@ def test_bench_runs_declare_their_tasks_reward_range():
 
     assert RunConfig().reward_range == (0.0, CORRECT_REWARD + FORMAT_REWARD)
     assert declared_reward_range("a-task-nobody-declared") is None
+
+
+def test_a_biased_baseline_is_a_break_an_unstable_one_is_not():
+    run = healthy(40, 1.0, seed=9)
+    for r in run:
+        r.update(advantage_mean=-0.8, advantage_std=1.0)  # every advantage pushed one way
+    fm = FailureMonitor()
+    evs = [fm.update_signals(s, sig) for s, sig in enumerate(run, 1)]
+    assert evs[1].verdict.rule == "advantage_biased:advantage_mean"
+    assert fm.diagnosis is not None and fm.diagnosis.fault_type == "value_mismatch"
+    noisy = healthy(40, 1.0, seed=9)
+    for s, r in enumerate(noisy):  # heavy noise whose mean changes sign
+        r.update(advantage_mean=0.8 * (-1) ** s, advantage_std=1.0)
+    assert alarms(noisy) == []
+    flat = healthy(40, 1.0, seed=9)
+    for s, r in enumerate(flat):  # nearly every group scored alike: the std is the normaliser's epsilon
+        r.update(advantage_mean=0.001, advantage_std=1.0 if s < 10 else 0.001)
+    assert alarms(flat) == []

@@ -69,6 +69,8 @@ TOOL_METRIC_NAMES: dict[str, dict[str, tuple[str, ...]]] = {
         "length_clip_ratio": ("completions/clipped_ratio",),
         "clip_ratio": ("clip_ratio/region_mean", "policy/clipfrac_avg", "clip_ratio"),
         "value_loss": ("loss/value_avg",),
+        # GRPOTrainer with tools=: calls per completion; its failure share is per call (see map_metrics)
+        "tool_calls_per_traj": ("tools/call_frequency",),
     },
     "openrlhf": {
         "reward_mean": ("train/reward",),
@@ -105,6 +107,8 @@ _VALIDATION = (
     re.compile(r"^val(?:-core)?/.+/reward/mean@\d+$"),
     re.compile(r"^(?:val|eval)/accuracy$"),
 )
+# TRL's tool metrics: calls per completion, and the share of those calls that failed
+_TRL_TOOL_CALLS, _TRL_TOOL_FAILS = "tools/call_frequency", "tools/failure_frequency"
 STEP_KEYS = ("step", "global_step", "training/global_step", "train/global_step")
 _LABEL_FIELDS = ("fault_type", "fault_family", "strength", "fault_active")
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
@@ -165,6 +169,13 @@ def map_metrics(step: int, metrics: dict[str, object]) -> StepRecord:
                 fields[ours] = v
                 used.update((n, "train/" + n))
                 break
+    calls, failing = (
+        _to_float(_lookup(metrics, _TRL_TOOL_CALLS)),
+        _to_float(_lookup(metrics, _TRL_TOOL_FAILS)),
+    )
+    if "tool_errors_per_traj" not in fields and calls is not None and failing is not None:
+        fields["tool_errors_per_traj"] = failing * calls  # TRL: failed calls per call -> per completion
+        used.update((_TRL_TOOL_FAILS, "train/" + _TRL_TOOL_FAILS))
     if "task_accuracy" not in fields:
         for pat in _VALIDATION:
             hit = sorted(k for k in metrics if pat.match(k) and _to_float(metrics[k]) is not None)

@@ -7,7 +7,8 @@ one rule:
   sample scored the same, e.g. all zero); entropy below a floor; the gradient norm ``grad_explode_factor``
   times its own running median; KL ``kl_jump_factor`` times its largest recent value, two steps running;
   lengths pinned at the limit (``length_clip_ratio`` near 1, or the mean at the declared limit) or at zero;
-  the clip fraction saturating; the reward outside a declared range.
+  the clip fraction saturating; the reward outside a declared range; the advantages' mean held off zero (a
+  biased baseline).
 - **change points**: per signal, a robust z-score of the latest *difference* against the run's own recent
   differences (median / MAD), so a slow monotone drift (entropy falling, KL growing, as healthy RL does) has
   small z, and an abrupt change has a large one; a change must also be material (a relative change of the
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
+from collections.abc import Callable
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
@@ -55,8 +57,16 @@ FRACTIONS: frozenset[str] = frozenset(
 ONE_SIDED: dict[str, float] = {"kl": 1.0, "response_length_mean": -1.0}
 # judged by invariants only: healthy runs show multi-step gradient-norm bursts of 10-100x that recover
 INVARIANT_ONLY: frozenset[str] = frozenset({"grad_norm", "critic_grad_norm"})
-# per-step extremes some tools log (verl): read by the invariants only
-_RANGE_FIELDS = ("reward_max", "reward_min", "advantage_max", "advantage_min", "traj_reward_max")
+# read by the invariants only: per-step extremes some tools log (verl), and the advantages' mean (centred by
+# construction in GRPO, RLOO and whitened PPO: no change-point signal, but a baseline's bias shows in it)
+_INVARIANT_FIELDS = (
+    "reward_max",
+    "reward_min",
+    "advantage_max",
+    "advantage_min",
+    "traj_reward_max",
+    "advantage_mean",
+)
 CENTRED: frozenset[str] = frozenset({"policy_loss", "advantage_mean"})
 # what an invariant break says (the diagnosis it implies; "unknown" keeps the evidence only)
 INVARIANT_DIAGNOSIS: dict[str, str] = {
@@ -70,6 +80,7 @@ INVARIANT_DIAGNOSIS: dict[str, str] = {
     "length_at_limit": "length_too_long",
     "length_zero": "empty_response",
     "clip_saturated": "kl_explosion",
+    "advantage_biased": "value_mismatch",
     # the fitted profile detector's hard rules (see detect/detector.py)
     "exploding_grad_norm": "kl_explosion",
     "vanished_update": "update_freeze",
@@ -107,6 +118,13 @@ class SelfRefConfig(BaseModel):
         0.9, gt=0, le=1, description="fraction of responses cut at the limit that means pinned"
     )
     clip_saturation: float = Field(0.5, gt=0, le=1, description="PPO clip fraction that means saturated")
+    advantage_bias_limit: float = Field(
+        0.5,
+        gt=0,
+        description="advantages' mean in units of their std that means a biased baseline (GRPO, RLOO and "
+        "whitened PPO centre them; the healthy verl runs stay within 0.05; an unstable normaliser's "
+        "heavy-tailed noise within 0.35)",
+    )
     use_accuracy: bool = Field(False, description="also watch true task accuracy (a held-out eval signal)")
     reward_range: tuple[float, float] | None = Field(
         None, description="declared reward range (from the config); outside it is an invariant break"
@@ -159,6 +177,8 @@ class SelfReferencedDetector:
         self._hist: dict[str, _SignalHistory] = {}
         self._grad_hist: deque[float] = deque(maxlen=64)
         self._flat_before = False
+        self._bias_sign_before = 0.0
+        self._advantage_std_max = 0.0
         self.n_steps = 0
 
     @property
@@ -170,7 +190,7 @@ class SelfReferencedDetector:
         """The verdict of one step record."""
         signals = extract_signals(step)
         extra = step.model_extra or {}
-        for name in ("length_clip_ratio", "value_loss", "critic_grad_norm", *_RANGE_FIELDS):
+        for name in ("length_clip_ratio", "value_loss", "critic_grad_norm", *_INVARIANT_FIELDS):
             v = extra.get(name)
             if isinstance(v, int | float) and not isinstance(v, bool):
                 signals[name] = float(v)
@@ -181,7 +201,7 @@ class SelfReferencedDetector:
         cfg = self.config
         self.n_steps += 1
         used = set(self.signals_used)
-        sig = {k: v for k, v in signals.items() if k in used or k in _RANGE_FIELDS}
+        sig = {k: v for k, v in signals.items() if k in used or k in _INVARIANT_FIELDS}
         broken = self._invariants(sig)
         zs: dict[str, dict[str, float]] = {}
         changed: list[tuple[float, str, float, float, float]] = []  # (|z|, name, z, value, expected)
@@ -223,7 +243,7 @@ class SelfReferencedDetector:
             if math.isfinite(value):
                 zs[name] = {
                     **zs.get(name, {}),
-                    **dict.fromkeys(("level", "diff", "trend"), math.copysign(50.0, _direction(kind))),
+                    **dict.fromkeys(("level", "diff", "trend"), math.copysign(50.0, _direction(kind, value))),
                 }
         self.window.append((step, zs))
         changed.sort(key=lambda r: -r[0])
@@ -370,8 +390,30 @@ class SelfReferencedDetector:
             and ch.values[-1] >= cfg.clip_saturation
         ):
             out.append(("clip_ratio", "clip_saturated", cr))
+        bias = self._advantage_bias(g)
+        if bias is not None:
+            out.append(("advantage_mean", "advantage_biased", bias))
         return out
 
+    def _advantage_bias(self, g: Callable[[str], float | None]) -> float | None:
+        """The advantages' mean in units of their std when it sits ``advantage_bias_limit`` or more off zero
+        with one sign two logged steps running (a baseline biased one way; an unstable normaliser's noise
+        changes sign), while the batch still carries a learning signal (std at least a tenth of the run's
+        largest: when nearly every group scored alike, the std is the normaliser's epsilon and the ratio
+        means nothing). A fault there from the first step shows at once: no history is needed."""
+        cfg = self.config
+        mean, std = g("advantage_mean"), g("advantage_std")
+        self._advantage_std_max = max(self._advantage_std_max, std or 0.0)
+        signal = bool(std) and std >= 0.1 * self._advantage_std_max  # type: ignore[operator]
+        bias = mean / std if mean is not None and std and signal else 0.0
+        sign = math.copysign(1.0, bias) if abs(bias) >= cfg.advantage_bias_limit else 0.0
+        held = bool(sign) and sign == self._bias_sign_before
+        self._bias_sign_before = sign
+        return bias if held else None
 
-def _direction(kind: str) -> float:
+
+def _direction(kind: str, value: float) -> float:
+    """The sign an invariant break gives its signal in the diagnoser's window."""
+    if kind == "advantage_biased":
+        return math.copysign(1.0, value)
     return -1.0 if kind in ("reward_constant", "entropy_floor", "length_zero") else 1.0
