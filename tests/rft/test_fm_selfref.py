@@ -233,3 +233,7 @@ def test_a_biased_baseline_is_a_break_an_unstable_one_is_not():
     for s, r in enumerate(flat):  # nearly every group scored alike: the std is the normaliser's epsilon
         r.update(advantage_mean=0.001, advantage_std=1.0 if s < 10 else 0.001)
     assert alarms(flat) == []
+    no_spread = healthy(40, 1.0, seed=9)
+    for r in no_spread:  # verl logs the mean but not the std: nothing to measure the bias against
+        r.update(advantage_mean=-0.8)
+    assert alarms(no_spread) == []
