@@ -1,6 +1,7 @@
 import json
 import math
 
+import numpy as np
 import pytest
 
 from faultwise.cli import main
@@ -246,6 +247,33 @@ def test_trl_tool_metrics_become_calls_and_errors_per_completion(prefix):
     r = map_metrics(4, {f"{prefix}tools/call_frequency": 1.5, f"{prefix}tools/failure_frequency": 0.4})
     assert r.tool_calls_per_traj == 1.5 and r.tool_errors_per_traj == pytest.approx(0.6)
     assert not any("failure_frequency" in k for k in r.model_extra or {})  # read, not kept twice
+
+
+def test_a_trl_tool_that_starts_failing_mid_run_is_an_event_in_the_tool_family(tmp_path):
+    """A GRPOTrainer(tools=...) run's trainer_state: from step 40 the tool fails most calls."""
+    rng = np.random.default_rng(0)
+    history = []
+    for s in range(1, 61):
+        history.append(
+            {
+                "step": s,
+                "loss": float(rng.normal(0, 0.02)),
+                "grad_norm": 0.3 + abs(float(rng.normal(0, 0.05))),
+                "reward": 0.3 + 0.4 * (1 - math.exp(-s / 20)) + float(rng.normal(0, 0.03)),
+                "reward_std": 0.3 + float(rng.normal(0, 0.02)),
+                "kl": 0.001 * s + abs(float(rng.normal(0, 0.002))),
+                "completions/mean_length": 100 + s + float(rng.normal(0, 3)),
+                "tools/call_frequency": 1.0 + float(rng.normal(0, 0.05)),
+                "tools/failure_frequency": (0.05 if s < 40 else 0.85) + float(rng.uniform(-0.02, 0.02)),
+            }
+        )
+    p = tmp_path / "trainer_state.json"
+    p.write_text(json.dumps({"log_history": history, "global_step": 60}))
+    events = list(watch(p, None, follow=False))
+    opened = [e.opened for e in events if e.opened is not None]
+    assert len(opened) == 1 and 40 <= opened[0].opened_step <= 43
+    assert opened[0].signals[0] == "tool_errors_per_traj"
+    assert opened[0].diagnosis is not None and opened[0].diagnosis.family == "TE"
 
 
 def test_ms_swift_logging_jsonl(tmp_path):
