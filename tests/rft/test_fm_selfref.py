@@ -8,7 +8,7 @@ import pytest
 
 from faultwise.cli import main
 from faultwise.rft.fm.detect.selfref import SelfRefConfig, SelfReferencedDetector
-from faultwise.rft.fm.monitor import FailureMonitor
+from faultwise.rft.fm.monitor import EXCURSION_Z, FailureMonitor
 
 
 def healthy(n: int, scale: float, seed: int = 0) -> list[dict[str, float]]:
@@ -139,6 +139,25 @@ def test_a_change_inside_an_open_event_is_kept_as_its_excursion():
     fm = FailureMonitor()
     evs = [fm.update_signals(s, sig) for s, sig in enumerate(_pinned_run_with_reward_spike(None), 1)]
     assert len(fm.events) == 1 and fm.events[0].excursions == [] and not any(e.excursions for e in evs)
+
+
+def test_an_excursion_is_a_change_the_detector_would_call_material():
+    """Large robust z alone is not enough: the KL falling (the harmless way), a gradient-norm burst (judged by
+    invariants only) and a reward step of a third of its level (under the material half) are not reported."""
+    run = _pinned_run_with_reward_spike(None)
+    run[39]["kl"] = 0.0
+    run[49]["grad_norm"] *= 30
+    run[59]["reward_mean"] += 0.2
+    changed = {40: "kl", 50: "grad_norm", 60: "reward_mean"}
+    d = SelfReferencedDetector()
+    zs = {}
+    for s, sig in enumerate(run, 1):
+        d.update_signals(s, sig)
+        zs[s] = d.window[-1][1]
+    assert all(abs(zs[s][name]["diff"]) >= EXCURSION_Z for s, name in changed.items())  # each a 3+ z change
+    fm = FailureMonitor()
+    evs = [fm.update_signals(s, sig) for s, sig in enumerate(run, 1)]
+    assert len(fm.events) == 1 and not any(e.excursions for e in evs)
 
 
 def test_watch_and_report_show_excursions_live_in_the_final_json_and_on_the_page(tmp_path, capsys):

@@ -27,8 +27,6 @@ from faultwise.rft.fm.detect.selfref import (
     CENTRED,
     FRACTIONS,
     INVARIANT_DIAGNOSIS,
-    INVARIANT_ONLY,
-    ONE_SIDED,
     SelfRefConfig,
     SelfReferencedDetector,
 )
@@ -317,21 +315,23 @@ class FailureMonitor:
         return FMEvent(verdict=verdict, diagnosis=diag, opened=opened, closed=closed, excursions=found)
 
     def _excursions(self, ev: AlarmEvent, step: int) -> list[Excursion]:
-        """This step's material changes of at least :data:`EXCURSION_Z` in signals the open event does not
-        name (read from the self-referenced detector's window, which this step's update has just filled); the
-        event keeps its largest ones."""
+        """This step's changes of at least :data:`EXCURSION_Z` that the self-referenced detector judged
+        material (as it judges an alarm's) in signals the open event does not name (read from its window,
+        which this step's update has just filled; an invariant break's marker carries no judgement); the event
+        keeps its largest ones. Losses are left out: centred on zero and logged near their print resolution,
+        one step's move of theirs is a z in the thousands that says little by itself."""
         found = []
         for name, comp in self.selfref.window[-1][1].items():
             z = comp.get("diff", 0.0)
-            if "value" not in comp:  # an invariant break's marker, not a judged change
-                continue
-            if name in ev.signals or name in INVARIANT_ONLY or abs(z) < EXCURSION_Z:
-                continue
-            if z * ONE_SIDED.get(name, z) < 0 or not self._material(name, comp):
-                continue
-            found.append(
-                Excursion(step=step, signal=name, z=z, value=comp["value"], expected=comp["expected"])
-            )
+            if (
+                comp.get("material")
+                and name not in CENTRED
+                and name not in ev.signals
+                and abs(z) >= EXCURSION_Z
+            ):
+                found.append(
+                    Excursion(step=step, signal=name, z=z, value=comp["value"], expected=comp["expected"])
+                )
         if found:
             ev.excursions = sorted([*ev.excursions, *found], key=lambda x: -abs(x.z))[:MAX_EXCURSIONS]
         return found

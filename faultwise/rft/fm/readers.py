@@ -107,8 +107,8 @@ _VALIDATION = (
     re.compile(r"^val(?:-core)?/.+/reward/mean@\d+$"),
     re.compile(r"^(?:val|eval)/accuracy$"),
 )
-# TRL's tool metrics: calls per completion, and the share of those calls that failed
-_TRL_TOOL_CALLS, _TRL_TOOL_FAILS = "tools/call_frequency", "tools/failure_frequency"
+# TRL's share of tool calls that failed (its calls per completion are mapped in TOOL_METRIC_NAMES)
+_TRL_TOOL_FAILS = "tools/failure_frequency"
 STEP_KEYS = ("step", "global_step", "training/global_step", "train/global_step")
 _LABEL_FIELDS = ("fault_type", "fault_family", "strength", "fault_active")
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
@@ -169,11 +169,9 @@ def map_metrics(step: int, metrics: dict[str, object]) -> StepRecord:
                 fields[ours] = v
                 used.update((n, "train/" + n))
                 break
-    calls, failing = (
-        _to_float(_lookup(metrics, _TRL_TOOL_CALLS)),
-        _to_float(_lookup(metrics, _TRL_TOOL_FAILS)),
-    )
-    if "tool_errors_per_traj" not in fields and calls is not None and failing is not None:
+    failing = _to_float(_lookup(metrics, _TRL_TOOL_FAILS))
+    calls = fields.get("tool_calls_per_traj")
+    if "tool_errors_per_traj" not in fields and isinstance(calls, float) and failing is not None:
         fields["tool_errors_per_traj"] = failing * calls  # TRL: failed calls per call -> per completion
         used.update((_TRL_TOOL_FAILS, "train/" + _TRL_TOOL_FAILS))
     if "task_accuracy" not in fields:

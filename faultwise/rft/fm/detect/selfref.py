@@ -15,8 +15,8 @@ one rule:
   level) and sustained (``persist_steps`` steps), or very large.
 
 The per-signal z-scores of recent steps are kept in ``window`` in the diagnoser's layout
-(``signal -> {"level", "diff", "trend"} -> z``, beside the relative ``shift`` and ``cusum`` and the step's
-``value`` and ``expected`` level), so the interpretable fingerprints can read them.
+(``signal -> {"level", "diff", "trend"} -> z``, beside the relative ``shift`` and ``cusum``, the step's
+``value`` and ``expected`` level, and whether the change is ``material`` as an alarm needs it: 1 or 0), so the interpretable fingerprints can read them.
 """
 
 from __future__ import annotations
@@ -68,6 +68,9 @@ _INVARIANT_FIELDS = (
     "advantage_mean",
 )
 CENTRED: frozenset[str] = frozenset({"policy_loss", "advantage_mean"})
+# a batch whose advantages' std is under this share of the run's largest carries next to no learning signal
+# (nearly every group scored alike): its std is the normaliser's epsilon, nothing to measure a bias against
+_LEARNING_SIGNAL_STD_SHARE = 0.1
 # what an invariant break says (the diagnosis it implies; "unknown" keeps the evidence only)
 INVARIANT_DIAGNOSIS: dict[str, str] = {
     "non_finite": "unknown",
@@ -227,6 +230,7 @@ class SelfReferencedDetector:
             }
             if (name in ONE_SIDED and z * ONE_SIDED[name] < 0) or name in INVARIANT_ONLY:
                 material = False
+            zs[name]["material"] = float(material)  # this detector's own judgement, which others reuse
             if abs(z) >= cfg.z_threshold and material and (h.streak == 0 or z * h.sign > 0):
                 if h.streak == 0:
                     h.streak_start, h.sign = step, math.copysign(1.0, z)
@@ -398,16 +402,16 @@ class SelfReferencedDetector:
     def _advantage_bias(self, g: Callable[[str], float | None]) -> float | None:
         """The advantages' mean in units of their std when it sits ``advantage_bias_limit`` or more off zero
         with one sign two logged steps running (a baseline biased one way; an unstable normaliser's noise
-        changes sign), while the batch still carries a learning signal (std at least a tenth of the run's
-        largest: when nearly every group scored alike, the std is the normaliser's epsilon and the ratio
-        means nothing). A fault there from the first step shows at once: no history is needed."""
-        cfg = self.config
+        changes sign), while the batch still carries a learning signal (:data:`_LEARNING_SIGNAL_STD_SHARE`).
+        A fault there from the first step shows at once: no history is needed."""
         mean, std = g("advantage_mean"), g("advantage_std")
-        self._advantage_std_max = max(self._advantage_std_max, std or 0.0)
-        signal = bool(std) and std >= 0.1 * self._advantage_std_max  # type: ignore[operator]
-        bias = mean / std if mean is not None and std and signal else 0.0
-        sign = math.copysign(1.0, bias) if abs(bias) >= cfg.advantage_bias_limit else 0.0
-        held = bool(sign) and sign == self._bias_sign_before
+        bias = 0.0
+        if mean is not None and std:
+            self._advantage_std_max = max(self._advantage_std_max, std)
+            if std >= _LEARNING_SIGNAL_STD_SHARE * self._advantage_std_max:
+                bias = mean / std
+        sign = math.copysign(1.0, bias) if abs(bias) >= self.config.advantage_bias_limit else 0.0
+        held = sign != 0.0 and sign == self._bias_sign_before
         self._bias_sign_before = sign
         return bias if held else None
 
