@@ -1,5 +1,6 @@
 import math
 
+import numpy as np
 import pytest
 
 from faultwise.errors import InputError
@@ -173,3 +174,33 @@ def test_a_rare_normal_blip_does_not_switch_the_profile_detector_off(normal_sign
         mon = Detector(prof)
         alarms += any(mon.update_signals(step, sig).alarm for step, sig in rows)
     assert alarms <= 2
+
+
+def _learning_run(seed: int, pace: float, steps: int = 32) -> list[tuple[int, dict[str, float]]]:
+    """A run whose reward climbs with training progress (a learning curve) at ``pace`` declared steps per step,
+    with step noise larger than one step's progress."""
+    rng = np.random.default_rng(seed)
+    return [(t, {"reward_mean": 0.03 * pace * t + 0.05 * rng.normal()}) for t in range(steps)]
+
+
+def _alarmed(profile, run, pace: float | None = None) -> bool:
+    det = Detector(profile)
+    if pace is not None:
+        det.set_pace(0, pace)
+    return any(det.update_signals(t, sig).alarm for t, sig in run)
+
+
+def test_a_run_slowed_on_purpose_is_judged_at_its_training_progress():
+    """The profile is indexed by training progress: runs at half the declared learning rate lag normal runs of
+    the same step count (every one alarms, judged by step count); judged with each step counting for half a
+    step, few do (as few as the slowed curve's longer stay in each progress bin allows)."""
+    profile = fit_profile([_learning_run(seed, 1.0) for seed in range(24)])
+    held_out = range(100, 140)
+    assert all(_alarmed(profile, _learning_run(seed, 0.5)) for seed in held_out)
+    assert sum(_alarmed(profile, _learning_run(seed, 0.5), pace=0.5) for seed in held_out) <= 8
+    assert sum(_alarmed(profile, _learning_run(seed, 1.0), pace=1.0) for seed in held_out) <= 2
+    det = Detector(profile)
+    det.set_pace(10, 0.5)
+    assert det.progress(10) == 10 and det.progress(20) == 15
+    with pytest.raises(ValueError, match="pace rate"):
+        det.set_pace(0, 0.0)

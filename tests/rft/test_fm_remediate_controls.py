@@ -116,6 +116,9 @@ def _stand_ins(monkeypatch, tmp_path: Path, diagnoses: list[str | None]):
         def ignore(self, signals):
             self.ignored = set(signals)
 
+        def set_pace(self, from_step, rate):
+            pass
+
     class CB:
         def __init__(self, model, stop_on_diagnosis=False, config=None, setup=None):
             self.monitor = Monitor()

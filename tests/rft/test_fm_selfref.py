@@ -256,3 +256,28 @@ def test_a_biased_baseline_is_a_break_an_unstable_one_is_not():
     for r in no_spread:  # verl logs the mean but not the std: nothing to measure the bias against
         r.update(advantage_mean=-0.8)
     assert alarms(no_spread) == []
+
+
+@pytest.mark.parametrize(
+    "above,named",
+    [
+        ({30, 31, 32, 33, 34, 35}, "reward_hacking"),  # the grader pays above its range on every step
+        ({30, 33}, "reward_spike"),  # on some steps: a grader's outliers
+        ({30, 31, 33, 34}, "reward_spike"),  # not through the confirmation steps
+    ],
+)
+def test_rewards_above_the_declared_range_on_every_step_name_a_systematic_excess(above, named):
+    """A reward above the declared range names a spike when it comes and goes, reward hacking when it holds on
+    every step from the event's opening through its confirmation steps."""
+    run = healthy(40, 1.0, seed=6)
+    for r in run:
+        r.update(reward_std=0.3, reward_max=1.2)
+    for t in above:
+        run[t]["reward_max"] = 1.5
+    fm = FailureMonitor(config=SelfRefConfig(reward_range=(0.0, 1.2)))
+    for s, sig in enumerate(run):
+        fm.update_signals(s, sig)
+    fm.finish()
+    ev = fm.events[0]
+    assert ev.opened_step == 30 and ev.diagnosed_step == 30 + fm.confirm_steps
+    assert ev.diagnosis.fault_type == named

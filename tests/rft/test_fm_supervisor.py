@@ -23,6 +23,7 @@ from faultwise.rft.fm.detect.profile import NormalProfile, fit_profile
 from faultwise.rft.fm.detect.selfref import SelfRefConfig
 from faultwise.rft.fm.diagnose import FEATURE_NAMES, DiagnoserModel
 from faultwise.rft.fm.model import FMModel
+from faultwise.rft.fm.monitor import FailureMonitor
 from faultwise.rft.fm.remediate.actions import generic_action
 from faultwise.rft.fm.remediate.supervisor import Supervisor, heldout_accuracy
 from faultwise.rft.records import FAULT_TYPES
@@ -100,9 +101,16 @@ def frozen_from_onset(seed: int) -> RunConfig:
 
 @pytest.mark.trl
 @pytest.mark.smoke
-def test_loop_rolls_back_before_the_alarm_retrains_with_the_action_and_verifies(real_profile, tmp_path):
+def test_loop_rolls_back_before_the_alarm_retrains_with_the_action_and_verifies(
+    real_profile, tmp_path, monkeypatch
+):
     assert real_profile.grad_norm_floor is not None  # healthy runs never have a zero gradient
     cfg = frozen_from_onset(7)
+    paces = []  # what each attempt's monitor is told about its pace of training
+    set_pace = FailureMonitor.set_pace
+    monkeypatch.setattr(
+        FailureMonitor, "set_pace", lambda self, s, r: (paces.append((s, r)), set_pace(self, s, r))[1]
+    )
     # the generic control's action (halve the learning rate) retrains; ours stops at once (see below)
     sup = Supervisor(
         hard_rules_only(real_profile, "update_freeze"), save_every=2, planner=generic_action
@@ -128,6 +136,8 @@ def test_loop_rolls_back_before_the_alarm_retrains_with_the_action_and_verifies(
     assert again.settings_changed == {"learning_rate": 0.25 * cfg.learning_rate}
     assert "persisted" in rep.stop_cause and rep.actions[-1].kind == "stop"
     assert rep.final_settings["learning_rate"] == 0.25 * cfg.learning_rate and sup.model is not None
+    # a retry at a lower learning rate is judged at its training progress, counted from where it resumed
+    assert paces == [(0, 1.0), (start, 0.5), (0, 0.25)]
     # the kept lineage ends before the alarm
     assert [s.step for s in sup.steps] == list(range(1, len(sup.steps) + 1)) and len(sup.steps) <= ONSET - 2
 

@@ -65,6 +65,11 @@ SYMPTOM_INVARIANTS: frozenset[str] = frozenset({"reward_constant"})
 SYMPTOM_GROUPS: frozenset[str] = frozenset({"return_stability", "reward_trajectory_consistency"})
 # rules whose cause is certain: the event is diagnosed at the step they break, whoever diagnoses
 HARD_RULES: frozenset[str] = frozenset({"non_finite", "vanished_update", "exploding_grad_norm"})
+# invariant breaks whose persistence tells two causes apart: the event waits its confirmation steps, and a break
+# held on every step from the opening through them names the second cause. Rewards above the declared range on
+# some steps are a grader's outliers (a reward spike); on every step, the grader systematically pays for
+# something its declared range leaves out (a bonus term, a lenient check), which the policy learns to exploit.
+SUSTAINED_BREAKS: dict[str, str] = {"reward_out_of_range": "reward_hacking"}
 DOMAIN_STEPS = 5  # steps over which a model's applicability to a run is judged
 DOMAIN_Z = 30.0  # a signal whose median |level z| over those steps exceeds this lies outside the profile
 DOMAIN_FRACTION = 0.25  # more than this fraction of signals outside: the model does not apply to the run
@@ -79,13 +84,15 @@ def _finite_or_text(v: float) -> float | str:
     return v if math.isfinite(v) else ("inf" if v > 0 else "-inf" if v < 0 else "nan")
 
 
-def _invariant_diagnosis(kind: str) -> FaultDiagnosis:
-    ftype = INVARIANT_DIAGNOSIS[kind]
+def _invariant_diagnosis(kind: str, fault_type: str | None = None) -> FaultDiagnosis:
+    """What an invariant break names (``fault_type``: what its persistence names instead, see
+    :data:`SUSTAINED_BREAKS`)."""
+    ftype = fault_type or INVARIANT_DIAGNOSIS[kind]
     return FaultDiagnosis(
         fault_type=ftype,
         family=FAMILY_OF.get(ftype, "unknown"),
         confidence=1.0 if ftype != "unknown" else 0.0,
-        source="invariant:" + kind,
+        source="invariant:" + kind + (":sustained" if fault_type else ""),
     )
 
 
@@ -182,6 +189,7 @@ class FailureMonitor:
         self.open_event: AlarmEvent | None = None
         self._healthy_run = 0
         self._since_open = 0
+        self._held_breaks: set[str] = set()  # sustained-break kinds broken on every step of the open event
         self._window_source: str = "selfref"
         # the first event, as the supervisor and the evaluation read it
         self.first_alarm_step: int | None = None
@@ -218,6 +226,14 @@ class FailureMonitor:
         cause and so leaves them off-normal on purpose (the verification judges the run on the rest)."""
         self.ignored = set(signals)
 
+    def set_pace(self, from_step: int, rate: float) -> None:
+        """Steps after ``from_step`` train at ``rate`` times the declared learning rate (a remediation changed
+        it): the model's profile, indexed by training progress, judges each later step at the progress it stands
+        for, so a run slowed on purpose is not flagged for lagging behind normal runs of the same step count.
+        The self-referenced detector is unaffected (it compares the run with itself)."""
+        if self.detector is not None:
+            self.detector.set_pace(from_step, rate)
+
     def update_signals(self, step: int, signals: dict[str, float]) -> FMEvent:
         """Feed one step's named signals."""
         ignored = self.excluded | self.ignored
@@ -229,7 +245,9 @@ class FailureMonitor:
             self._judge_domain(pv)
             # a profile indexed by training progress judges no step beyond the longest run it was fitted on
             horizon = self.detector.profile.horizon_step
-            model_judges = bool(self.model_applies) and (horizon is None or step <= horizon)
+            model_judges = bool(self.model_applies) and (
+                horizon is None or self.detector.progress(step) <= horizon
+            )
             if model_judges and pv.alarm and not verdict.alarm:
                 verdict = pv
         return self._after(verdict, model_judges)
@@ -277,6 +295,7 @@ class FailureMonitor:
                     peak_score=verdict.score,
                 )
                 self.open_event, self._since_open, opened = ev, 0, ev
+                self._held_breaks = set(SUSTAINED_BREAKS)
                 # where the model judges, its diagnoser reads its own detector's window (what it was fitted on)
                 self._window_source = "model" if model_judges else "selfref"
                 if len(self.events) < self.max_events:
@@ -300,9 +319,13 @@ class FailureMonitor:
         if ev is not None and ev.diagnosis is None:
             # an invariant break is diagnosed at once; where the model's diagnoser decides, it first reads the
             # confirmation steps (as it was fitted), unless a hard rule broke (a value not finite, a vanished or
-            # exploding update: the cause is certain and a supervisor must act on it now)
+            # exploding update: the cause is certain and a supervisor must act on it now); a break whose
+            # persistence names its cause (SUSTAINED_BREAKS) waits the confirmation steps too
             kinds = {r.split(":")[0] for r in (verdict.rule or "").split(";") if r}
-            at_once = bool(kinds) and (not self._classifier_decides(ev) or bool(kinds & HARD_RULES))
+            self._held_breaks &= kinds
+            at_once = bool(kinds - set(SUSTAINED_BREAKS)) and (
+                not self._classifier_decides(ev) or bool(kinds & HARD_RULES)
+            )
             if self._since_open >= self.confirm_steps or at_once:
                 diag = self._diagnose(ev)
                 ev.diagnosis, ev.diagnosed_step = diag, verdict.step
@@ -366,6 +389,12 @@ class FailureMonitor:
         known = [k for k in kinds if k in INVARIANT_DIAGNOSIS]
         if "non_finite" in known or (known and not self._classifier_decides(ev)):
             kind = "non_finite" if "non_finite" in known else known[0]
+            if (
+                kind in SUSTAINED_BREAKS
+                and kind in self._held_breaks
+                and self._since_open >= self.confirm_steps
+            ):
+                return _invariant_diagnosis(kind, SUSTAINED_BREAKS[kind])
             return _invariant_diagnosis(kind)
         if self._window_source == "model" and self.detector is not None and self.model is not None:
             window = [zs for s, zs in self.detector.window if s >= ev.opened_step]

@@ -80,6 +80,23 @@ class Detector:
         self._trend = RunState()
         self.window: deque[tuple[int, dict[str, dict[str, float]]]] = deque(maxlen=window_steps)
         self.n_steps = 0
+        self._pace_from_step = 0
+        self._pace_rate = 1.0
+
+    def set_pace(self, from_step: int, rate: float) -> None:
+        """Each step after ``from_step`` advances training by ``rate`` declared steps (a remediation that scales
+        the learning rate by ``rate``): the profile, indexed by training progress, then judges a step at the
+        progress it stands for. With a constant learning rate, Adam's parameter motion per step is proportional
+        to it, so a run at half the rate is where a normal run was at half the steps since the change."""
+        if not (rate > 0 and math.isfinite(rate)):
+            raise ValueError(f"pace rate must be a positive number, got {rate!r}")
+        self._pace_from_step, self._pace_rate = from_step, rate
+
+    def progress(self, step: int) -> float:
+        """Training progress of ``step`` in declared steps (``step`` itself unless :meth:`set_pace` changed it)."""
+        if step <= self._pace_from_step:
+            return float(step)
+        return self._pace_from_step + (step - self._pace_from_step) * self._pace_rate
 
     @property
     def tracked_signals(self) -> set[str]:
@@ -99,7 +116,7 @@ class Detector:
         for name, x in signals.items():
             if math.isfinite(x):
                 comps[name] = raw_components(self._raw.signals.setdefault(name, SignalState()), x)
-        b = prof.bin_of(step)
+        b = prof.bin_of(self.progress(step))
         zs = z_scores(prof.stats, b, comps, self._trend, step)
         self.window.append((step, zs))
         ranked: list[tuple[float, str, str, float]] = []

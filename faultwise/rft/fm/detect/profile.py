@@ -98,8 +98,8 @@ class NormalProfile(BaseModel):
             return self.slow_threshold
         return self.threshold if ch == "instant" else None
 
-    def bin_of(self, step: int) -> int:
-        """The progress bin of ``step``."""
+    def bin_of(self, step: float) -> int:
+        """The progress bin of ``step`` (training progress in steps; fractional under a changed pace)."""
         b = 0
         for edge in self.progress_edges:
             if step >= edge:

@@ -20,8 +20,9 @@ keeping the last healthy checkpoint.
 A vanished update (gradients exactly zero) is trained through on a run lengthened to the operator's step budget
 (:class:`RunCourse`): that makes up updates lost on *some* steps (an intermittent detached loss, a loss scaler
 skipping steps); where every update after the alarm vanishes, no setting reaches it, and the loop stops at the
-rollback point. (Lengthening the runs whose updates an action slows was tried too, on two development seeds:
-it remediated no more runs and lost one, so the other actions keep the declared length.)
+rollback point. (Lengthening the runs whose updates an action slows, until they reach the declared training
+progress, was tried twice on two development seeds each, the second time with the retry judged at its progress:
+it remediated no more runs (15 of 28 without, 14 with), so the other actions keep the declared length.)
 
 :func:`generic_action` is the control the bench compares with: on any diagnosis, roll back and halve the
 learning rate.

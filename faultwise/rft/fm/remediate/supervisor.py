@@ -9,7 +9,10 @@ fault's first update); the first retry resumes from the last one (from the first
 says its fault builds up before it is flagged, ``Action.from_first_step``). Recovery is verified by the same monitor, with the same model, on the steps after the
 rollback, leaving out the signals the actions taken *tolerate* (symptoms they work around: a data filter's
 degenerate samples, a damped credit signal) and those an opt-in guard rewrites; behind a data filter it reads
-the reward of the completions that entered the loss. A new diagnosis there starts the next attempt, which
+the reward of the completions that entered the loss. A retry at a lower learning rate is judged at its training
+progress (:meth:`~faultwise.rft.fm.monitor.FailureMonitor.set_pace`: at half the rate, a step after the rollback
+counts for half a step of the profile), so a run slowed on purpose is not flagged for lagging behind normal runs
+of the same step count. A new diagnosis there starts the next attempt, which
 starts over from the run's first step (the rollback point may itself have held the fault) and compounds the
 first attempt's changes; if it would change nothing, or after two failed attempts, the loop escalates — it
 stops, keeps the last healthy checkpoint and reports why. A retry that trained through a vanished update
@@ -201,6 +204,8 @@ class Supervisor:
                 setup=cfg.trainer_setup(),
             )
             cb.monitor.ignore(rewritten_signals(guards) | tolerated)
+            # a changed learning rate changes the pace of training: the profile judges progress, not step count
+            cb.monitor.set_pace(resume[0] if resume else 0, cur.learning_rate / cfg.learning_rate)
             history = {s: v for s, v in history.items() if resume is not None and s <= resume[0]}
             for step in sorted(history):  # the monitor's state as it was at the rollback point
                 cb.monitor.update_signals(step, history[step][0])
