@@ -79,6 +79,8 @@ def test_actions_move_the_knobs_the_right_way():
     assert freeze.kind == "stop" and "zero" in freeze.cause
     for fault in ("reward_spike", "reward_collapse", "reward_hacking"):
         assert plan_action(fault, s, 1).changes["reward_fallback"] is True
+    # with the exploitable grader out of the loop, no stronger KL anchor slows the task's learning
+    assert plan_action("reward_hacking", s, 1).changes == {"reward_fallback": True}
     assert plan_action("length_too_long", s, 1).changes["mask_truncated_completions"] is True
     assert plan_action("empty_response", s, 1).changes["drop_degenerate"] is True
     assert "reward_range" in plan_action("reward_spike", s, 1, use_guards=True).guards

@@ -134,10 +134,13 @@ def _changes(fault: str, s: dict[str, Any]) -> tuple[dict[str, Any], list[str], 
             "the grader is the suspect: swap in the declared fallback",
         ),
         "reward_collapse": (fallback, [], "the grader lost its signal: swap in the declared fallback"),
+        # once the exploitable grader is out of the loop nothing pulls the policy off the task, and a stronger
+        # KL anchor only slows learning it (KL x2 beside the fallback, measured on 20 runs of six seeds: 15
+        # within tolerance with it, 19 without, none lost)
         "reward_hacking": (
-            {**fallback, "beta": _scaled(s, "beta", 2.0, lo=0.05)},
+            fallback,
             ["reward_range"],
-            "the grader is exploitable: swap in the declared fallback, pull towards the reference (KL x2)",
+            "the grader is exploitable: swap in the declared fallback",
         ),
         "empty_response": (
             {"drop_degenerate": True},
