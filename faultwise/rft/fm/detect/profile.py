@@ -19,7 +19,7 @@ on a raw value: every number comes from the healthy runs.
 from __future__ import annotations
 
 import math
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -98,13 +98,9 @@ class NormalProfile(BaseModel):
             return self.slow_threshold
         return self.threshold if ch == "instant" else None
 
-    def bin_of(self, step: float) -> int:
-        """The progress bin of ``step`` (training progress in steps; fractional under a changed pace)."""
-        b = 0
-        for edge in self.progress_edges:
-            if step >= edge:
-                b += 1
-        return b
+    def bin_of(self, progress: float) -> int:
+        """The progress bin of ``progress`` (training progress in steps; fractional under a changed pace)."""
+        return progress_bin(self.progress_edges, progress)
 
 
 @dataclass
@@ -165,6 +161,11 @@ def resolution(values: Sequence[float]) -> float:
     return float(np.diff(u).min())
 
 
+def progress_bin(edges: Sequence[int], progress: float) -> int:
+    """The bin of ``progress`` among the sorted bin ``edges`` (the number of edges at or below it)."""
+    return bisect_right(edges, progress)
+
+
 def _edges(steps: Sequence[int], n_bins: int = 5) -> list[int]:
     uniq = sorted(set(steps))
     if len(uniq) < n_bins:
@@ -208,14 +209,10 @@ def _fit_stats(
     table, edges: list[int], signals: list[str], quanta: dict[str, float] | None = None
 ) -> dict[str, dict[str, SignalStats]]:
     n_bins = len(edges) + 1
-
-    def bin_of(step: int) -> int:
-        return sum(step >= e for e in edges)
-
     buckets: dict[tuple[str, str, int], list[float]] = {}
     for rows in table:
         for step, comps in rows:
-            b = bin_of(step)
+            b = progress_bin(edges, step)
             for name, cv in comps.items():
                 for comp, v in cv.items():
                     buckets.setdefault((name, comp, b), []).append(v)
@@ -283,7 +280,7 @@ def z_scores(
 
 def _run_z(stats, edges, rows) -> list[dict[str, dict[str, float]]]:
     state = RunState()
-    return [z_scores(stats, sum(step >= e for e in edges), comps, state) for step, comps in rows]
+    return [z_scores(stats, progress_bin(edges, step), comps, state) for step, comps in rows]
 
 
 TAIL_POINTS = 48

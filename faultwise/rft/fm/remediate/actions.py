@@ -135,8 +135,8 @@ def _changes(fault: str, s: dict[str, Any]) -> tuple[dict[str, Any], list[str], 
         ),
         "reward_collapse": (fallback, [], "the grader lost its signal: swap in the declared fallback"),
         # once the exploitable grader is out of the loop nothing pulls the policy off the task, and a stronger
-        # KL anchor only slows learning it (KL x2 beside the fallback, measured on 20 runs of six seeds: 15
-        # within tolerance with it, 19 without, none lost)
+        # KL anchor only slows learning it (KL x2 beside the fallback, measured on 20 runs of six seeds: 10
+        # remediated with it, 14 without, none lost; doing nothing was within tolerance on 5)
         "reward_hacking": (
             fallback,
             ["reward_range"],

@@ -203,10 +203,11 @@ class Supervisor:
                 config=self._monitor_config(cur),
                 setup=cfg.trainer_setup(),
             )
+            rollback_step = resume[0] if resume else None  # None: the attempt starts from the first step
             cb.monitor.ignore(rewritten_signals(guards) | tolerated)
             # a changed learning rate changes the pace of training: the profile judges progress, not step count
-            cb.monitor.set_pace(resume[0] if resume else 0, cur.learning_rate / cfg.learning_rate)
-            history = {s: v for s, v in history.items() if resume is not None and s <= resume[0]}
+            cb.monitor.set_pace(rollback_step or 0, cur.learning_rate / cfg.learning_rate)
+            history = {s: v for s, v in history.items() if rollback_step is not None and s <= rollback_step}
             for step in sorted(history):  # the monitor's state as it was at the rollback point
                 cb.monitor.update_signals(step, history[step][0])
 
@@ -227,7 +228,7 @@ class Supervisor:
             trail.alarms += [_mark(ev.verdict, attempt) for ev in cb.events if ev.verdict.alarm]
             rep = AttemptReport(
                 attempt=attempt,
-                resumed_from_step=resume[0] if resume else None,
+                resumed_from_step=rollback_step,
                 settings_changed=actions[-1].changes if actions else {},
                 guards=list(guards),
                 first_alarm_step=mon.first_alarm_step,
@@ -243,7 +244,9 @@ class Supervisor:
                 if mon.onset_estimate is not None:
                     limit = min(limit, mon.onset_estimate)
             healthy += [
-                (s, p) for s, p in checkpoints(adir) if s < limit and (resume is None or s > resume[0])
+                (s, p)
+                for s, p in checkpoints(adir)
+                if s < limit and (rollback_step is None or s > rollback_step)
             ]
             # the steps since the alarm that led to the last action (before it the updates went through)
             since_alarm = {s: v for s, v in history.items() if s >= alarmed_at}
@@ -254,7 +257,7 @@ class Supervisor:
                 and lost_update_share(since_alarm) == 1
             ):
                 # trained through a vanished update, and none went through: stop at the rollback point
-                healthy = [(s, p) for s, p in healthy if resume is not None and s <= resume[0]]
+                healthy = [(s, p) for s, p in healthy if rollback_step is not None and s <= rollback_step]
                 stop = vanished_update_stop(attempt + 1)
                 actions.append(stop)
                 return self._stopped(cfg, cur, trail, "stopped", stop.cause, healthy, history)
