@@ -6,32 +6,19 @@ cases, one real tail-only cpu fault lost)."""
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import pytest
+from rcl_support.incidents import one_span_traces
 
 from faultwise.rcl.method import RCLAgent, RCLConfig
 from faultwise.rcl.profile import NormalProfile
 from faultwise.rcl.reasoners.embedded import EmbeddedConfig
 from faultwise.rcl.simulate import Realism, SynthConfig, generate_incident
-from faultwise.rcl.telemetry.schema import SPAN_COLUMNS, Telemetry, conform
+from faultwise.rcl.telemetry.schema import Telemetry
 from faultwise.rcl.tools import DataTools
 from faultwise.rcl.tools.timing import MEDIAN_Z
 
 T0 = 1_700_000_000_000_000
 US = 1_000_000
-
-
-def _spans(durations_us: dict[str, np.ndarray], t0_us: int) -> pd.DataFrame:
-    """One single-span trace per duration, operation by operation, 1 ms apart."""
-    rows = [
-        dict(trace_id=f"{t0_us}-{op}-{i}", span_id=f"{t0_us}-{op}-{i}", parent_id="", service="db",
-             pod="db-1", operation=op, kind="server", start_us=t0_us + 1_000 * (i + 100 * j),
-             duration_us=int(d))
-        for j, (op, ds) in enumerate(durations_us.items())
-        for i, d in enumerate(ds)
-    ]  # fmt: skip
-    df = pd.DataFrame(rows).assign(node="", is_error=False, status_code="")
-    return conform(df, SPAN_COLUMNS, "test", "spans")
 
 
 def _shift_z(median_z: float | None) -> dict[str, float]:
@@ -41,8 +28,8 @@ def _shift_z(median_z: float | None) -> dict[str, float]:
         "drifted": 1_000 * rng.lognormal(0.0, 1.0, 60),  # same median, p90 about 3x
         "slowed": 2_000 * rng.lognormal(0.0, 0.2, 60),  # every call twice as long
     }
-    profile = NormalProfile.fit(_spans(normal, T0))
-    inc = _spans(incident, T0 + 10**9)
+    profile = NormalProfile.fit(one_span_traces(normal, T0, "db"))
+    inc = one_span_traces(incident, T0 + 10**9, "db")
     lo = int(inc["start_us"].min())
     tools = DataTools(Telemetry(inc, None, None, {}), profile, window_us=(lo, lo + 10**9), median_z=median_z)
     return tools.spans.groupby("operation")["op_self_shift_z"].max().to_dict()

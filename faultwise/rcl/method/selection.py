@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from faultwise.rcl.reasoners.embedded import EmbeddedConfig, saturate_many
+from faultwise.rcl.reasoners.embedded import EmbeddedConfig, saturate_many, shift_strength_many
 from faultwise.rcl.tools import DataTools
 
 
@@ -31,8 +31,12 @@ def trace_anomaly_scores(
         return saturate_many(z, c.z0, c.z_scale)
 
     span_ids = s["span_id"].astype(str).tolist()
-    self_s = np.where(s["self_exceeds"], sat(s["op_self_shift_z"].to_numpy()), 0.0)
-    gap_s = np.where(s["gap_exceeds"] & ~s["gap_blames_caller"], sat(s["op_gap_shift_z"].to_numpy()), 0.0)
+
+    def shift(name: str) -> np.ndarray:
+        return shift_strength_many(s[f"op_{name}_shift_z"].to_numpy(), s[f"op_{name}_effect"].to_numpy(), c)
+
+    self_s = np.where(s["self_exceeds"], shift("self"), 0.0)
+    gap_s = np.where(s["gap_exceeds"] & ~s["gap_blames_caller"], shift("gap"), 0.0)
     self_s = np.maximum(self_s, sat(s["caller_overhead_z"].to_numpy()))
     err_s = np.where(s["is_error"].to_numpy(), sat(s["op_err_shift_z"].to_numpy()), 0.0)
     log_s = sat(tools.log_strengths(span_ids, c.selection_new_log_z))

@@ -25,6 +25,10 @@ class TimingEvidence(BaseModel):
     gap_exceeds_p95: bool = False
     op_self_shift_z: float = 0.0
     op_gap_shift_z: float = 0.0
+    op_self_effect: float = Field(
+        0.0, description="how much slower its operation's slow spans run: excess over the normal median / it"
+    )
+    op_gap_effect: float = Field(0.0, description="the same for the network wait into the span")
     op_error_shift_z: float = 0.0
     gap_blames_caller: bool = Field(
         False,

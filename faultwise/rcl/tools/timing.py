@@ -13,6 +13,11 @@ import pandas as pd
 from faultwise.rcl.profile.normal import NormalProfile
 from faultwise.rcl.profile.stats import binomial_z, robust_z
 
+#: Timer and scheduling jitter (microseconds): the slack above a normal 95th percentile before a span counts
+#: as exceeding it, and the floor under a normal median that an effect size is relative to (a 20 us operation
+#: that takes 60 us has not tripled in any sense a user feels).
+JITTER_US = 100.0
+
 #: The one-sided 5 % level, for a user who turns the median requirement on (``EmbeddedConfig.median_z``): an
 #: operation's median counts as moved when this many standard units more of its window spans lie above the
 #: normal median than the half expected (10 of 10 spans give 3.2, 3 of 3 give 1.7).
@@ -36,13 +41,29 @@ def _operation_groups(spans: pd.DataFrame) -> list[pd.Series]:
     return [spans["pod"], spans["operation"]]
 
 
+def _request_medians(spans: pd.DataFrame, dur_med: np.ndarray) -> np.ndarray:
+    """Per span, the normal median duration of its trace's root operation (what a user waits for a whole
+    request; NaN where the root's operation has no normal)."""
+    parent = spans["parent_id"].fillna("").astype(str)
+    is_root = (parent == "") | ~parent.isin(spans["span_id"].astype(str))
+    roots = pd.Series(np.where(is_root, dur_med, np.nan), index=spans.index)
+    first_root = roots.groupby(spans["trace_id"]).transform("first")  # NaN-skipping: the trace's root
+    return first_root.to_numpy(dtype=float)
+
+
 def score_timings(
     spans: pd.DataFrame, profile: NormalProfile, window: np.ndarray, median_z: float | None = None
 ) -> None:
     """Add, per span: robust z of duration, own time and gap (``dur_z``, ``self_z``, ``gap_z``) and the
     normal medians (``base_*_med``); whether own time and gap exceed the normal 95th percentile
     (``self_exceeds``, ``gap_exceeds``); and how far its operation on its pod exceeds it more often than
-    normal in the window (``op_self_shift_z``, ``op_gap_shift_z``; zero outside the window).
+    normal in the window (``op_self_shift_z``, ``op_gap_shift_z``: a confidence, which grows with the
+    operation's traffic) and by how much (``op_self_effect``, ``op_gap_effect``: an effect size, the median
+    excess of its exceeding window spans over the normal median, relative to the normal time of the whole
+    request (its trace's root operation) or of the operation, whichever is longer, at least
+    :data:`JITTER_US`: 1.0 = the request takes twice its normal time; zero outside the window). Relative to
+    the request, a +4 ms shift of a 0.7 ms step inside a 200 ms request is small and a +1 s network wait is
+    large, on any system's time scale.
 
     With ``median_z`` (e.g. :data:`MEDIAN_Z`) a shift counts only where the operation's median moved too:
     more of its window spans lie above the normal median than half, at that one-sided z
@@ -56,15 +77,21 @@ def score_timings(
         spans[f"{name}_z"] = np.nan_to_num(z, nan=0.0, posinf=50.0, neginf=-50.0)
         spans[f"base_{name}_med"] = med
     grp = _operation_groups(spans)
+    request_us = _request_medians(spans, st["dur_med"].to_numpy(dtype=float))
     for name in ("self", "gap"):
         p95 = st[f"{name}_p95"].to_numpy(dtype=float)
         val = spans[f"{name}_us"].to_numpy(dtype=float)
-        exceed = np.nan_to_num(val > p95 * 1.05 + 100.0, nan=0.0).astype(bool)
+        exceed = np.nan_to_num(val > p95 * 1.05 + JITTER_US, nan=0.0).astype(bool)
         has = ~np.isnan(val) & ~np.isnan(p95)
         spans[f"{name}_exceeds"] = exceed & has
         k = pd.Series(np.where(window, exceed & has, False)).groupby(grp).transform("sum").to_numpy()
         n = pd.Series(np.where(window, has, False)).groupby(grp).transform("sum").to_numpy()
         z = binomial_z(k, n, 0.05)
+        base = st[f"{name}_med"].to_numpy(dtype=float)
+        excess = (val - base) / np.maximum(np.fmax(base, request_us), JITTER_US)
+        counted = pd.Series(np.where(window & exceed & has, excess, np.nan))
+        effect = counted.groupby(grp).transform("median").to_numpy(dtype=float)
+        spans[f"op_{name}_effect"] = np.where(window, np.nan_to_num(effect, nan=0.0), 0.0)
         if median_z is not None:
             med = st[f"{name}_med"].to_numpy(dtype=float)
             above = np.nan_to_num(val > med, nan=0.0).astype(bool) & has
