@@ -84,3 +84,17 @@ def test_a_caller_slow_into_many_callees_and_a_starved_one_are_both_blamed():
     spans["parent_pod"] = spans["parent_pod"].astype("string[pyarrow]")  # as loaded tables hold them
     spans["pod"] = spans["pod"].astype("string[pyarrow]")
     assert _blamed_callers(spans) == {"x-0", "starved-0"}
+
+
+def test_a_caller_is_slow_only_where_its_edges_slowed_alike():
+    """netem on b: x's calls into b wait +1 s; its calls into d wait +0.3 ms longer, past their p95 as often
+    (load): one slow callee, not a slow caller. Into d and e alike (+50 ms each): the caller's own wait."""
+    unlike = pd.concat(
+        [_edges({"x-0": 1_000_000.0}, callee="b-0"), _edges({"x-0": 300.0}, callee="d-0")], ignore_index=True
+    )
+    unlike["gap_exceeds"] = unlike["gap_exceeds"] | (unlike["pod"] == "d-0")
+    assert _blamed_callers(unlike) == set()
+    alike = pd.concat(
+        [_edges({"x-0": 50_000.0}, callee="d-0"), _edges({"x-0": 40_000.0}, callee="e-0")], ignore_index=True
+    )
+    assert _blamed_callers(alike) == {"x-0"}

@@ -18,7 +18,7 @@ from faultwise.rcl.tools.records import MAX_ITEMS, CallShift, StructureEvidence
 #: the time (binomial z).
 SHIFTED_Z = 3.0
 #: Two extra waits are of a similar amount within this factor of each other (effect sizes, not counts); 1
-#: switches the callee-side comparison off.
+#: switches the comparisons off.
 SIMILAR_FACTOR = 4.0
 
 
@@ -26,7 +26,8 @@ def attribute_gaps(spans: pd.DataFrame, window: np.ndarray, similar_factor: floa
     """Decide whose a longer client->server wait is, comparing each edge with its siblings on both ends.
 
     - Waits that grew on the calls from one pod into *many* callees point at the caller (its own CPU,
-      threads or client stack).
+      threads or client stack), except on an edge whose extra wait exceeds all the pod's others by more
+      than ``similar_factor``: that is one slow callee (netem on it), not the caller (like with like).
     - A wait that grew on the calls from *few* of a callee's callers by far more than on its other callers'
       calls (``similar_factor``; extra waiting time in microseconds, like with like) points at those callers
       too: a delay on the callee's network or queue reaches every caller by about the same amount.
@@ -45,6 +46,7 @@ def attribute_gaps(spans: pd.DataFrame, window: np.ndarray, similar_factor: floa
     )
     broad: dict[str, float] = {}
     narrow: dict[tuple[str, str], float] = {}
+    lone: set[tuple[str, str]] = set()
     if len(e):
         by_edge = e.groupby(["caller", "callee"])
         g = by_edge["x"].agg(["sum", "size"])
@@ -52,8 +54,18 @@ def attribute_gaps(spans: pd.DataFrame, window: np.ndarray, similar_factor: floa
         g["z"] = binomial_z(g["sum"].to_numpy(), g["size"].to_numpy(), 0.05)
         g = g[g["size"] >= 3]
         for caller, grp in g.groupby(level=0):
-            shifted = int((grp["z"] >= SHIFTED_Z).sum())
-            if shifted >= 2 and shifted >= 0.5 * len(grp):
+            shifted = grp[grp["z"] >= SHIFTED_Z]
+            # like with like: an edge whose extra wait exceeds every other edge's of the caller by more than
+            # similar_factor (+1 s beside +0.2 ms) is one slow callee, never the caller's own wait
+            extra = shifted["extra_us"].sort_values(ascending=False)
+            if (
+                similar_factor > 1
+                and len(extra) >= 2
+                and extra.iloc[0] > similar_factor * max(extra.iloc[1], 0.0)
+            ):
+                lone.add((str(caller), str(extra.index[0][1])))
+                shifted = shifted.drop(extra.index[0])
+            if len(shifted) >= 2 and len(shifted) >= 0.5 * len(grp):
                 broad[str(caller)] = float(grp["z"].median())
         for _, grp in g.groupby(level=1):
             top = grp["extra_us"] * similar_factor > grp["extra_us"].max()  # the callers waiting the most
@@ -63,9 +75,12 @@ def attribute_gaps(spans: pd.DataFrame, window: np.ndarray, similar_factor: floa
                     narrow[(str(caller), str(callee))] = float(z)
     caller = spans["parent_pod"].astype(str)
     own_wait = caller.isin(list(broad)).to_numpy(dtype=bool) if broad else np.zeros(len(spans), bool)
-    if narrow:
+    if narrow or lone:
         edge = pd.MultiIndex.from_arrays([caller.to_numpy(), spans["pod"].astype(str).to_numpy()])
-        own_wait = own_wait | edge.isin(pd.MultiIndex.from_tuples(list(narrow)))
+        if lone:
+            own_wait = own_wait & ~edge.isin(pd.MultiIndex.from_tuples(list(lone)))
+        if narrow:
+            own_wait = own_wait | edge.isin(pd.MultiIndex.from_tuples(list(narrow)))
     spans["gap_blames_caller"] = own_wait & has_gap
     overhead = dict(broad)
     for (c, _), z in narrow.items():
