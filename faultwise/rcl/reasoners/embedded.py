@@ -2,10 +2,10 @@
 
 Evidence strengths are turned into [0, 1] scores with one saturating curve, ``1 - exp(-(z - z0) / s)``, and
 combined as independent signals (noisy-or). A timing shift may score by its size instead, where that is
-larger (:func:`shift_strength`): its count cannot grow on few calls, however long they wait. Consolidation follows the SRE's rule of thumb: symptoms that
-propagate upwards (errors, changed log patterns, latency) are blamed on the deepest abnormal descendant;
-a span keeps the blame only when its *own* processing time or the network edge into it is abnormal beyond
-what its children explain.
+larger (:func:`shift_strength`): its count cannot grow on few calls, however long they wait. Consolidation
+follows the SRE's rule of thumb: symptoms that propagate upwards (errors, changed log patterns, latency) are
+blamed on the deepest abnormal descendant; a span keeps the blame only when its *own* processing time or the
+network edge into it is abnormal beyond what its children explain.
 """
 
 from __future__ import annotations
@@ -191,13 +191,15 @@ class EmbeddedReasoner:
             symptoms.append(f"its calls into several services all wait longer (z={t.caller_overhead_z:.1f})")
         elif s_self:
             symptoms.append(
-                f"own processing {t.self_us:.0f}us vs normal {t.baseline_self_us or 0:.0f}us "
-                f"(its operation's slow spans add {100 * t.op_self_effect:.0f} % to a request, z={t.op_self_shift_z:.1f})"
+                f"own processing {t.self_us:.0f}us vs normal {t.baseline_self_us or 0:.0f}us (its "
+                f"operation's slow spans add {100 * t.op_self_effect:.0f} % to a request, "
+                f"z={t.op_self_shift_z:.1f})"
             )
         if s_gap:
             symptoms.append(
-                f"network wait into it {t.gap_us:.0f}us vs normal {t.baseline_gap_us or 0:.0f}us "
-                f"(its operation's slow waits add {100 * t.op_gap_effect:.0f} % to a request, z={t.op_gap_shift_z:.1f})"
+                f"network wait into it {t.gap_us:.0f}us vs normal {t.baseline_gap_us or 0:.0f}us (its "
+                f"operation's slow waits add {100 * t.op_gap_effect:.0f} % to a request, "
+                f"z={t.op_gap_shift_z:.1f})"
             )
         if span.is_error:
             symptoms.append(f"span failed (status {span.status_code or 'error'})")

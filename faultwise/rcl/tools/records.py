@@ -26,7 +26,9 @@ class TimingEvidence(BaseModel):
     op_self_shift_z: float = 0.0
     op_gap_shift_z: float = 0.0
     op_self_effect: float = Field(
-        0.0, description="how much slower its operation's slow spans run: excess over the normal median / it"
+        0.0,
+        description="what its operation's slow spans add to a request: their excess over the normal median, "
+        "relative to a whole request's normal time (or the operation's, if longer); 1.0 = twice as long",
     )
     op_gap_effect: float = Field(0.0, description="the same for the network wait into the span")
     op_error_shift_z: float = 0.0
