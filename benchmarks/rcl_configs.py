@@ -16,11 +16,10 @@ from __future__ import annotations
 
 import argparse
 import json
-from collections import defaultdict
-from pathlib import Path
 
-from faultwise.rcl.bench import MODALITY_SETS, nezha_cases, score_case, select_cases, with_modalities
-from faultwise.rcl.bench.replay import replay_cases, replay_plan, replay_sources
+from rcl_loso import bench_cases  # this folder's leave-one-system-out script: the same cases
+
+from faultwise.rcl.bench import MODALITY_SETS, CaseResult, score_case, summarize, with_modalities
 from faultwise.rcl.compare import RCLMethod
 from faultwise.rcl.method.analyzer import RCLConfig
 from faultwise.rcl.reasoners.embedded import EmbeddedConfig
@@ -37,14 +36,9 @@ def main() -> None:
         label: RCLMethod(config=RCLConfig(reasoner=EmbeddedConfig(**fields)))
         for label, fields in json.loads(args.configs).items()
     }
-    if args.replay:
-        sources = replay_sources([Path(args.root)])
-        plan = replay_plan(sources, args.replay.split(","), ("easy", "hard"), targets=10, seeds=1)
-        cases = replay_cases(sources, plan)
-    else:
-        cases = nezha_cases(args.root, select_cases(args.root))
-    hits: dict[str, dict[str, list[int]]] = defaultdict(lambda: {k: [0, 0, 0] for k in methods})
-    for case in cases:
+    replay = args.replay.split(",") if args.replay else None
+    results: dict[str, list[CaseResult]] = {label: [] for label in methods}
+    for case in bench_cases(args.root, replay):
         view = with_modalities(case, MODALITY_SETS[args.modalities])
         scored = {label: score_case(view, m) for label, m in methods.items()}
         ranks = {label: r.rank for label, r in scored.items()}
@@ -53,16 +47,17 @@ def main() -> None:
             first = {label: (r.ranked[0] if r.ranked else None) for label, r in scored.items()}
             line += f" {first}  <-- differs"
         print(line, flush=True)
-        for key in (case.fault_type.split("/")[0], "all cases"):
-            for label, rank in ranks.items():
-                h = hits[key][label]
-                h[0] += 1
-                h[1] += rank == 1
-                h[2] += rank is not None and rank <= 3
+        for label, r in scored.items():  # scored per fault model, both strengths together
+            results[label].append(r.model_copy(update={"fault_type": r.fault_type.split("/")[0]}))
+    summaries = {label: summarize(rs) for label, rs in results.items()}
     print("\nAC@1 / AC@3")
-    for key, by_label in sorted(hits.items()):
+    rows = {"all cases": {label: (s.cases, s.ac1, s.ac3) for label, s in summaries.items()}}
+    for label, s in summaries.items():
+        for ft, t in s.by_fault_type.items():
+            rows.setdefault(ft, {})[label] = (t.cases, t.ac1, t.ac3)
+    for key, by_label in sorted(rows.items()):
         n = next(iter(by_label.values()))[0]
-        cells = "  ".join(f"{label}: {h[1] / n:.2f} / {h[2] / n:.2f}" for label, h in by_label.items())
+        cells = "  ".join(f"{label}: {a1:.2f} / {a3:.2f}" for label, (_, a1, a3) in by_label.items())
         print(f"  {key:16s} ({n:3d})  {cells}")
 
 

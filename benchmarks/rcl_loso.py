@@ -55,7 +55,9 @@ def default_of(constant: str) -> object:
     return EmbeddedConfig().model_dump()[constant]
 
 
-def _cases(root: str, replay: list[str] | None) -> Iterator[BenchCase]:
+def bench_cases(root: str, replay: list[str] | None) -> Iterator[BenchCase]:
+    """The real cases of a Nezha folder, or (``replay``: fault models) its replay bench, easy and hard, 10
+    targets, seed 0."""
     if not replay:
         return nezha_cases(root, select_cases(root))
     sources = replay_sources([Path(root)])
@@ -72,7 +74,7 @@ def score_configs(
     loaded once and ranked with every configuration."""
     methods = {label: RCLMethod(config=cfg) for label, cfg in configs.items()}
     results: dict[str, dict[str, list]] = {m: {label: [] for label in configs} for m in sets}
-    for case in _cases(root, replay):
+    for case in bench_cases(root, replay):
         for mset in sets:
             mods = MODALITY_SETS[mset]
             view = with_modalities(case, mods)

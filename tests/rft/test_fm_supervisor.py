@@ -108,9 +108,12 @@ def test_loop_rolls_back_before_the_alarm_retrains_with_the_action_and_verifies(
     cfg = frozen_from_onset(7)
     paces = []  # what each attempt's monitor is told about its pace of training
     set_pace = FailureMonitor.set_pace
-    monkeypatch.setattr(
-        FailureMonitor, "set_pace", lambda self, s, r: (paces.append((s, r)), set_pace(self, s, r))[1]
-    )
+
+    def recording_set_pace(self, from_step, rate):
+        paces.append((from_step, rate))
+        set_pace(self, from_step, rate)
+
+    monkeypatch.setattr(FailureMonitor, "set_pace", recording_set_pace)
     # the generic control's action (halve the learning rate) retrains; ours stops at once (see below)
     sup = Supervisor(
         hard_rules_only(real_profile, "update_freeze"), save_every=2, planner=generic_action

@@ -43,12 +43,10 @@ def _operation_groups(spans: pd.DataFrame) -> list[pd.Series]:
 
 def _request_medians(spans: pd.DataFrame, dur_med: np.ndarray) -> np.ndarray:
     """Per span, the normal median duration of its trace's root operation (what a user waits for a whole
-    request; NaN where the root's operation has no normal)."""
-    parent = spans["parent_id"].fillna("").astype(str)
-    is_root = (parent == "") | ~parent.isin(spans["span_id"].astype(str))
-    roots = pd.Series(np.where(is_root, dur_med, np.nan), index=spans.index)
-    first_root = roots.groupby(spans["trace_id"]).transform("first")  # NaN-skipping: the trace's root
-    return first_root.to_numpy(dtype=float)
+    request; NaN where the root's operation has no normal). A root has no parent in its trace: an empty
+    ``parent_pod`` (:func:`~faultwise.rcl.profile.graph.add_timings`)."""
+    roots = pd.Series(np.where(spans["parent_pod"] == "", dur_med, np.nan), index=spans.index)
+    return roots.groupby(spans["trace_id"]).transform("first").to_numpy(dtype=float)  # NaN-skipping
 
 
 def score_timings(
@@ -87,14 +85,13 @@ def score_timings(
         k = pd.Series(np.where(window, exceed & has, False)).groupby(grp).transform("sum").to_numpy()
         n = pd.Series(np.where(window, has, False)).groupby(grp).transform("sum").to_numpy()
         z = binomial_z(k, n, 0.05)
-        base = st[f"{name}_med"].to_numpy(dtype=float)
+        base = spans[f"base_{name}_med"].to_numpy(dtype=float)  # the normal median, aligned above
         excess = (val - base) / np.maximum(np.fmax(base, request_us), JITTER_US)
         counted = pd.Series(np.where(window & exceed & has, excess, np.nan))
         effect = counted.groupby(grp).transform("median").to_numpy(dtype=float)
         spans[f"op_{name}_effect"] = np.where(window, np.nan_to_num(effect, nan=0.0), 0.0)
         if median_z is not None:
-            med = st[f"{name}_med"].to_numpy(dtype=float)
-            above = np.nan_to_num(val > med, nan=0.0).astype(bool) & has
+            above = np.nan_to_num(val > base, nan=0.0).astype(bool) & has
             k_med = pd.Series(np.where(window, above, False)).groupby(grp).transform("sum").to_numpy()
             z_med = binomial_z(k_med, n, 0.5)
             spans[f"op_{name}_median_z"] = np.where(window, z_med, 0.0)
