@@ -33,7 +33,12 @@ def trace_anomaly_scores(
     span_ids = s["span_id"].astype(str).tolist()
 
     def shift(name: str) -> np.ndarray:
-        return shift_strength_many(s[f"op_{name}_shift_z"].to_numpy(), s[f"op_{name}_effect"].to_numpy(), c)
+        return shift_strength_many(
+            s[f"op_{name}_shift_z"].to_numpy(),
+            s[f"op_{name}_effect"].to_numpy(),
+            c,
+            s[f"op_{name}_tail_z"].to_numpy(),
+        )
 
     self_s = np.where(s["self_exceeds"], shift("self"), 0.0)
     gap_s = np.where(s["gap_exceeds"] & ~s["gap_blames_caller"], shift("gap"), 0.0)

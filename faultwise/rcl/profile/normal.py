@@ -18,12 +18,17 @@ import pandas as pd
 from faultwise.rcl.profile.calls import child_call_counts, parent_rows
 from faultwise.rcl.profile.graph import add_timings
 from faultwise.rcl.profile.log_rules import linked_lines, segment_rules, spans_per_template, with_templates
+from faultwise.rcl.profile.stats import log_ratios
 from faultwise.rcl.telemetry.levels import error_lines_per_pod
 
 OpKey = tuple[str, str]
 
 #: Fewest normal spans of an operation before its log pattern is trusted.
 MIN_PATTERN_SPANS = 10
+
+#: Fewest normal spans of an operation before its spans join the pooled ratios to the median (with one or
+#: two, every span is its own median).
+MIN_POOLED_SPANS = 3
 
 
 def client_calls(spans: pd.DataFrame, callee_pods: Mapping[OpKey, object]) -> np.ndarray:
@@ -94,6 +99,10 @@ class NormalProfile:
     child_calls: pd.DataFrame | None = None  # see calls.child_call_counts
     log_seconds: float = 0.0  # length of the period the log rates were measured over
     window_us: tuple[int, int] = (0, 0)
+    # every normal span's own time / gap over its operation's median (ln, sorted): all operations pooled,
+    # and per operation
+    pooled_log_ratios: dict[str, np.ndarray] = field(default_factory=dict)
+    op_log_ratios: dict[str, dict[OpKey, np.ndarray]] = field(default_factory=dict)
 
     @classmethod
     def fit(cls, spans: pd.DataFrame, logs: pd.DataFrame | None = None) -> NormalProfile:
@@ -115,6 +124,15 @@ class NormalProfile:
         start = int(timed["start_us"].min()) if len(timed) else 0
         end = int((timed["start_us"] + timed["duration_us"]).max()) if len(timed) else 0
         base = cls(op_stats=op_stats, window_us=(start, end))
+        enough = g["start_us"].transform("size").to_numpy() >= MIN_POOLED_SPANS
+        for col, name in (("self_us", "self"), ("gap_us", "gap")):
+            r = log_ratios(timed[col].to_numpy(dtype=float), g[col].transform("median").to_numpy(dtype=float))
+            has = ~np.isnan(r)
+            base.pooled_log_ratios[name] = np.sort(r[enough & has])
+            per_op = pd.Series(r[has]).groupby(
+                [timed["service"].to_numpy()[has], timed["operation"].to_numpy()[has]]
+            )
+            base.op_log_ratios[name] = {(str(a), str(b)): np.sort(v.to_numpy()) for (a, b), v in per_op}
         base.callee_pods = callee_pods(timed)
         base.child_calls = child_call_counts(timed)
         client = timed[client_calls(timed, base.callee_pods)]
@@ -124,6 +142,25 @@ class NormalProfile:
         if logs is not None and len(logs):
             base._fit_logs(timed, logs if "template" in logs.columns else with_templates(logs))
         return base
+
+    def tail_share(self, name: str, log_ratio: np.ndarray, ops: list[OpKey] | None = None) -> np.ndarray:
+        """How often a normal span lies at least ``log_ratio`` above its operation's median (``name``:
+        "self" or "gap"): among the normal spans of every operation pooled, counted as ``(1 + k) / (1 + n)``
+        so that never seen is not impossible, or, with ``ops``, among each operation's own normal spans
+        where they reached that far more often. Pooled, it speaks for an operation with too few normal
+        spans of its own (a wait 300 times its median is rare everywhere); the operation's own spans keep a
+        heavy-tailed operation from looking rare."""
+        r = np.asarray(log_ratio, dtype=float)
+        pool = self.pooled_log_ratios.get(name, np.empty(0))
+        share = (1.0 + len(pool) - np.searchsorted(pool, r, side="left")) / (1.0 + len(pool))
+        if ops is None:
+            return share
+        own_of = self.op_log_ratios.get(name, {})
+        for i, op in enumerate(ops):
+            own = own_of.get(op)
+            if own is not None and len(own):
+                share[i] = max(share[i], (len(own) - np.searchsorted(own, r[i], side="left")) / len(own))
+        return share
 
     def _fit_logs(self, spans: pd.DataFrame, logs: pd.DataFrame) -> None:
         self.log_seconds = max(_covered_seconds(logs["ts_us"]), 1.0)

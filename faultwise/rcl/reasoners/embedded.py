@@ -2,7 +2,8 @@
 
 Evidence strengths are turned into [0, 1] scores with one saturating curve, ``1 - exp(-(z - z0) / s)``, and
 combined as independent signals (noisy-or). A timing shift may score by its size instead, where that is
-larger (:func:`shift_strength`): its count cannot grow on few calls, however long they wait. Consolidation
+larger (:func:`shift_strength`): its count cannot grow on few calls, however long they wait, so its size is
+made sure by the count or by how far out the slow calls lie, whichever is surer. Consolidation
 follows the SRE's rule of thumb: symptoms that propagate upwards (errors, changed log patterns, latency) are
 blamed on the deepest abnormal descendant; a span keeps the blame only when its *own* processing time or the
 network edge into it is abnormal beyond what its children explain.
@@ -41,22 +42,27 @@ def saturate_many(z: np.ndarray, z0: float = 3.0, scale: float = 3.0) -> np.ndar
         return np.where(z > z0, 1.0 - np.exp(-(np.nan_to_num(z) - z0) / scale), 0.0)
 
 
-def shift_strength(z: float, effect: float, c: EmbeddedConfig) -> float:
-    """A timing shift's score: its size, given it is real (``z`` the confidence, ``effect`` the size)."""
+def shift_strength(z: float, effect: float, c: EmbeddedConfig, tail_z: float = 0.0) -> float:
+    """A timing shift's score: its size, given it is real (``z`` the confidence from the count of slow
+    spans, ``tail_z`` the one from how far out they lie, ``effect`` the size)."""
     by_count = saturate(z, c.z0, c.z_scale)
     if c.effect_scale is None:
         return by_count
-    by_size = saturate(z, c.z0, c.confidence_scale) * (1.0 - math.exp(-max(effect, 0.0) / c.effect_scale))
+    sure = max(z, tail_z) if c.tail_confidence else z
+    by_size = saturate(sure, c.z0, c.confidence_scale) * (1.0 - math.exp(-max(effect, 0.0) / c.effect_scale))
     return max(by_count, by_size)
 
 
-def shift_strength_many(z: np.ndarray, effect: np.ndarray, c: EmbeddedConfig) -> np.ndarray:
+def shift_strength_many(
+    z: np.ndarray, effect: np.ndarray, c: EmbeddedConfig, tail_z: np.ndarray | None = None
+) -> np.ndarray:
     """:func:`shift_strength` over arrays at once."""
     by_count = saturate_many(z, c.z0, c.z_scale)
     if c.effect_scale is None:
         return by_count
+    sure = np.maximum(z, tail_z) if c.tail_confidence and tail_z is not None else z
     size = 1.0 - np.exp(-np.maximum(np.nan_to_num(effect), 0.0) / c.effect_scale)
-    return np.maximum(by_count, saturate_many(z, c.z0, c.confidence_scale) * size)
+    return np.maximum(by_count, saturate_many(sure, c.z0, c.confidence_scale) * size)
 
 
 def noisy_or(*ps: float) -> float:
@@ -80,19 +86,25 @@ class EmbeddedConfig(BaseModel):
     z0: float = Field(3.0, ge=0, description="deviation (z) up to which evidence scores nothing")
     z_scale: float = Field(10.0, gt=0, description="z above z0 over which a score rises to 63 %")
     effect_scale: float | None = Field(
-        1.0,
+        2.0,
         gt=0,
         description="a timing shift scores by its size too: 1 - exp(-effect / effect_scale) times its "
         "confidence (z on ``confidence_scale``), where the count alone (z on z_scale) scores less; effect "
-        "= the slow spans' excess over the normal median relative to a whole request's normal time (1.0: "
-        "the request takes twice as long, 63 %). A count grows with traffic, not size: ten calls each "
-        "delayed by a second cannot make it confident. None: the count alone",
+        "= the slow spans' excess over the normal median relative to a whole request's normal time (2.0: "
+        "the request takes three times as long, 63 %; twice as long, 39 %). A count grows with traffic, "
+        "not size: ten calls each delayed by a second cannot make it confident. None: the count alone",
     )
     confidence_scale: float = Field(
         3.0,
         gt=0,
         description="z above z0 over which the confidence that a timing shift is real rises to 63 % (its "
         "size is scored apart: the confidence only gates it)",
+    )
+    tail_confidence: bool = Field(
+        True,
+        description="a timing shift is also sure by how far out its slow spans lie, against all normal spans "
+        "pooled (``op_*_tail_z``), not only by how many exceed the operation's own p95: few calls of a "
+        "rarely used operation cannot make a count sure, however long they wait. False: the count alone",
     )
     abnormal_at: float = Field(0.1, ge=0, le=1, description="score from which a span is abnormal")
     missing_log: float = Field(
@@ -177,9 +189,13 @@ class EmbeddedReasoner:
         c = self.config
         t = tools.timing()
         # a span is abnormal in time only if it is slow itself AND its operation is slow as a whole
-        s_self = shift_strength(t.op_self_shift_z, t.op_self_effect, c) if t.self_exceeds_p95 else 0.0
+        s_self = (
+            shift_strength(t.op_self_shift_z, t.op_self_effect, c, t.op_self_tail_z)
+            if t.self_exceeds_p95
+            else 0.0
+        )
         s_gap = (
-            shift_strength(t.op_gap_shift_z, t.op_gap_effect, c)
+            shift_strength(t.op_gap_shift_z, t.op_gap_effect, c, t.op_gap_tail_z)
             if t.gap_exceeds_p95 and not t.gap_blames_caller
             else 0.0
         )

@@ -31,6 +31,12 @@ class TimingEvidence(BaseModel):
         "relative to a whole request's normal time (or the operation's, if longer); 1.0 = twice as long",
     )
     op_gap_effect: float = Field(0.0, description="the same for the network wait into the span")
+    op_self_tail_z: float = Field(
+        0.0,
+        description="how unlikely its operation's slow spans are by how far out they lie (a z that holds on "
+        "few calls: a normal span of any operation is that many times its median this rarely)",
+    )
+    op_gap_tail_z: float = Field(0.0, description="the same for the network wait into the span")
     op_error_shift_z: float = 0.0
     gap_blames_caller: bool = Field(
         False,

@@ -2,7 +2,9 @@
 whole against how often its spans normally run slow or fail.
 
 One slow span is noise; an operation whose spans on one pod exceed their normal 95th percentile far more
-often than 5 % of the time (a binomial z) is a real shift. All of it vectorised over every span at once.
+often than 5 % of the time (a binomial z) is a real shift, and so is one whose few slow spans lie further out
+than normal spans almost ever do (a rarely called operation cannot show the first). Vectorised over every
+span at once, but for one exact tail per slow operation.
 """
 
 from __future__ import annotations
@@ -11,12 +13,9 @@ import numpy as np
 import pandas as pd
 
 from faultwise.rcl.profile.normal import NormalProfile
-from faultwise.rcl.profile.stats import binomial_z, robust_z
+from faultwise.rcl.profile.stats import JITTER_US, binomial_tail_z, binomial_z, log_ratios, robust_z
 
-#: Timer and scheduling jitter (microseconds): the slack above a normal 95th percentile before a span counts
-#: as exceeding it, and the floor under a normal median that an effect size is relative to (a 20 us operation
-#: that takes 60 us has not tripled in any sense a user feels).
-JITTER_US = 100.0
+__all__ = ["JITTER_US", "MEDIAN_Z", "in_window", "score_error_shift", "score_timings"]
 
 #: The one-sided 5 % level, for a user who turns the median requirement on (``EmbeddedConfig.median_z``): an
 #: operation's median counts as moved when this many standard units more of its window spans lie above the
@@ -59,7 +58,9 @@ def score_timings(
     operation's traffic) and by how much (``op_self_effect``, ``op_gap_effect``: an effect size, the median
     excess of its exceeding window spans over the normal median, relative to the normal time of the whole
     request (its trace's root operation) or of the operation, whichever is longer, at least
-    :data:`JITTER_US`: 1.0 = the request takes twice its normal time; zero outside the window). Relative to
+    :data:`JITTER_US`: 1.0 = the request takes twice its normal time; zero outside the window), and how
+    unlikely its slow spans are by how far out they lie (``op_self_tail_z``, ``op_gap_tail_z``: a confidence
+    that holds on few calls, see :func:`_tail_z`). Relative to
     the request, a +4 ms shift of a 0.7 ms step inside a 200 ms request is small and a +1 s network wait is
     large, on any system's time scale.
 
@@ -90,6 +91,7 @@ def score_timings(
         counted = pd.Series(np.where(window & exceed & has, excess, np.nan))
         effect = counted.groupby(grp).transform("median").to_numpy(dtype=float)
         spans[f"op_{name}_effect"] = np.where(window, np.nan_to_num(effect, nan=0.0), 0.0)
+        spans[f"op_{name}_tail_z"] = _tail_z(spans, profile, name, grp, window & exceed & has, window & has)
         if median_z is not None:
             above = np.nan_to_num(val > base, nan=0.0).astype(bool) & has
             k_med = pd.Series(np.where(window, above, False)).groupby(grp).transform("sum").to_numpy()
@@ -97,6 +99,43 @@ def score_timings(
             spans[f"op_{name}_median_z"] = np.where(window, z_med, 0.0)
             z = np.where(z_med >= median_z, z, np.minimum(z, z_med))
         spans[f"op_{name}_shift_z"] = np.where(window, z, 0.0)
+
+
+def _tail_z(
+    spans: pd.DataFrame,
+    profile: NormalProfile,
+    name: str,
+    grp: list[pd.Series],
+    exceeding: np.ndarray,
+    counted: np.ndarray,
+) -> np.ndarray:
+    """Per span, how unlikely its operation's exceeding window spans are by how far out they lie: all ``k``
+    of them at least as many times the normal median as the least of them, of the ``n`` window spans, where
+    a normal span of any operation lies that far out at the pooled rate (:meth:`NormalProfile.tail_share`);
+    an exact binomial tail as a z. Two calls of six waiting 300 times their median are no accident even when
+    the operation had one normal span; a tail that grew to twice the median is a common sight (zero outside
+    the window)."""
+    ratio = log_ratios(
+        spans[f"{name}_us"].to_numpy(dtype=float), spans[f"base_{name}_med"].to_numpy(dtype=float)
+    )
+    frame = pd.DataFrame(
+        {"k": exceeding, "n": counted, "r": np.where(exceeding, ratio, np.nan)}, index=spans.index
+    )
+    frame["op"] = list(zip(spans["service"].astype(str), spans["operation"].astype(str), strict=True))
+    per_op = frame.groupby(grp, sort=False).agg(
+        k=("k", "sum"), n=("n", "sum"), r=("r", "min"), op=("op", "first")
+    )
+    per_op = per_op[per_op["k"] > 0]
+    if not len(per_op):
+        return np.zeros(len(spans))
+    share = profile.tail_share(name, per_op["r"].to_numpy(dtype=float), list(per_op["op"]))
+    z = [
+        binomial_tail_z(int(k), int(n), float(q))
+        for k, n, q in zip(per_op["k"], per_op["n"], share, strict=True)
+    ]
+    z_of = pd.Series(z, index=per_op.index)
+    keys = pd.MultiIndex.from_arrays([g.to_numpy() for g in grp])
+    return np.where(counted, np.nan_to_num(z_of.reindex(keys).to_numpy(dtype=float), nan=0.0), 0.0)
 
 
 def score_error_shift(spans: pd.DataFrame, profile: NormalProfile, window: np.ndarray) -> None:
