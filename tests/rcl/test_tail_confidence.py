@@ -13,9 +13,9 @@ from rcl_support.incidents import one_span_traces
 
 from faultwise.rcl.profile import NormalProfile
 from faultwise.rcl.profile.stats import binomial_tail_z, binomial_z
-from faultwise.rcl.reasoners.embedded import EmbeddedConfig, shift_strength
-from faultwise.rcl.telemetry.schema import Telemetry
-from faultwise.rcl.tools import DataTools
+from faultwise.rcl.reasoners.embedded import EmbeddedConfig, EmbeddedReasoner, shift_strength
+from faultwise.rcl.telemetry.schema import Telemetry, span_at
+from faultwise.rcl.tools import DataTools, ScopedTools
 
 T0 = 1_700_000_000_000_000
 
@@ -49,13 +49,17 @@ def test_the_pooled_tail_share_counts_every_operation_with_enough_spans():
     assert 0.03 < profile.tail_share("self", np.array([np.log(1.6)]))[0] < 0.1  # the spread one reaches it
 
 
-def _rare_strength(extra_us: float, config: EmbeddedConfig) -> float:
+def _rare_tools(extra_us: float) -> DataTools:
     """Six calls of the rarely called operation, two of them ``extra_us`` longer."""
     profile = _profile([3_000.0, 3_100.0])
     calls = np.array([3_000.0, 3_050.0, 2_950.0, 3_020.0, 3_000.0 + extra_us, 3_000.0 + extra_us])
     inc = one_span_traces({"rare": calls}, T0 + 10**10, service="svc")
     lo = int(inc["start_us"].min())
-    s = DataTools(Telemetry(inc, None, None, {}), profile, window_us=(lo, lo + 10**9)).spans
+    return DataTools(Telemetry(inc, None, None, {}), profile, window_us=(lo, lo + 10**9))
+
+
+def _rare_strength(extra_us: float, config: EmbeddedConfig) -> float:
+    s = _rare_tools(extra_us).spans
     slow = s[s["self_exceeds"]]
     assert len(slow) == 2
     r = slow.iloc[0]
@@ -67,6 +71,16 @@ def test_two_calls_far_out_are_sure_where_their_count_is_not():
     off = _rare_strength(1_000_000.0, EmbeddedConfig(tail_confidence=False))
     assert off < 0.1  # two of six past the p95 of two spans: the count is not sure
     assert on > 0.3
+
+
+def test_the_evidence_says_which_confidence_made_it_sure():
+    tools = _rare_tools(1_000_000.0)
+    slow = tools.spans[tools.spans["self_exceeds"]]
+    span = span_at(slow, 0)
+    on = EmbeddedReasoner().verify_sync(span, ScopedTools(span, tools))
+    off = EmbeddedReasoner(EmbeddedConfig(tail_confidence=False)).verify_sync(span, ScopedTools(span, tools))
+    assert on.is_abnormal and any("this far out z=" in x for x in on.key_symptoms)
+    assert not any("this far out" in x for x in off.key_symptoms)
 
 
 def test_two_calls_a_little_out_stay_unsure():

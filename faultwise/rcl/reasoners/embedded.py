@@ -65,6 +65,13 @@ def shift_strength_many(
     return np.maximum(by_count, saturate_many(sure, c.z0, c.confidence_scale) * size)
 
 
+def _sureness(z: float, tail_z: float, c: EmbeddedConfig) -> str:
+    """The evidence line's confidence: the count's z, and how far out the slow spans lie where that is surer."""
+    if c.tail_confidence and tail_z > z:
+        return f"z={z:.1f}, this far out z={tail_z:.1f}"
+    return f"z={z:.1f}"
+
+
 def noisy_or(*ps: float) -> float:
     out = 1.0
     for p in ps:
@@ -209,13 +216,13 @@ class EmbeddedReasoner:
             symptoms.append(
                 f"own processing {t.self_us:.0f}us vs normal {t.baseline_self_us or 0:.0f}us (its "
                 f"operation's slow spans add {100 * t.op_self_effect:.0f} % to a request, "
-                f"z={t.op_self_shift_z:.1f})"
+                f"{_sureness(t.op_self_shift_z, t.op_self_tail_z, c)})"
             )
         if s_gap:
             symptoms.append(
                 f"network wait into it {t.gap_us:.0f}us vs normal {t.baseline_gap_us or 0:.0f}us (its "
                 f"operation's slow waits add {100 * t.op_gap_effect:.0f} % to a request, "
-                f"z={t.op_gap_shift_z:.1f})"
+                f"{_sureness(t.op_gap_shift_z, t.op_gap_tail_z, c)})"
             )
         if span.is_error:
             symptoms.append(f"span failed (status {span.status_code or 'error'})")
