@@ -105,3 +105,44 @@ def test_an_effect_is_relative_to_the_whole_request():
     step = tools.spans[tools.spans["service"] == "step"]
     assert step["op_self_effect"].max() == pytest.approx(4_000 / 200_000, rel=0.15)
     assert step["op_self_shift_z"].max() > 10  # real, but small
+
+
+def _calls(wait_us: np.ndarray, t0_us: int, root_us: float = 200_000.0) -> pd.DataFrame:
+    """Requests of ``root_us`` each whose root calls another service over the network: a client span, and
+    the callee's 700 us server span after ``wait_us`` on the wire."""
+    rows = []
+    for i, w in enumerate(wait_us):
+        tid, start = f"{t0_us}-{i}", t0_us + 1_000_000 * i
+        rows.append(dict(trace_id=tid, span_id=f"{tid}-r", parent_id="", service="front", pod="front-0",
+                         operation="request", kind="server", start_us=start, duration_us=int(root_us)))  # fmt: skip
+        rows.append(dict(trace_id=tid, span_id=f"{tid}-c", parent_id=f"{tid}-r", service="front", pod="front-0",
+                         operation="call", kind="client", start_us=start + 1_000, duration_us=int(700 + w)))  # fmt: skip
+        rows.append(dict(trace_id=tid, span_id=f"{tid}-s", parent_id=f"{tid}-c", service="step", pod="step-0",
+                         operation="lookup", kind="server", start_us=start + 1_000 + int(w / 2),
+                         duration_us=700))  # fmt: skip
+    df = pd.DataFrame(rows).assign(node="", is_error=False, status_code="")
+    return conform(df, SPAN_COLUMNS, "test", "spans")
+
+
+def _wait_strength(extra_wait_us: float, n_calls: int, config: EmbeddedConfig) -> float:
+    rng = np.random.default_rng(3)
+    profile = NormalProfile.fit(_calls(2_000 * rng.lognormal(0.0, 0.05, 200), T0))
+    inc = _calls(2_000 * rng.lognormal(0.0, 0.05, n_calls) + extra_wait_us, T0 + 10**12)
+    lo = int(inc["start_us"].min())
+    s = DataTools(Telemetry(inc, None, None, {}), profile, window_us=(lo, lo + 10**12)).spans
+    r = s[(s["service"] == "step") & s["gap_exceeds"]].iloc[0]
+    return shift_strength(
+        r["op_gap_shift_z"], r["op_gap_effect"], config, r["op_gap_tail_z"], config.wait_min_effect
+    )
+
+
+def test_a_wait_that_adds_little_to_a_request_is_sure_but_not_large():
+    """150 calls each waiting 1 ms longer inside a 200 ms request (0.5 %): the count alone is very sure; below
+    ``wait_min_effect`` (1 %) it scores in proportion. A 1 s wait on ten calls is untouched."""
+    floor = EmbeddedConfig()
+    none = EmbeddedConfig(wait_min_effect=0.0)
+    small_floor, small_none = _wait_strength(1_000.0, 150, floor), _wait_strength(1_000.0, 150, none)
+    assert small_none > 0.5
+    assert small_floor == pytest.approx(small_none * 0.5, rel=0.1)
+    assert _wait_strength(1_000_000.0, 10, floor) == pytest.approx(_wait_strength(1_000_000.0, 10, none))
+    assert _wait_strength(1_000_000.0, 10, floor) > 0.8

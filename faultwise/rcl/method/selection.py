@@ -38,6 +38,7 @@ def trace_anomaly_scores(
             s[f"op_{name}_effect"].to_numpy(),
             c,
             s[f"op_{name}_tail_z"].to_numpy(),
+            c.wait_min_effect if name == "gap" else 0.0,
         )
 
     self_s = np.where(s["self_exceeds"], shift("self"), 0.0)

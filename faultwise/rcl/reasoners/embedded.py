@@ -42,10 +42,15 @@ def saturate_many(z: np.ndarray, z0: float = 3.0, scale: float = 3.0) -> np.ndar
         return np.where(z > z0, 1.0 - np.exp(-(np.nan_to_num(z) - z0) / scale), 0.0)
 
 
-def shift_strength(z: float, effect: float, c: EmbeddedConfig, tail_z: float = 0.0) -> float:
+def shift_strength(
+    z: float, effect: float, c: EmbeddedConfig, tail_z: float = 0.0, min_effect: float = 0.0
+) -> float:
     """A timing shift's score: its size, given it is real (``z`` the confidence from the count of slow
-    spans, ``tail_z`` the one from how far out they lie, ``effect`` the size)."""
+    spans, ``tail_z`` the one from how far out they lie, ``effect`` the size). With ``min_effect`` the count
+    alone scores in full only for a shift at least that large (less in proportion)."""
     by_count = saturate(z, c.z0, c.z_scale)
+    if min_effect > 0:
+        by_count *= min(1.0, max(effect, 0.0) / min_effect)
     if c.effect_scale is None:
         return by_count
     sure = max(z, tail_z) if c.tail_confidence else z
@@ -54,10 +59,16 @@ def shift_strength(z: float, effect: float, c: EmbeddedConfig, tail_z: float = 0
 
 
 def shift_strength_many(
-    z: np.ndarray, effect: np.ndarray, c: EmbeddedConfig, tail_z: np.ndarray | None = None
+    z: np.ndarray,
+    effect: np.ndarray,
+    c: EmbeddedConfig,
+    tail_z: np.ndarray | None = None,
+    min_effect: float = 0.0,
 ) -> np.ndarray:
     """:func:`shift_strength` over arrays at once."""
     by_count = saturate_many(z, c.z0, c.z_scale)
+    if min_effect > 0:
+        by_count = by_count * np.minimum(1.0, np.maximum(np.nan_to_num(effect), 0.0) / min_effect)
     if c.effect_scale is None:
         return by_count
     sure = np.maximum(z, tail_z) if c.tail_confidence and tail_z is not None else z
@@ -112,6 +123,13 @@ class EmbeddedConfig(BaseModel):
         description="a timing shift is also sure by how far out its slow spans lie, against all normal spans "
         "pooled (``op_*_tail_z``), not only by how many exceed the operation's own p95: few calls of a "
         "rarely used operation cannot make a count sure, however long they wait. False: the count alone",
+    )
+    wait_min_effect: float = Field(
+        0.01,
+        ge=0,
+        description="a shift of the network wait into a span scores by its count in full only when it adds "
+        "at least this share of a request's normal time (0.01: 1 %; less in proportion): many calls each "
+        "waiting a millisecond longer inside a 200 ms request are sure, not large; 0: no such floor",
     )
     abnormal_at: float = Field(0.1, ge=0, le=1, description="score from which a span is abnormal")
     missing_log: float = Field(
@@ -202,7 +220,7 @@ class EmbeddedReasoner:
             else 0.0
         )
         s_gap = (
-            shift_strength(t.op_gap_shift_z, t.op_gap_effect, c, t.op_gap_tail_z)
+            shift_strength(t.op_gap_shift_z, t.op_gap_effect, c, t.op_gap_tail_z, c.wait_min_effect)
             if t.gap_exceeds_p95 and not t.gap_blames_caller
             else 0.0
         )
