@@ -16,7 +16,7 @@ JITTER_US = 100.0
 Z_CAP = 50.0
 
 
-def robust_z(x: np.ndarray, med: np.ndarray, mad: np.ndarray, floor_us: float = 100.0) -> np.ndarray:
+def robust_z(x: np.ndarray, med: np.ndarray, mad: np.ndarray, floor_us: float = JITTER_US) -> np.ndarray:
     """Deviation in robust standard units; the scale never drops below 10 % of the median plus a floor,
     so that near-constant normal series do not turn jitter into alarms."""
     scale = 1.4826 * mad + 0.1 * np.abs(med) + floor_us
@@ -30,7 +30,7 @@ def binomial_z(k: np.ndarray, n: np.ndarray, p0: np.ndarray) -> np.ndarray:
     n = np.asarray(n, dtype=float)
     with np.errstate(divide="ignore", invalid="ignore"):
         z = (np.asarray(k, dtype=float) - n * p0) / np.sqrt(n * p0 * (1 - p0))
-    return np.nan_to_num(z, nan=0.0, posinf=50.0, neginf=-50.0)
+    return np.nan_to_num(z, nan=0.0, posinf=Z_CAP, neginf=-Z_CAP)
 
 
 def log_ratios(x: np.ndarray, med: np.ndarray, floor_us: float = JITTER_US) -> np.ndarray:
