@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from faultwise.rcl.profile.normal import NormalProfile
-from faultwise.rcl.profile.stats import JITTER_US, binomial_tail_z, binomial_z, log_ratios, robust_z
+from faultwise.rcl.profile.stats import JITTER_US, Z_CAP, binomial_tail_z, binomial_z, log_ratios, robust_z
 
 __all__ = ["JITTER_US", "MEDIAN_Z", "in_window", "score_error_shift", "score_timings"]
 
@@ -73,7 +73,7 @@ def score_timings(
         med = st[f"{name}_med"].to_numpy(dtype=float)
         mad = st[f"{name}_mad"].to_numpy(dtype=float)
         z = robust_z(spans[col].to_numpy(dtype=float), med, mad)
-        spans[f"{name}_z"] = np.nan_to_num(z, nan=0.0, posinf=50.0, neginf=-50.0)
+        spans[f"{name}_z"] = np.nan_to_num(z, nan=0.0, posinf=Z_CAP, neginf=-Z_CAP)
         spans[f"base_{name}_med"] = med
     grp = _operation_groups(spans)
     request_us = _request_medians(spans, st["dur_med"].to_numpy(dtype=float))
@@ -91,7 +91,8 @@ def score_timings(
         counted = pd.Series(np.where(window & exceed & has, excess, np.nan))
         effect = counted.groupby(grp).transform("median").to_numpy(dtype=float)
         spans[f"op_{name}_effect"] = np.where(window, np.nan_to_num(effect, nan=0.0), 0.0)
-        spans[f"op_{name}_tail_z"] = _tail_z(spans, profile, name, grp, window & exceed & has, window & has)
+        tail_z = _tail_z(spans, profile, name, grp, window & exceed & has, k, n)
+        spans[f"op_{name}_tail_z"] = np.where(window & has, tail_z, 0.0)
         if median_z is not None:
             above = np.nan_to_num(val > base, nan=0.0).astype(bool) & has
             k_med = pd.Series(np.where(window, above, False)).groupby(grp).transform("sum").to_numpy()
@@ -107,35 +108,27 @@ def _tail_z(
     name: str,
     grp: list[pd.Series],
     exceeding: np.ndarray,
-    counted: np.ndarray,
+    k: np.ndarray,
+    n: np.ndarray,
 ) -> np.ndarray:
-    """Per span, how unlikely its operation's exceeding window spans are by how far out they lie: all ``k``
-    of them at least as many times the normal median as the least of them, of the ``n`` window spans, where
-    a normal span of any operation lies that far out at the pooled rate (:meth:`NormalProfile.tail_share`);
-    an exact binomial tail as a z. Two calls of six waiting 300 times their median are no accident even when
-    the operation had one normal span; a tail that grew to twice the median is a common sight (zero outside
-    the window)."""
+    """Per span, how unlikely its operation's ``k`` exceeding window spans (of ``n``, both per span as
+    :func:`score_timings` counted them) are by how far out they lie: all of them at least as many times the
+    normal median as the least of them, where a normal span lies that far out at the rate
+    :meth:`NormalProfile.tail_share` gives; an exact binomial tail as a z. Two calls of six waiting 300 times
+    their median are no accident even when the operation had one normal span; a tail that grew to twice the
+    median is a common sight."""
     ratio = log_ratios(
         spans[f"{name}_us"].to_numpy(dtype=float), spans[f"base_{name}_med"].to_numpy(dtype=float)
     )
-    frame = pd.DataFrame(
-        {"k": exceeding, "n": counted, "r": np.where(exceeding, ratio, np.nan)}, index=spans.index
-    )
-    frame["op"] = list(zip(spans["service"].astype(str), spans["operation"].astype(str), strict=True))
-    per_op = frame.groupby(grp, sort=False).agg(
-        k=("k", "sum"), n=("n", "sum"), r=("r", "min"), op=("op", "first")
-    )
-    per_op = per_op[per_op["k"] > 0]
-    if not len(per_op):
-        return np.zeros(len(spans))
-    share = profile.tail_share(name, per_op["r"].to_numpy(dtype=float), list(per_op["op"]))
-    z = [
-        binomial_tail_z(int(k), int(n), float(q))
-        for k, n, q in zip(per_op["k"], per_op["n"], share, strict=True)
-    ]
-    z_of = pd.Series(z, index=per_op.index)
-    keys = pd.MultiIndex.from_arrays([g.to_numpy() for g in grp])
-    return np.where(counted, np.nan_to_num(z_of.reindex(keys).to_numpy(dtype=float), nan=0.0), 0.0)
+    least = pd.Series(np.where(exceeding, ratio, np.nan)).groupby(grp).transform("min").to_numpy()
+    # one exact tail per slow operation: its first exceeding span speaks for it
+    rows = np.flatnonzero(exceeding)
+    rows = rows[~pd.MultiIndex.from_arrays([g.to_numpy()[rows] for g in grp]).duplicated()]
+    ops = list(zip(spans["service"].to_numpy()[rows], spans["operation"].to_numpy()[rows], strict=True))
+    share = profile.tail_share(name, least[rows], ops)
+    z = np.zeros(len(spans))
+    z[rows] = [binomial_tail_z(int(k[i]), int(n[i]), float(q)) for i, q in zip(rows, share, strict=True)]
+    return pd.Series(z).groupby(grp).transform("max").to_numpy()
 
 
 def score_error_shift(spans: pd.DataFrame, profile: NormalProfile, window: np.ndarray) -> None:
