@@ -204,6 +204,12 @@ def run(
     )
     problems = T.sample_problems(cfg.steps * cfg.prompts_per_step * 2, seed=cfg.seed + 7919)
     dataset = Dataset.from_list([{"prompt": p.prompt} for p in problems])
+    # TRL turns checkpointing on by default; transformers 5 renamed the setting and warns on the old name
+    no_checkpointing = (
+        {"activation_checkpointing": False}
+        if "activation_checkpointing" in GRPOConfig.__dataclass_fields__
+        else {"gradient_checkpointing": False}
+    )
     args = GRPOConfig(
         output_dir=str(workdir / "trainer"),
         per_device_train_batch_size=cfg.trajectories_per_step,
@@ -229,7 +235,7 @@ def run(
         disable_tqdm=True,
         log_completions=False,
         dataloader_num_workers=0,
-        gradient_checkpointing=False,
+        **no_checkpointing,
         shuffle_dataset=True,
     )
     trainer = _trainer_class()(
