@@ -72,7 +72,9 @@ def test_actions_move_the_knobs_the_right_way():
     # the last healthy checkpoint
     assert plan_action("kl_explosion", s, 1).from_first_step
     assert not any(plan_action(f, s, 1).from_first_step for f in FAULT_TYPES if f != "kl_explosion")
-    assert plan_action("advantage_instability", s, 1).changes["epsilon"] < 0.2
+    # the clip range never binds with one update per batch: the action takes slower steps and leaves it alone
+    unstable = plan_action("advantage_instability", s, 1).changes
+    assert unstable["learning_rate"] < 1e-3 and "epsilon" not in unstable
     assert plan_action("entropy_collapse", s, 1).changes["temperature"] > 1.0
     assert plan_action("length_too_short", s, 1).changes["max_completion_length"] > 20
     freeze = plan_action("update_freeze", s, 1)  # no multiple of a zero gradient is an update
