@@ -147,6 +147,33 @@ def test_loop_rolls_back_before_the_alarm_retrains_with_the_action_and_verifies(
 
 @pytest.mark.trl
 @pytest.mark.smoke
+def test_an_escalation_keeps_no_checkpoint_a_retry_saved_with_the_fault_acting(real_profile, tmp_path):
+    """A fault that a slower run meets later (here: updates lost from step 8 at a lowered learning rate, from
+    the onset at the declared one) alarms later in each retry; the retries' checkpoints saved between the
+    original alarm and their own trained with the fault acting, so the loop, escalating, keeps none of them."""
+    from faultwise.rft.faultbench.faults.optimization import UpdateFreeze
+
+    cfg = frozen_from_onset(9)
+    later = ONSET + 3
+
+    def delayed_by_a_slower_run(settings: RunConfig) -> list:
+        slowed = settings.learning_rate < cfg.learning_rate
+        return [UpdateFreeze("easy", onset_step=later if slowed else ONSET)]
+
+    sup = Supervisor(
+        hard_rules_only(real_profile, "update_freeze"), save_every=2, planner=generic_action
+    ).run(cfg, tmp_path, injectors_factory=delayed_by_a_slower_run)
+    rep = sup.report
+    assert rep.status == "escalated" and [a.first_alarm_step for a in rep.attempts] == [ONSET, later, later]
+    # the retries saved checkpoints after the original alarm and before their own (6 of the second try)
+    assert (tmp_path / "attempt-2" / "trainer" / f"checkpoint-{later - 2}").is_dir()
+    kept = 0 if rep.final_checkpoint == "warm-start" else int(rep.final_checkpoint.rsplit("-", 1)[1])
+    assert kept <= ONSET - 2, rep.final_checkpoint
+    assert [s.step for s in sup.steps] == list(range(1, kept + 1))
+
+
+@pytest.mark.trl
+@pytest.mark.smoke
 def test_an_update_lost_on_every_step_stops_at_the_rollback_point(real_profile, tmp_path):
     cfg = frozen_from_onset(7)
     sup = Supervisor(hard_rules_no_changes(real_profile, "update_freeze"), save_every=2).run(cfg, tmp_path)

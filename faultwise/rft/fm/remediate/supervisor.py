@@ -5,7 +5,9 @@ Built on the FaultBench runner (:func:`faultwise.rft.faultbench.run`), which che
 steps and resumes from a checkpoint with changed settings. A checkpoint is *healthy* when it was saved before
 the fault's estimated onset — where the first alarm's top signals started to drift, by their CUSUM — and at
 least two steps before the first alarm (a checkpoint taken on the alarm's doorstep may already hold the
-fault's first update); the first retry resumes from the last one (from the first step for an action that
+fault's first update); a retry's checkpoint counts only if it was also saved before the *original* run's limit
+(every attempt runs the same fault hooks, so a retry's later steps trained with the fault acting, whenever the
+retry's own alarm came); the first retry resumes from the last one (from the first step for an action that
 says its fault builds up before it is flagged, ``Action.from_first_step``). Recovery is verified by the same monitor, with the same model, on the steps after the
 rollback, leaving out the signals the actions taken *tolerate* (symptoms they work around: a data filter's
 degenerate samples, a damped credit signal) and those an opt-in guard rewrites; behind a data filter it reads
@@ -193,6 +195,7 @@ class Supervisor:
         guards: list[str] = []
         tolerated: set[str] = set()  # signals the actions taken so far work around (verification skips them)
         alarmed_at = 0  # first alarm step of the attempt that led to the last action
+        first_limit = math.inf  # the original run's fault-free limit (see fault_free_limit)
         attempt = 0
         while True:
             adir = workdir / f"attempt-{attempt}"
@@ -238,11 +241,12 @@ class Supervisor:
             trail.attempts.append(rep)
             # healthy: saved before the fault's estimated onset (where the alarm's signals started to drift, by
             # CUSUM) and at least two steps before the first alarm
-            limit = math.inf
-            if mon.first_alarm_step is not None:
-                limit = mon.first_alarm_step - 1
-                if mon.onset_estimate is not None:
-                    limit = min(limit, mon.onset_estimate)
+            limit = fault_free_limit(mon.first_alarm_step, mon.onset_estimate)
+            if attempt == 0:
+                first_limit = limit
+            # every attempt runs the same fault hooks and an action only works around them: a retry's step past
+            # the original run's limit trained with the fault acting, whenever the retry's own alarm came
+            limit = min(limit, first_limit)
             healthy += [
                 (s, p)
                 for s, p in checkpoints(adir)
@@ -338,6 +342,16 @@ class Supervisor:
             diagnosis=next((a.diagnosis for a in trail.attempts if a.diagnosis), None),
         )
         return Supervised(rep, model, [history[s][1] for s in sorted(history)])
+
+
+def fault_free_limit(first_alarm_step: int | None, onset_estimate: int | None) -> float:
+    """Checkpoints saved before this step hold no update of the fault an attempt alarmed on: the fault's
+    estimated onset, and at least two steps before the first alarm (one taken on the alarm's doorstep may hold
+    the fault's first update); no bound where nothing alarmed."""
+    if first_alarm_step is None:
+        return math.inf
+    limit = first_alarm_step - 1
+    return min(limit, onset_estimate) if onset_estimate is not None else limit
 
 
 def _last(checkpoints: list[tuple[int, Path]]) -> tuple[int, Path] | None:
