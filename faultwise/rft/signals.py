@@ -138,16 +138,24 @@ def trajectory_signals(trajectories: Sequence[TrajectoryRecord]) -> dict[str, fl
     return out
 
 
-def in_loss_reward_signals(trajectories: Sequence[TrajectoryRecord]) -> dict[str, float]:
-    """``reward_mean`` and ``reward_std`` over the completions that entered the loss, when a data filter left
-    some out (else ``{}``; also ``{}`` when it left out all: that step trains on nothing).
+def in_loss_signals(trajectories: Sequence[TrajectoryRecord]) -> dict[str, float]:
+    """The per-completion means over the completions that entered the loss, when a data filter left some out
+    (else ``{}``; also ``{}`` when it left out all: that step trains on nothing): ``reward_mean`` and
+    ``reward_std``, and the tool calls and errors per completion.
 
-    A filter keeps degenerate completions in the batch, out of the update: their rewards say what the sampler
-    does, these say what the policy is trained on — whether the run still learns behind its filter."""
-    kept = [t.reward for t in trajectories if t.in_loss]
+    A filter keeps degenerate completions in the batch, out of the update: their rewards and tool use say what
+    the sampler does (an empty completion calls no tool), these say what the policy is trained on — whether the
+    run still learns behind its filter."""
+    kept = [t for t in trajectories if t.in_loss]
     if not kept or len(kept) == len(trajectories):
         return {}
-    return {"reward_mean": _mean(kept), "reward_std": statistics.stdev(kept) if len(kept) > 1 else 0.0}
+    rewards = [t.reward for t in kept]
+    return {
+        "reward_mean": _mean(rewards),
+        "reward_std": statistics.stdev(rewards) if len(rewards) > 1 else 0.0,
+        "tool_calls_per_traj": _mean([float(t.tool_calls) for t in kept]),
+        "tool_errors_per_traj": _mean([float(t.tool_errors) for t in kept]),
+    }
 
 
 def extract_signals(
@@ -168,5 +176,5 @@ def extract_signals(
         out["reward_accuracy_gap"] = out["reward_mean"] - out["task_accuracy"]
     if trajectories:
         out.update(trajectory_signals(trajectories))
-        out.update(in_loss_reward_signals(trajectories))  # a data filter on: the reward the update trains on
+        out.update(in_loss_signals(trajectories))  # a data filter on: what the update trains on
     return out

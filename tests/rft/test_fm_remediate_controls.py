@@ -24,7 +24,7 @@ from faultwise.rft.faultbench.policy import Rollout
 from faultwise.rft.fm.remediate import bench as B
 from faultwise.rft.fm.remediate.actions import RunCourse, generic_action, plan_action
 from faultwise.rft.records import FAMILY_OF, FAULT_TYPES, StepRecord, TrajectoryRecord
-from faultwise.rft.signals import extract_signals, in_loss_reward_signals
+from faultwise.rft.signals import extract_signals, in_loss_signals
 
 # The declared configuration an operator may change (TRL / verl settings, filters, the fallback grader).
 OPERATOR_LEVERS = {
@@ -220,28 +220,40 @@ def test_data_filters_decide_from_the_completion_alone():
     assert filtered_out(broken, RunConfig(drop_corrupted=True)) and not filtered_out(broken, degenerate)
 
 
-def _traj(i: int, reward: float, in_loss: bool) -> TrajectoryRecord:
+def _traj(
+    i: int, reward: float, in_loss: bool, tool_calls: int = 0, tool_errors: int = 0
+) -> TrajectoryRecord:
     return TrajectoryRecord.model_validate(
         {
             "step": 1, "index": i, "reward": reward, "correct": reward > 0.5, "response_length": 4,
             "advantage": 0.0, "return": reward, "repetition_ratio": 0.0, "unique_token_ratio": 1.0,
-            "tool_calls": 0, "tool_errors": 0, "is_empty": not in_loss, "is_short": False, "is_long": False,
-            "in_loss": in_loss,
+            "tool_calls": tool_calls, "tool_errors": tool_errors, "is_empty": not in_loss, "is_short": False,
+            "is_long": False, "in_loss": in_loss,
         }
     )  # fmt: skip
 
 
-def test_behind_a_filter_the_monitor_sees_the_reward_the_update_trains_on():
-    step = StepRecord(step=1, reward_mean=0.3, reward_std=0.5)
-    kept = [_traj(0, 1.2, True), _traj(1, 0.2, True)]
-    dropped = [_traj(2, 0.0, False), _traj(3, 0.0, False)]
-    view = in_loss_reward_signals(kept + dropped)
+def test_behind_a_filter_the_monitor_sees_what_the_update_trains_on():
+    step = StepRecord(
+        step=1, reward_mean=0.3, reward_std=0.5, tool_calls_per_traj=0.75, tool_errors_per_traj=0.25
+    )
+    kept = [_traj(0, 1.2, True, tool_calls=2, tool_errors=1), _traj(1, 0.2, True, tool_calls=1)]
+    dropped = [_traj(2, 0.0, False), _traj(3, 0.0, False)]  # empty completions: no reward, no tool call
+    view = in_loss_signals(kept + dropped)
     assert view["reward_mean"] == pytest.approx(0.7) and view["reward_std"] == pytest.approx(2**0.5 / 2)
-    assert extract_signals(step, kept + dropped)["reward_mean"] == pytest.approx(0.7)
-    # nothing filtered (every healthy run): the logged reward stands; everything filtered: nothing to judge
-    assert in_loss_reward_signals(kept) == {} and in_loss_reward_signals(dropped) == {}
-    assert extract_signals(step, kept)["reward_mean"] == 0.3
-    assert extract_signals(step, dropped)["reward_mean"] == 0.3
+    # the policy's tool use, not diluted by the completions the sampler cut to nothing
+    assert view["tool_calls_per_traj"] == pytest.approx(1.5) and view[
+        "tool_errors_per_traj"
+    ] == pytest.approx(0.5)
+    signals = extract_signals(step, kept + dropped)
+    assert signals["reward_mean"] == pytest.approx(0.7) and signals["tool_calls_per_traj"] == pytest.approx(
+        1.5
+    )
+    # nothing filtered (every healthy run): the logged values stand; everything filtered: nothing to judge
+    assert in_loss_signals(kept) == {} and in_loss_signals(dropped) == {}
+    for batch in (kept, dropped):
+        assert extract_signals(step, batch)["reward_mean"] == 0.3
+        assert extract_signals(step, batch)["tool_calls_per_traj"] == 0.75
 
 
 def test_a_limited_bench_holds_every_family_and_the_scales_share_of_mid_run_onsets():
