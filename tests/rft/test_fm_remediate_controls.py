@@ -242,13 +242,11 @@ def test_behind_a_filter_the_monitor_sees_what_the_update_trains_on():
     view = in_loss_signals(kept + dropped)
     assert view["reward_mean"] == pytest.approx(0.7) and view["reward_std"] == pytest.approx(2**0.5 / 2)
     # the policy's tool use, not diluted by the completions the sampler cut to nothing
-    assert view["tool_calls_per_traj"] == pytest.approx(1.5) and view[
-        "tool_errors_per_traj"
-    ] == pytest.approx(0.5)
+    assert view["tool_calls_per_traj"] == pytest.approx(1.5)
+    assert view["tool_errors_per_traj"] == pytest.approx(0.5)
     signals = extract_signals(step, kept + dropped)
-    assert signals["reward_mean"] == pytest.approx(0.7) and signals["tool_calls_per_traj"] == pytest.approx(
-        1.5
-    )
+    assert signals["reward_mean"] == pytest.approx(0.7)
+    assert signals["tool_calls_per_traj"] == pytest.approx(1.5)
     # nothing filtered (every healthy run): the logged values stand; everything filtered: nothing to judge
     assert in_loss_signals(kept) == {} and in_loss_signals(dropped) == {}
     for batch in (kept, dropped):
