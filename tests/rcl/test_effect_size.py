@@ -12,7 +12,7 @@ import pytest
 from rcl_support.incidents import one_span_traces
 
 from faultwise.rcl.profile import NormalProfile
-from faultwise.rcl.reasoners.embedded import EmbeddedConfig, shift_strength
+from faultwise.rcl.reasoners.embedded import EmbeddedConfig, shift_strength, shift_strength_many
 from faultwise.rcl.telemetry.schema import SPAN_COLUMNS, Telemetry, conform
 from faultwise.rcl.tools import DataTools
 from faultwise.rcl.tools.timing import JITTER_US
@@ -146,3 +146,28 @@ def test_a_wait_that_adds_little_to_a_request_is_sure_but_not_large():
     assert small_floor == pytest.approx(small_none * 0.5, rel=0.1)
     assert _wait_strength(1_000_000.0, 10, floor) == pytest.approx(_wait_strength(1_000_000.0, 10, none))
     assert _wait_strength(1_000_000.0, 10, floor) > 0.8
+
+
+@pytest.mark.parametrize(
+    "config",
+    [EmbeddedConfig(), EmbeddedConfig(tail_confidence=False), EmbeddedConfig(effect_scale=None)],
+    ids=["default", "count confidence only", "count only"],
+)
+def test_the_per_span_and_the_vectorised_shift_scores_agree(config):
+    """The span agents score one shift at a time (a scalar fast path), trace selection scores all at once:
+    both must give one score for one shift, with the tail confidence and the wait floor."""
+    grid = [
+        (z, effect, tail_z, floor)
+        for z in (0.0, 2.9, 3.5, 8.0, 50.0)
+        for effect in (0.0, 0.004, 0.02, 1.0, 30.0)
+        for tail_z in (0.0, 4.5, 12.0)
+        for floor in (0.0, 0.01)
+    ]
+    z, effect, tail_z, floor = (np.array(col) for col in zip(*grid, strict=True))
+    for f in (0.0, 0.01):
+        at = floor == f
+        many = shift_strength_many(z[at], effect[at], config, tail_z[at], f)
+        one = [
+            shift_strength(a, b, config, t, f) for a, b, t in zip(z[at], effect[at], tail_z[at], strict=True)
+        ]
+        assert many == pytest.approx(one, abs=1e-12)

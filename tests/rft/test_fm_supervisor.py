@@ -160,8 +160,9 @@ def test_an_escalation_keeps_no_checkpoint_a_retry_saved_with_the_fault_acting(r
         slowed = settings.learning_rate < cfg.learning_rate
         return [UpdateFreeze("easy", onset_step=later if slowed else ONSET)]
 
+    # its retries train to step 8: no trajectory statistic may decide, only the vanished update (any CPU)
     sup = Supervisor(
-        hard_rules_only(real_profile, "update_freeze"), save_every=2, planner=generic_action
+        hard_rules_no_changes(real_profile, "update_freeze"), save_every=2, planner=generic_action
     ).run(cfg, tmp_path, injectors_factory=delayed_by_a_slower_run)
     rep = sup.report
     assert rep.status == "escalated" and [a.first_alarm_step for a in rep.attempts] == [ONSET, later, later]
