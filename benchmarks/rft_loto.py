@@ -1,13 +1,15 @@
 """Leave-one-type-out detection table of RFT-FM: fit with one fault type's runs left out, score that type.
 
     python benchmarks/rft_loto.py FIT_BENCH EVAL_BENCH [--use-accuracy] [--types kl_explosion,...]
+        [--baseline HEALTHY_BENCH ...]
 
 For every fault type, the model is fitted on FIT_BENCH without that type's runs and scored on that type's runs
 of EVAL_BENCH (another seed), as the online monitor emits: run-level recall per strength (an event at or after
 the labelled onset), early alarms (an event before the onset), median delay, and how often the emitted
 diagnosis names the left-out type (it cannot be right: the diagnoser never saw it) or its family. The normal
 runs of EVAL_BENCH are scored once: the detector's profile is fitted on the normal runs only, which no fold
-leaves out, so every fold has the same profile (checked) and the same false alarms.
+leaves out, so every fold has the same profile (checked) and the same false alarms. With ``--baseline``, every
+fold's model is re-baselined on those benches' normal runs (``rft rebaseline``: EVAL_BENCH of another setup).
 
 Prints one JSON document.
 """
@@ -19,8 +21,9 @@ import json
 import statistics
 from pathlib import Path
 
+from faultwise.rft.faultbench.config import trainer_setup_of
 from faultwise.rft.faultbench.load import load_bench
-from faultwise.rft.fm.evaluation import fit_model, run_monitor
+from faultwise.rft.fm.evaluation import fit_model, rebaseline_model, run_monitor, signals_of
 from faultwise.rft.records import FAMILY_OF, FAULT_TYPES
 
 
@@ -30,7 +33,15 @@ def main() -> None:
     ap.add_argument("eval_bench", type=Path)
     ap.add_argument("--use-accuracy", action="store_true", help="true task accuracy as an input")
     ap.add_argument("--types", default="", help="comma-separated fault types (default: every type)")
+    ap.add_argument(
+        "--baseline",
+        type=Path,
+        action="append",
+        default=[],
+        help="re-baseline every fold's model on this bench's normal runs (repeatable)",
+    )
     args = ap.parse_args()
+    healthy = [r for b in args.baseline for r in load_bench(b).runs if not r.is_faulty]
     fit_runs = load_bench(args.fit_bench).runs
     eval_runs = load_bench(args.eval_bench).runs
     types = [t for t in args.types.split(",") if t] or [t for t in FAULT_TYPES if t != "none"]
@@ -45,6 +56,13 @@ def main() -> None:
             fitted_on=f"{args.fit_bench} without {ftype}",
             use_accuracy=args.use_accuracy,
         )
+        if healthy:
+            model = rebaseline_model(
+                model,
+                [signals_of(r, args.use_accuracy) for r in healthy],
+                [trainer_setup_of(r.info.config) for r in healthy],
+                baseline=",".join(str(b) for b in args.baseline),
+            )
         if profile is None:
             profile = model.profile
         assert model.profile == profile, "the profile depends on the normal runs only"
@@ -69,6 +87,8 @@ def main() -> None:
     doc = {
         "fit_bench": str(args.fit_bench),
         "eval_bench": str(args.eval_bench),
+        "baseline": [str(b) for b in args.baseline],
+        "profile_normal_runs": profile.n_normal_runs if profile is not None else 0,
         "signals": "real-trainer signals + true accuracy"
         if args.use_accuracy
         else "real-trainer signals only",

@@ -123,21 +123,78 @@ def fit(
     model = fit_model(runs, false_alarm_rate, fitted_on=fitted_on, use_accuracy=use_accuracy)
     save_model(model, out)
     n_norm = sum(not r.is_faulty for r in runs)
-    prof = model.profile
-    slow = f" {prof.slow_threshold:.2f} (slow)" if prof.slow_threshold is not None else ""
     typer.echo(
-        f"fitted on {n_norm} normal + {len(runs) - n_norm} faulty runs; thresholds {prof.threshold:.2f} "
-        f"(instant) {prof.trend_threshold:.2f} (trend) {prof.joint_threshold:.2f} (joint){slow}; "
+        f"fitted on {n_norm} normal + {len(runs) - n_norm} faulty runs; {_thresholds(model.profile)}; "
         f"diagnoser classes {len(model.diagnoser.classes) if model.diagnoser else 0}; wrote {out}"
     )
     if model.domain is not None and model.domain.ranges:  # the setups outside which the model stays out
-        typer.echo(
-            "judges runs within the fitted setups: "
-            + ", ".join(
-                f"{k} {lo:g}" if lo == hi else f"{k} {lo:g}..{hi:g}"
-                for k, (lo, hi) in model.domain.ranges.items()
-            )
-        )
+        typer.echo("judges runs within the fitted setups: " + _ranges(model.domain.ranges))
+
+
+def _thresholds(prof: Any) -> str:
+    """A profile's alarm thresholds, one phrase (``prof``: a NormalProfile, loaded lazily)."""
+    slow = f" {prof.slow_threshold:.2f} (slow)" if prof.slow_threshold is not None else ""
+    return (
+        f"thresholds {prof.threshold:.2f} (instant) {prof.trend_threshold:.2f} (trend) "
+        f"{prof.joint_threshold:.2f} (joint){slow}"
+    )
+
+
+def _ranges(ranges: dict[str, tuple[float, float]]) -> str:
+    return ", ".join(f"{k} {lo:g}" if lo == hi else f"{k} {lo:g}..{hi:g}" for k, (lo, hi) in ranges.items())
+
+
+@app.command("rebaseline")
+def rebaseline_cmd(
+    model: Annotated[
+        Path, typer.Argument(help="Fitted model (from `faultwise rft fit`).", show_default=False)
+    ],
+    healthy: Annotated[
+        list[Path],
+        typer.Argument(
+            help="Healthy runs of your setup: bench directories (their normal runs are used) or training logs "
+            "(any format `watch` reads; each one healthy run).",
+            show_default=False,
+        ),
+    ],
+    out: Annotated[Path, typer.Option("--out", help="Where to write the re-baselined model (JSON).")],
+) -> None:
+    """Refit a model's normal profile on healthy runs of your own setup; keep its diagnosers.
+
+    A model judges only runs of the setups it was fitted on (a larger policy or other hyperparameters move the
+    signals differently). Fault-injected runs of your setup are rarely at hand, healthy ones are: the new
+    profile, calibrated to the model's false-alarm budget on them, judges your runs (faults present from the
+    first step included) and the diagnosers name what they learnt from the fitting bench's faults.
+    """
+    from faultwise.rft.faultbench.config import trainer_setup_of
+    from faultwise.rft.faultbench.load import REGISTRY, load_bench
+    from faultwise.rft.fm.evaluation import rebaseline_model, signals_of
+    from faultwise.rft.fm.model import load_model, save_model
+    from faultwise.rft.fm.monitor import logged_signals
+    from faultwise.rft.fm.readers import read_log
+
+    fm = load_model(model)
+    runs: list[list[tuple[int, dict[str, float]]]] = []
+    setups: list[dict[str, float]] | None = []
+    for i, path in enumerate(healthy):
+        if any(path.resolve() == p.resolve() for p in healthy[:i]):
+            raise InputError(path, "given twice: its runs would count double")
+        if (path / REGISTRY).is_file():
+            normal = [r for r in load_bench(path).runs if not r.is_faulty]
+            runs.extend(signals_of(r) for r in normal)
+            if setups is not None:
+                setups.extend(trainer_setup_of(r.info.config) for r in normal)
+        else:
+            runs.append([(s.step, logged_signals(s)) for s in read_log(path).steps])
+            setups = None  # a log declares no training setup: the new model judges runs by their first steps
+    new = rebaseline_model(fm, runs, setups, baseline=",".join(str(p) for p in healthy))
+    save_model(new, out)
+    typer.echo(
+        f"profile refitted on {len(runs)} healthy runs ({sum(len(r) for r in runs)} steps); "
+        f"{_thresholds(new.profile)}; diagnosers kept; wrote {out}"
+    )
+    if new.domain is not None and new.domain.ranges:
+        typer.echo("judges runs within the baseline's setups: " + _ranges(new.domain.ranges))
 
 
 @app.command("evaluate")

@@ -29,3 +29,15 @@ def test_leave_one_type_out_fits_without_the_scored_type(write_bench, tmp_path):
         text=True,
     )
     assert bad.returncode == 2 and "unknown fault type" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_with_a_baseline_every_fold_judges_by_the_baselines_profile(write_bench, tmp_path):
+    fit = write_bench(tmp_path / "fit", 0, per_type=1, normals=12)
+    ev = write_bench(tmp_path / "eval", 5000, per_type=1, normals=6)
+    base = write_bench(tmp_path / "base", 7000, per_type=0, normals=5)
+    argv = [sys.executable, str(SCRIPT), str(fit), str(ev), "--types", "kl_explosion"]
+    plain = json.loads(subprocess.run(argv, capture_output=True, text=True, check=True).stdout)
+    assert plain["baseline"] == [] and plain["profile_normal_runs"] == 12
+    argv += ["--baseline", str(base)]
+    doc = json.loads(subprocess.run(argv, capture_output=True, text=True, check=True).stdout)
+    assert doc["baseline"] == [str(base)] and doc["profile_normal_runs"] == 5

@@ -7,7 +7,7 @@
   :class:`FMCallback` (``callback``): the monitor inside a TRL trainer;
 - ``readers`` (verl, TRL, OpenRLHF, TensorBoard logs), :func:`watch` (``watcher``: follow a growing log),
   ``report`` (offline HTML page of a run);
-- ``evaluation``: fit a model on a bench and score it; ``compare``: the comparison methods (Isolation Forest,
+- ``evaluation``: fit a model on a bench, re-baseline it on healthy runs of another setup, and score it; ``compare``: the comparison methods (Isolation Forest,
   LOF, KNN, SVM, ...) under the same protocol;
 - ``remediate/``: actions, guards and the :class:`Supervisor` closed loop.
 
@@ -22,7 +22,7 @@ from faultwise.rft.fm.compare import compare_methods
 from faultwise.rft.fm.detect import Detector, Evidence, NormalProfile, StepVerdict, fit_profile
 from faultwise.rft.fm.diagnose import DiagnoserModel, FaultDiagnosis, diagnose, fit_diagnoser
 from faultwise.rft.fm.domain import SetupDomain, fit_domain
-from faultwise.rft.fm.evaluation import RunOutcome, evaluate, fit_model, run_monitor
+from faultwise.rft.fm.evaluation import RunOutcome, evaluate, fit_model, rebaseline_model, run_monitor
 from faultwise.rft.fm.model import FMModel, load_model, save_model
 from faultwise.rft.fm.monitor import FailureMonitor, FMEvent
 from faultwise.rft.fm.readers import ReadResult, read_log
@@ -76,6 +76,7 @@ __all__ = [
     "load_model",
     "plan_action",
     "read_log",
+    "rebaseline_model",
     "remediation_bench",
     "render_report",
     "report_for_path",

@@ -13,7 +13,7 @@ accuracy (and what is computed from per-answer correctness) only with ``use_accu
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -147,6 +147,31 @@ def fit_model(
     if len(set(y)) >= 2:
         model.selfref_diagnoser = fit_diagnoser(np.vstack(X), y)
     return model
+
+
+def rebaseline_model(
+    model: FMModel,
+    healthy_runs: Sequence[Sequence[tuple[int, dict[str, float]]]],
+    setups: Sequence[Mapping[str, float]] | None = None,
+    baseline: str = "",
+) -> FMModel:
+    """``model`` with its normal profile refitted on healthy runs of another setup; its diagnosers kept.
+
+    A profile describes how the runs of one setup move (policy size, learning rate, sampling); a fitted model
+    therefore stays out of runs of another setup (:mod:`faultwise.rft.fm.domain`). What an operator of that
+    setup has is healthy runs of it, not fault-injected ones: refitting the profile on them (its thresholds
+    calibrated to the model's false-alarm budget on them) lets faults present from the first step show, while
+    the diagnosers keep what the fitting bench's faults taught them. They read each signal in units of the
+    profile (z-scores, tail scores), so they need no refit. ``setups`` are the runs' declared settings: the
+    new model judges runs within their hull (None: setups not known, judged on the first steps' signals)."""
+    if len(healthy_runs) < 2:
+        raise InputError(baseline or "baseline", f"needs at least 2 healthy runs, found {len(healthy_runs)}")
+    use_accuracy = bool(model.selfref is not None and model.selfref.use_accuracy)
+    drop = INJECTOR_ONLY_SIGNALS | (frozenset() if use_accuracy else ACCURACY_DERIVED_SIGNALS)
+    runs = [[(s, {k: v for k, v in sig.items() if k not in drop}) for s, sig in run] for run in healthy_runs]
+    profile = fit_profile(runs, model.profile.target_false_alarm_rate)
+    domain = fit_domain(setups) if setups is not None else None
+    return model.model_copy(update={"profile": profile, "domain": domain, "baseline": baseline})
 
 
 # ----------------------------------------------------------------------------------------------- scoring

@@ -50,6 +50,11 @@ class FMModel(BaseModel):
         "",
         description="the bench(es) the model was fitted on, comma-separated (the comparison methods refit there)",
     )
+    baseline: str = Field(
+        "",
+        description="the healthy runs the profile was refitted on (`rft rebaseline`), comma-separated; empty: "
+        "the normal runs of the fitting benches",
+    )
 
 
 def save_model(model: FMModel, path: str | Path) -> None:

@@ -80,6 +80,20 @@ EXCURSION_Z = 3.0
 MAX_EXCURSIONS = 5  # per event, the largest by |z| (bounded memory in a long event)
 
 
+def logged_signals(
+    step: StepRecord, trajectories: Sequence[TrajectoryRecord] | None = None
+) -> dict[str, float]:
+    """The named signals the monitor reads from one logged step: :func:`extract_signals` plus the extras real
+    trainers log beside the step fields (:data:`LOGGED_EXTRA_SIGNALS`)."""
+    signals = extract_signals(step, trajectories)
+    extra = step.model_extra or {}
+    for name in LOGGED_EXTRA_SIGNALS:
+        v = extra.get(name)
+        if isinstance(v, int | float) and not isinstance(v, bool):
+            signals[name] = float(v)
+    return signals
+
+
 def _finite_or_text(v: float) -> float | str:
     return v if math.isfinite(v) else ("inf" if v > 0 else "-inf" if v < 0 else "nan")
 
@@ -199,13 +213,7 @@ class FailureMonitor:
 
     def update(self, step: StepRecord, trajectories: Sequence[TrajectoryRecord] | None = None) -> FMEvent:
         """Feed one step record (and its trajectories, when known)."""
-        signals = extract_signals(step, trajectories)
-        extra = step.model_extra or {}
-        for name in LOGGED_EXTRA_SIGNALS:
-            v = extra.get(name)
-            if isinstance(v, int | float) and not isinstance(v, bool):
-                signals[name] = float(v)
-        return self.update_signals(step.step, signals)
+        return self.update_signals(step.step, logged_signals(step, trajectories))
 
     def declare(self, max_response_length: float | None = None) -> None:
         """Take a setting the log itself declares (its printed config), unless the caller already gave one."""
