@@ -174,6 +174,7 @@ def rebaseline_cmd(
     from faultwise.rft.fm.readers import read_log
 
     fm = load_model(model)
+    use_accuracy = bool(fm.selfref is not None and fm.selfref.use_accuracy)  # as the model was fitted
     runs: list[list[tuple[int, dict[str, float]]]] = []
     setups: list[dict[str, float]] | None = []
     for i, path in enumerate(healthy):
@@ -181,7 +182,7 @@ def rebaseline_cmd(
             raise InputError(path, "given twice: its runs would count double")
         if (path / REGISTRY).is_file():
             normal = [r for r in load_bench(path).runs if not r.is_faulty]
-            runs.extend(signals_of(r) for r in normal)
+            runs.extend(signals_of(r, use_accuracy) for r in normal)
             if setups is not None:
                 setups.extend(trainer_setup_of(r.info.config) for r in normal)
         else:

@@ -126,3 +126,19 @@ def test_cli_rebaseline_without_two_healthy_runs_is_one_line_and_writes_nothing(
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "needs at least 2 healthy runs, found 0" in err[0], err
     assert not out.exists()
+
+
+def test_true_accuracy_enters_the_new_profile_only_if_the_model_was_fitted_with_it(
+    write_bench, model, tmp_path, capsys
+):
+    from faultwise.rft.fm.model import save_model
+
+    bench = write_bench(tmp_path / "theirs", 700, per_type=0, normals=4, steps=12)
+    with_acc = fit_model(load_bench(bench).runs, use_accuracy=True)
+    for name, fitted in (("plain", model), ("acc", with_acc)):
+        save_model(fitted, tmp_path / f"{name}.json")
+        out = tmp_path / f"{name}-rebased.json"
+        assert main(["rft", "rebaseline", str(tmp_path / f"{name}.json"), str(bench), "--out", str(out)]) == 0
+        signals = json.loads(out.read_text())["profile"]["signals"]
+        assert ("task_accuracy" in signals) is (name == "acc"), name
+    capsys.readouterr()

@@ -7,8 +7,8 @@
   :class:`FMCallback` (``callback``): the monitor inside a TRL trainer;
 - ``readers`` (verl, TRL, OpenRLHF, TensorBoard logs), :func:`watch` (``watcher``: follow a growing log),
   ``report`` (offline HTML page of a run);
-- ``evaluation``: fit a model on a bench, re-baseline it on healthy runs of another setup, and score it; ``compare``: the comparison methods (Isolation Forest,
-  LOF, KNN, SVM, ...) under the same protocol;
+- ``evaluation``: fit a model on a bench, re-baseline it on healthy runs of another setup, and score it;
+  ``compare``: the comparison methods (Isolation Forest, LOF, KNN, SVM, ...) under the same protocol;
 - ``remediate/``: actions, guards and the :class:`Supervisor` closed loop.
 
 ``import faultwise.rft.fm`` stays light: :class:`FMCallback` (transformers) is imported on first use.
