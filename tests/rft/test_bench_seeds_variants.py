@@ -55,8 +55,11 @@ def test_wide_variant_changes_the_policy_and_the_hyperparameter_ranges_not_the_r
         seen = {getattr(c, field) for c in wide}
         assert seen <= set(getattr(VARIANTS["wide"], attr))
         assert seen - set(getattr(VARIANTS["default"], attr))  # values the default never draws
-        assert min(seen) < min(getattr(c, field) for c in default)  # a wider range, not a shifted copy
-        assert max(seen) > max(getattr(c, field) for c in default)
+        assert min(seen) < min(getattr(c, field) for c in default)
+        if field != "learning_rate":  # a wider range, not a shifted copy
+            assert max(seen) > max(getattr(c, field) for c in default)
+    # the larger policy trains at lower learning rates (at 1e-3 most of its fault-free runs collapsed)
+    assert max(VARIANTS["wide"].learning_rates) < max(VARIANTS["default"].learning_rates)
 
 
 @pytest.mark.trl

@@ -6,8 +6,8 @@ the same distribution, seeded by the run, so a detector cannot tell faults from 
 alarms on normal runs are measurable. Faults start at step 1 or mid-run (onset drawn in the middle third).
 
 A :class:`Variant` sets the policy's size and those hyperparameter ranges: ``default`` is the bench every
-figure was fitted on; ``wide`` (a larger policy, learning rate, KL coefficient, temperature and clip range drawn
-from other and wider sets) is out of distribution for a detector fitted on ``default``.
+figure was fitted on; ``wide`` (a larger policy at lower learning rates, KL coefficient, temperature and clip
+range drawn from other and wider sets) is out of distribution for a detector fitted on ``default``.
 
 Seeds: a bench's base seed is any integer in 0 ... 2**32-1; run ``k`` of it gets the run seed
 ``base * 100_000 + k`` (so the run ids of a base seed never collide with another's). Run seeds above 2**32-1
@@ -62,13 +62,16 @@ VARIANTS: dict[str, Variant] = {
     ),
     "wide": Variant(
         name="wide",
-        description="a larger policy (hidden 96, 3 layers: 3x the parameters) and other, wider ranges of "
-        "learning rate, KL coefficient, temperature and clip range",
+        description="a larger policy (hidden 96, 3 layers: 3x the parameters) trained at lower learning rates, "
+        "and other, wider ranges of KL coefficient, temperature and clip range",
         # the larger Llama needs a gentler warm start (at the default 3e-3 it reached 0.16 held-out accuracy, with
         # most fault-free runs then collapsing to format-only answers); at 1e-3 it starts as good as the
-        # default's (0.62 against 0.63), so the variant changes the size and the ranges, not the starting skill
+        # default's (0.62 against 0.63), so the variant changes the size and the ranges, not the starting skill.
+        # Likewise in RL: drawn from (1.5e-4, 4e-4, 1e-3), 38 of 45 fault-free runs at 1e-3 collapsed to
+        # accuracy 0 by themselves (3 of 40 at 4e-4, 0 of 35 at 1.5e-4; the default variant: 0 of 144), so a
+        # "normal" label there named a failed run. A larger model trains at lower rates.
         policy={"hidden_size": 96, "layers": 3, "sft_lr": 1e-3},
-        learning_rates=(1.5e-4, 4e-4, 1e-3),
+        learning_rates=(1e-4, 2e-4, 3e-4),
         betas=(0.01, 0.03, 0.12),
         temperatures=(0.8, 0.95, 1.2),
         epsilons=(0.15, 0.24, 0.35),
