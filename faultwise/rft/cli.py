@@ -60,6 +60,13 @@ def _check_seed(seed: int) -> int:
     return check_base_seed(seed, "--seed")
 
 
+def _check_distinct(paths: list[Path]) -> None:
+    """Refuse a bench or log given twice (its runs would count double), however its path is spelled."""
+    for i, path in enumerate(paths):
+        if any(path.resolve() == p.resolve() for p in paths[:i]):
+            raise InputError(path, "given twice: its runs would count double")
+
+
 def _check_variant(variant: str) -> str:
     from faultwise.rft.faultbench.scales import get_variant
 
@@ -114,10 +121,9 @@ def fit(
     if not 0 < false_alarm_rate < 1:
         raise InputError("--false-alarm-rate", f"must be between 0 and 1, got {false_alarm_rate}")
     _check_split(split)
+    _check_distinct(bench_dirs)
     runs = []
-    for i, bench_dir in enumerate(bench_dirs):
-        if any(bench_dir.resolve() == b.resolve() for b in bench_dirs[:i]):
-            raise InputError(bench_dir, "given twice: its runs would count double")
+    for bench_dir in bench_dirs:
         runs.extend(split_runs(load_bench(bench_dir).runs, split))
     fitted_on = ",".join(str(b) for b in bench_dirs)
     model = fit_model(runs, false_alarm_rate, fitted_on=fitted_on, use_accuracy=use_accuracy)
@@ -177,9 +183,8 @@ def rebaseline_cmd(
     use_accuracy = bool(fm.selfref is not None and fm.selfref.use_accuracy)  # as the model was fitted
     runs: list[list[tuple[int, dict[str, float]]]] = []
     setups: list[dict[str, float]] | None = []
-    for i, path in enumerate(healthy):
-        if any(path.resolve() == p.resolve() for p in healthy[:i]):
-            raise InputError(path, "given twice: its runs would count double")
+    _check_distinct(healthy)
+    for path in healthy:
         if (path / REGISTRY).is_file():
             normal = [r for r in load_bench(path).runs if not r.is_faulty]
             runs.extend(signals_of(r, use_accuracy) for r in normal)
@@ -200,7 +205,14 @@ def rebaseline_cmd(
 
 @app.command("evaluate")
 def evaluate_cmd(
-    bench_dir: BenchArg,
+    bench_dirs: Annotated[
+        list[Path],
+        typer.Argument(
+            help="Bench directories (registry.csv + runs/). Several benches are scored as one: their runs "
+            "pooled (two benches give 48 normal runs to count false alarms on).",
+            show_default=False,
+        ),
+    ],
     model: Annotated[
         Path | None,
         typer.Option(
@@ -231,19 +243,45 @@ def evaluate_cmd(
     split: Annotated[
         str, typer.Option("--split", help="all, or eval: score only the held-out-seed part of the bench.")
     ] = "all",
+    runs_csv: Annotated[
+        Path | None,
+        typer.Option(
+            "--runs",
+            help="Also write one CSV row per run: its bench, onset, first alarm, detection step, false alarm, "
+            "emitted diagnosis, whether it is right, the monitor's onset estimate, why the model stayed out.",
+        ),
+    ] = None,
 ) -> None:
-    """Score detection and diagnosis on a bench; optionally the comparison methods side by side.
+    """Score detection and diagnosis on one or more benches; optionally the comparison methods side by side.
 
     Score a model on seeds it was not fitted on: a bench generated with another --seed, or --split eval.
     """
     from faultwise.rft.faultbench.load import load_bench, split_runs
-    from faultwise.rft.fm.evaluation import evaluate
+    from faultwise.rft.fm.evaluation import outcome_rows, score_runs, summarize
     from faultwise.rft.fm.model import load_model
 
     _check_split(split)
     fm = load_model(model) if model is not None else None
-    runs = split_runs(load_bench(bench_dir).runs, split)
-    doc = evaluate(fm, runs, use_accuracy=use_accuracy)
+    _check_distinct(bench_dirs)
+    runs, sources = [], []
+    for bench_dir in bench_dirs:
+        part = split_runs(load_bench(bench_dir).runs, split)
+        runs.extend(part)
+        sources.extend([str(bench_dir)] * len(part))
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    with Progress(
+        TextColumn("[bold]scoring runs"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    ) as progress:
+        task = progress.add_task("", total=len(runs))
+        outcomes = score_runs(fm, runs, lambda: progress.advance(task), use_accuracy)
+    doc = summarize(outcomes, fm, use_accuracy)
     others = None
     if compare:
         if fm is None:
@@ -256,16 +294,37 @@ def evaluate_cmd(
         fit_runs = []
         for src in srcs:
             part = load_bench(src).runs
-            if src.resolve() == Path(bench_dir).resolve() and split == "eval":
+            if any(src.resolve() == b.resolve() for b in bench_dirs) and split == "eval":
                 part = split_runs(part, "fit")  # same bench: the methods fit on the same part as the model
             fit_runs.extend(part)
         others = compare_methods(fm, fit_runs, runs)
+    if runs_csv is not None:  # written once everything is scored: a failed --compare leaves no table behind
+        _write_rows(
+            runs_csv, [{"bench": b, **row} for b, row in zip(sources, outcome_rows(outcomes), strict=True)]
+        )
     if json_out:
         if others is not None:
             doc["compare"] = others
         _print_json(doc)
         return
     _print_tables(doc, others)
+
+
+def _write_rows(path: Path, rows: list[dict[str, Any]]) -> None:
+    """Write ``rows`` as CSV, atomically (a failed run leaves no half table); empty cells for None."""
+    import csv
+
+    from faultwise.io import atomic_open
+
+    if not rows:
+        raise InputError(path, "no runs to write")
+    try:
+        with atomic_open(path, "w", encoding="utf-8") as fh:
+            w = csv.DictWriter(fh, fieldnames=list(rows[0]), lineterminator="\n")
+            w.writeheader()
+            w.writerows(rows)
+    except OSError as exc:
+        raise InputError(path, f"cannot write ({exc.strerror or exc.__class__.__name__})") from None
 
 
 def _print_tables(doc: dict[str, Any], others: dict[str, Any] | None) -> None:

@@ -22,7 +22,16 @@ from faultwise.rft.fm.compare import compare_methods
 from faultwise.rft.fm.detect import Detector, Evidence, NormalProfile, StepVerdict, fit_profile
 from faultwise.rft.fm.diagnose import DiagnoserModel, FaultDiagnosis, diagnose, fit_diagnoser
 from faultwise.rft.fm.domain import SetupDomain, fit_domain
-from faultwise.rft.fm.evaluation import RunOutcome, evaluate, fit_model, rebaseline_model, run_monitor
+from faultwise.rft.fm.evaluation import (
+    RunOutcome,
+    evaluate,
+    fit_model,
+    outcome_rows,
+    rebaseline_model,
+    run_monitor,
+    score_runs,
+    summarize,
+)
 from faultwise.rft.fm.model import FMModel, load_model, save_model
 from faultwise.rft.fm.monitor import FailureMonitor, FMEvent
 from faultwise.rft.fm.readers import ReadResult, read_log
@@ -74,6 +83,7 @@ __all__ = [
     "fit_model",
     "fit_profile",
     "load_model",
+    "outcome_rows",
     "plan_action",
     "read_log",
     "rebaseline_model",
@@ -82,5 +92,7 @@ __all__ = [
     "report_for_path",
     "run_monitor",
     "save_model",
+    "score_runs",
+    "summarize",
     "watch",
 ]

@@ -315,11 +315,28 @@ def evaluate(
 ) -> dict[str, Any]:
     """Detection and diagnosis scores of what the monitor emitted on ``runs`` (``progress()`` after each
     run); ``model=None``: the self-referenced detector and the interpretable fingerprints alone."""
+    return summarize(score_runs(model, runs, progress, use_accuracy), model, use_accuracy)
+
+
+def score_runs(
+    model: FMModel | None,
+    runs: Sequence[BenchRun],
+    progress: Callable[[], None] | None = None,
+    use_accuracy: bool | None = None,
+) -> list[RunOutcome]:
+    """Each run replayed through the monitor (:func:`run_monitor`), in order; ``progress()`` after each."""
     outcomes = []
     for r in runs:
         outcomes.append(run_monitor(model, r, use_accuracy))
         if progress:
             progress()
+    return outcomes
+
+
+def summarize(
+    outcomes: Sequence[RunOutcome], model: FMModel | None, use_accuracy: bool | None = None
+) -> dict[str, Any]:
+    """The scores document of :func:`evaluate` from per-run outcomes (of one bench or of several pooled)."""
     errors = [abs(o.onset_estimate - o.onset) for o in outcomes if o.onset_estimate is not None and o.onset]
     uses = (
         use_accuracy
@@ -338,6 +355,46 @@ def evaluate(
         "median_onset_error_steps": float(np.median(errors)) if errors else None,
         "model_declined": _declined(outcomes) if model is not None else None,
     }
+
+
+#: columns of :func:`outcome_rows`, in order (``rft evaluate --runs``)
+OUTCOME_COLUMNS: tuple[str, ...] = (
+    "run_id",
+    "fault_type",
+    "strength",
+    "onset_step",
+    "first_alarm_step",
+    "detected_step",
+    "false_alarm",
+    "diagnosis",
+    "diagnosis_correct",
+    "onset_estimate_step",
+    "model_declined",
+)
+
+
+def outcome_rows(outcomes: Sequence[RunOutcome]) -> list[dict[str, Any]]:
+    """One row per run of what the monitor did, for a table a user can sort (missed runs, wrong names, false
+    alarms). Empty cells: not applicable (no onset on a normal run, no event, no diagnosis on a normal run)."""
+    rows = []
+    for o in outcomes:
+        faulty = o.fault_type != "none"
+        rows.append(
+            {
+                "run_id": o.run_id,
+                "fault_type": o.fault_type,
+                "strength": o.strength,
+                "onset_step": o.onset if faulty else None,
+                "first_alarm_step": o.first_alarm,
+                "detected_step": o.alarm_after_onset if faulty else None,
+                "false_alarm": o.false_alarm,
+                "diagnosis": o.predicted if faulty else None,
+                "diagnosis_correct": (o.predicted == o.fault_type) if faulty else None,
+                "onset_estimate_step": o.onset_estimate,
+                "model_declined": o.declined,
+            }
+        )
+    return rows
 
 
 def _declined(outcomes: Sequence[RunOutcome]) -> dict[str, Any]:
