@@ -281,3 +281,36 @@ def test_rewards_above_the_declared_range_on_every_step_name_a_systematic_excess
     ev = fm.events[0]
     assert ev.opened_step == 30 and ev.diagnosed_step == 30 + fm.confirm_steps
     assert ev.diagnosis.fault_type == named
+
+
+@pytest.mark.parametrize("held,named", [(True, "reward_hacking"), (False, "reward_spike")])
+def test_a_held_reward_break_names_hacking_also_where_the_models_diagnoser_abstains(
+    make_run, normal_signal_runs, monkeypatch, held, named
+):
+    """Where a fitted model judges the run and its diagnoser answers unknown, the break decides, and it decides
+    as without a model: a reward above the declared range on every step through the confirmation is a grader
+    paying systematically (hacking), on some steps a spike."""
+    import faultwise.rft.fm.monitor as monitor_module
+    from faultwise.rft.fm.detect.profile import fit_profile
+    from faultwise.rft.fm.diagnose.classifier import DiagnoserModel, FaultDiagnosis
+    from faultwise.rft.fm.model import FMModel
+    from faultwise.rft.signals import extract_signals
+
+    abstains = DiagnoserModel(
+        classes=["reward_spike"], features=[], mean=[], scale=[], coef=[[]], intercept=[0.0],
+        max_distance=0.0, centroids=[[]], span=[],
+    )  # fmt: skip
+    unknown = FaultDiagnosis(fault_type="unknown", family="unknown", confidence=0.0, source="unknown")
+    monkeypatch.setattr(monitor_module, "diagnose", lambda window, model=None: unknown)
+    model = FMModel(profile=fit_profile(normal_signal_runs(12)), diagnoser=abstains)
+    fm = FailureMonitor(model, SelfRefConfig(reward_range=(0.0, 1.2)))
+    for rec in make_run(12345):
+        sig = extract_signals(rec)
+        above = rec.step >= 15 if held else rec.step in (15, 18)
+        sig["reward_max"] = 1.5 if above else 1.0
+        fm.update_signals(rec.step, sig)
+    fm.finish()
+    assert fm.model_applies is True  # the model's window and diagnoser had the first word
+    ev = fm.events[0]
+    assert ev.opened_step == 15 and ev.rules[0].startswith("reward_out_of_range")
+    assert ev.diagnosis.fault_type == named

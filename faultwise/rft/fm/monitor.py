@@ -396,24 +396,24 @@ class FailureMonitor:
         kinds = [r.split(":")[0] for r in ev.rules]
         known = [k for k in kinds if k in INVARIANT_DIAGNOSIS]
         if "non_finite" in known or (known and not self._classifier_decides(ev)):
-            kind = "non_finite" if "non_finite" in known else known[0]
-            if (
-                kind in SUSTAINED_BREAKS
-                and kind in self._held_breaks
-                and self._since_open >= self.confirm_steps
-            ):
-                return _invariant_diagnosis(kind, SUSTAINED_BREAKS[kind])
-            return _invariant_diagnosis(kind)
+            return self._break_diagnosis("non_finite" if "non_finite" in known else known[0])
         if self._window_source == "model" and self.detector is not None and self.model is not None:
             window = [zs for s, zs in self.detector.window if s >= ev.opened_step]
             diag = diagnose(window or [zs for _, zs in self.detector.window], self.model.diagnoser)
-            return _invariant_diagnosis(known[0]) if diag.fault_type == "unknown" and known else diag
+            return self._break_diagnosis(known[0]) if diag.fault_type == "unknown" and known else diag
         window = [zs for s, zs in self.selfref.window if s >= ev.opened_step]
         scale_free = self.model.selfref_diagnoser if self.model is not None else None
         diag = diagnose(window or [zs for _, zs in self.selfref.window], scale_free)
         if known and (diag.fault_type == "unknown" or not self._beyond_symptom(window)):
-            return _invariant_diagnosis(known[0])
+            return self._break_diagnosis(known[0])
         return diag
+
+    def _break_diagnosis(self, kind: str) -> FaultDiagnosis:
+        """What an invariant break names by itself: its own fault, or, for a break held on every step of the
+        event through its confirmation steps, the cause its persistence tells (:data:`SUSTAINED_BREAKS`)."""
+        if kind in SUSTAINED_BREAKS and kind in self._held_breaks and self._since_open >= self.confirm_steps:
+            return _invariant_diagnosis(kind, SUSTAINED_BREAKS[kind])
+        return _invariant_diagnosis(kind)
 
     def _beyond_symptom(self, window: Sequence[dict[str, dict[str, float]]]) -> bool:
         """Did a signal outside the reward side (where every symptom invariant lies) change materially in the
