@@ -268,19 +268,11 @@ def evaluate_cmd(
         part = split_runs(load_bench(bench_dir).runs, split)
         runs.extend(part)
         sources.extend([str(bench_dir)] * len(part))
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from faultwise.progress import progress_bar
 
-    with Progress(
-        TextColumn("[bold]scoring runs"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=Console(stderr=True),
-        transient=True,
-    ) as progress:
-        task = progress.add_task("", total=len(runs))
-        outcomes = score_runs(fm, runs, lambda: progress.advance(task), use_accuracy)
+    with progress_bar(True, "scoring runs") as update:
+        done = iter(range(1, len(runs) + 1))
+        outcomes = score_runs(fm, runs, lambda: update(next(done), len(runs)), use_accuracy)
     doc = summarize(outcomes, fm, use_accuracy)
     others = None
     if compare:

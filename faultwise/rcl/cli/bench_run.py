@@ -14,6 +14,7 @@ from typing import Annotated, Any, get_type_hints
 import typer
 from rich.console import Console
 
+from faultwise.progress import progress_bar
 from faultwise.rcl.bench.cases import MODALITY_SETS, BenchCase, parse_modalities, with_modalities
 from faultwise.rcl.bench.metrics import CaseResult, summarize
 from faultwise.rcl.bench.report import (
@@ -25,7 +26,6 @@ from faultwise.rcl.bench.report import (
     table_width,
 )
 from faultwise.rcl.bench.runner import BenchRun, method_usage, run_bench
-from faultwise.rcl.cli.inputs import progress_bar
 from faultwise.rcl.cli.options import (
     ConcurrencyOpt,
     LLMBaseUrlOpt,

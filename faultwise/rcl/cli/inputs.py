@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
 from faultwise.errors import InputError
+from faultwise.progress import progress_bar
 from faultwise.rcl.method.analyzer import Diagnosis, RCLAgent, RCLConfig
 from faultwise.rcl.reports.coverage import Coverage, describe_coverage
 from faultwise.rcl.telemetry import FAMILIES, FORMATS, Telemetry, load_telemetry
@@ -87,29 +83,6 @@ def load_inputs(
                 f"{start!r} is after the last span of the traces (which end at {hi / US_PER_S:.0f} unix s)",
             )
     return Inputs(incident, base, start_us)
-
-
-@contextmanager
-def progress_bar(enabled: bool, label: str) -> Iterator[Callable[[int, int], None]]:
-    """A rich bar on stderr, or a no-op callback when ``enabled`` is false (``--json``)."""
-    if not enabled:
-        yield lambda done, total: None
-        return
-    progress = Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=Console(stderr=True),
-        transient=True,
-    )
-    with progress:
-        task = progress.add_task(label, total=None)
-
-        def update(done: int, total: int) -> None:
-            progress.update(task, completed=done, total=total)
-
-        yield update
 
 
 def diagnose_inputs(
