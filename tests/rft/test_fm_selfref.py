@@ -314,3 +314,42 @@ def test_a_held_reward_break_names_hacking_also_where_the_models_diagnoser_absta
     ev = fm.events[0]
     assert ev.opened_step == 15 and ev.rules[0].startswith("reward_out_of_range")
     assert ev.diagnosis.fault_type == named
+
+
+@pytest.mark.parametrize("biased,named", [(True, "value_mismatch"), (False, "advantage_instability")])
+def test_a_biased_baseline_names_value_mismatch_over_the_models_diagnoser(
+    make_run, normal_signal_runs, monkeypatch, biased, named
+):
+    """Group-centred advantages whose mean is pushed one way define a value mismatch: the break names it even
+    where the model's diagnoser would name another fault; on another break the diagnoser still decides."""
+    import faultwise.rft.fm.monitor as monitor_module
+    from faultwise.rft.fm.detect.profile import fit_profile
+    from faultwise.rft.fm.diagnose.classifier import DiagnoserModel, FaultDiagnosis
+    from faultwise.rft.fm.model import FMModel
+    from faultwise.rft.signals import extract_signals
+
+    some = DiagnoserModel(
+        classes=["advantage_instability"], features=[], mean=[], scale=[], coef=[[]], intercept=[0.0],
+        max_distance=0.0, centroids=[[]], span=[],
+    )  # fmt: skip
+    answer = FaultDiagnosis(
+        fault_type="advantage_instability", family="CA", confidence=0.9, source="classifier"
+    )
+    monkeypatch.setattr(monitor_module, "diagnose", lambda window, model=None: answer)
+    model = FMModel(profile=fit_profile(normal_signal_runs(12)), diagnoser=some)
+    fm = FailureMonitor(model, SelfRefConfig(reward_range=(0.0, 1.2)))
+    for rec in make_run(12345):
+        sig = extract_signals(rec)
+        sig["reward_max"] = 1.0
+        if rec.step >= 15:
+            if biased:
+                sig.update(advantage_mean=-0.8, advantage_std=1.0)  # every advantage pushed one way
+            else:
+                sig["reward_max"] = 1.5  # another break: the diagnoser's to name
+        fm.update_signals(rec.step, sig)
+    fm.finish()
+    assert fm.model_applies is True
+    ev = fm.events[0]
+    assert ev.opened_step >= 15
+    assert ("advantage_biased" in ev.rules[0]) is biased
+    assert ev.diagnosis.fault_type == named

@@ -58,6 +58,11 @@ LOGGED_EXTRA_SIGNALS: tuple[str, ...] = (
     "advantage_max",
     "advantage_min",
 )
+# invariant breaks that are their fault's definition, named whoever diagnoses: advantages centred by construction
+# (group-normalised, whitened) whose mean is pushed one way say the baseline does not match the returns (a value
+# mismatch), which no other fault does (noise in the advantages does not move their mean one way); on the
+# fitting benches all 13 runs with this break were value mismatches
+DEFINING_INVARIANTS: frozenset[str] = frozenset({"advantage_biased"})
 # invariant breaks that many faults cause alike (every completion scored the same: an empty, cut, collapsed or
 # terminated answer, or a broken reward): a symptom, not a cause; a fitted diagnoser names the fault
 SYMPTOM_INVARIANTS: frozenset[str] = frozenset({"reward_constant"})
@@ -388,15 +393,17 @@ class FailureMonitor:
         return self.model.selfref_diagnoser is not None and kinds <= SYMPTOM_INVARIANTS
 
     def _diagnose(self, ev: AlarmEvent) -> FaultDiagnosis:
-        """The event's diagnosis: a non-finite value is "unknown" with its evidence; where the model applies,
+        """The event's diagnosis: a non-finite value is "unknown" with its evidence, a break that defines its
+        fault (:data:`DEFINING_INVARIANTS`) names it; where the model applies,
         its diagnoser reads its own detector's window (an invariant break names the fault only when the
         diagnoser answers unknown); elsewhere an invariant break names its fault, except a symptom break with a
         material change beyond the reward side, which the model's scale-free diagnoser names (if it has one);
         without a break, that diagnoser or the window's fingerprint."""
         kinds = [r.split(":")[0] for r in ev.rules]
         known = [k for k in kinds if k in INVARIANT_DIAGNOSIS]
-        if "non_finite" in known or (known and not self._classifier_decides(ev)):
-            return self._break_diagnosis("non_finite" if "non_finite" in known else known[0])
+        defining = [k for k in known if k in DEFINING_INVARIANTS]
+        if "non_finite" in known or defining or (known and not self._classifier_decides(ev)):
+            return self._break_diagnosis("non_finite" if "non_finite" in known else (defining or known)[0])
         if self._window_source == "model" and self.detector is not None and self.model is not None:
             window = [zs for s, zs in self.detector.window if s >= ev.opened_step]
             diag = diagnose(window or [zs for _, zs in self.detector.window], self.model.diagnoser)
