@@ -256,6 +256,7 @@ def evaluate_cmd(
 
     Score a model on seeds it was not fitted on: a bench generated with another --seed, or --split eval.
     """
+    from faultwise.progress import progress_bar
     from faultwise.rft.faultbench.load import load_bench, split_runs
     from faultwise.rft.fm.evaluation import outcome_rows, score_runs, summarize
     from faultwise.rft.fm.model import load_model
@@ -268,11 +269,8 @@ def evaluate_cmd(
         part = split_runs(load_bench(bench_dir).runs, split)
         runs.extend(part)
         sources.extend([str(bench_dir)] * len(part))
-    from faultwise.progress import progress_bar
-
     with progress_bar(True, "scoring runs") as update:
-        done = iter(range(1, len(runs) + 1))
-        outcomes = score_runs(fm, runs, lambda: update(next(done), len(runs)), use_accuracy)
+        outcomes = score_runs(fm, runs, update, use_accuracy)
     doc = summarize(outcomes, fm, use_accuracy)
     others = None
     if compare:

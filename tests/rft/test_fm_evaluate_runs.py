@@ -34,7 +34,10 @@ def setup(write_bench, tmp_path_factory):
 def test_summarize_of_scored_runs_is_evaluate(setup):
     model, _, a, _ = setup
     runs = load_bench(a).runs
-    assert summarize(score_runs(model, runs), model) == evaluate(model, runs)
+    calls = []
+    outcomes = score_runs(model, runs, lambda done, total: calls.append((done, total)))
+    assert summarize(outcomes, model) == evaluate(model, runs)
+    assert calls == [(i, len(runs)) for i in range(1, len(runs) + 1)]  # a progress bar's (done, total)
 
 
 def test_several_benches_are_scored_pooled(setup, capsys):

@@ -310,10 +310,10 @@ def diagnosis_metrics(outcomes: Sequence[RunOutcome]) -> dict[str, Any]:
 def evaluate(
     model: FMModel | None,
     runs: Sequence[BenchRun],
-    progress: Callable[[], None] | None = None,
+    progress: Callable[[int, int], None] | None = None,
     use_accuracy: bool | None = None,
 ) -> dict[str, Any]:
-    """Detection and diagnosis scores of what the monitor emitted on ``runs`` (``progress()`` after each
+    """Detection and diagnosis scores of what the monitor emitted on ``runs`` (``progress(done, total)`` after each
     run); ``model=None``: the self-referenced detector and the interpretable fingerprints alone."""
     return summarize(score_runs(model, runs, progress, use_accuracy), model, use_accuracy)
 
@@ -321,15 +321,16 @@ def evaluate(
 def score_runs(
     model: FMModel | None,
     runs: Sequence[BenchRun],
-    progress: Callable[[], None] | None = None,
+    progress: Callable[[int, int], None] | None = None,
     use_accuracy: bool | None = None,
 ) -> list[RunOutcome]:
-    """Each run replayed through the monitor (:func:`run_monitor`), in order; ``progress()`` after each."""
+    """Each run replayed through the monitor (:func:`run_monitor`), in order; ``progress(done, total)`` after
+    each (the signature of :func:`faultwise.progress.progress_bar`'s callback)."""
     outcomes = []
     for r in runs:
         outcomes.append(run_monitor(model, r, use_accuracy))
         if progress:
-            progress()
+            progress(len(outcomes), len(runs))
     return outcomes
 
 
