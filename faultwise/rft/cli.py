@@ -444,13 +444,15 @@ def watch_cmd(
         update={"max_response_length": max_response_length, "reward_range": rr, "use_accuracy": use_accuracy}
     )
     events = []
-    printed: dict[int, tuple[int | None, int]] = {}  # event id -> (closed step, excursions) when printed
+    # event id -> (closed step, excursions, lowest point's step) when printed
+    printed: dict[int, tuple[int | None, int, int | None]] = {}
 
     def emit_json(final: bool) -> None:
         """An event is printed when diagnosed, and again, updated, when it closes or when the log ends (if
-        it closed or gained excursions since): the last object per event id is its state."""
+        it closed, gained excursions or reached a new low since): the last object per event id is its
+        state."""
         for a in events:
-            state = (a.closed_step, len(a.excursions))
+            state = (a.closed_step, len(a.excursions), a.run_low.step if a.run_low else None)
             if a.diagnosis is None or printed.get(a.event_id) == state:
                 continue
             if a.event_id not in printed or a.closed_step is not None or final:

@@ -77,10 +77,13 @@ def test_real_log_outcome(name, with_model, fitted):
 @pytest.mark.parametrize("name", ["trl_chaos_economy_v2_training_logs.json", "tb/trl_chaos_v2", "trl_outdir"])
 def test_chaos_reward_spike_is_reported_inside_the_length_event(name, with_model, fitted):
     """The blog's reward spike (step 120, 2.09) is the event's largest excursion. Its crash (step 170,
-    -1.15) is not one: against the run's own ±1 swings between logged steps it is a -0.9 robust z change."""
+    -1.15) is no change excursion (against the run's own ±1 swings between logged steps it is a -0.9 robust z
+    change), but it is the run's lowest reward: the event's lowest point."""
     fm = FailureMonitor(fitted if with_model else None)
     for s in read_log(ROOT / name).steps:
         fm.update(s)
     (ev,) = fm.events
     top = ev.excursions[0]
     assert (top.step, top.signal) == (120, "reward_mean") and top.z > 3
+    assert ev.run_low is not None and (ev.run_low.step, ev.run_low.signal) == (170, "reward_mean")
+    assert ev.run_low.value < -1.1 and abs(ev.run_low.z) < 3

@@ -177,6 +177,61 @@ def test_watch_and_report_show_excursions_live_in_the_final_json_and_on_the_page
     assert "Within the open event" in page and "<tr><td>50</td><td>reward_mean</td>" in page
 
 
+def _pinned_run_with_new_lows() -> list[dict[str, float]]:
+    """A run pinned at its length limit from step 20 whose reward wanders within 0.45-0.55, with a low of 0.42
+    at step 10 (before the event), then 0.41 at step 45 and 0.40 at step 46."""
+    run = _pinned_run_with_reward_spike(None)
+    rng = np.random.default_rng(7)
+    for sig in run:
+        sig["reward_mean"] = 0.5 + float(rng.uniform(-0.05, 0.05))
+    run[9]["reward_mean"], run[44]["reward_mean"], run[45]["reward_mean"] = 0.42, 0.41, 0.40
+    return run
+
+
+def test_the_objective_falling_below_every_earlier_value_is_reported_inside_the_event():
+    """Inside a length event the reward falls by a small step to below anything the run logged (a step its own
+    noise hides from the change z): reported as the run's new low with the previous one, kept as the event's
+    lowest point; a new low of another signal, or one before any event, is not."""
+    run = _pinned_run_with_new_lows()
+    run[30]["entropy"] *= 0.5  # entropy's own new low inside the event: not the objective
+    fm = FailureMonitor()
+    evs = [fm.update_signals(s, sig) for s, sig in enumerate(run, 1)]
+    lows = [
+        (e.verdict.step, x.signal, x.previous_low) for e in evs for x in e.excursions if x.kind == "run_low"
+    ]
+    assert lows == [(45, "reward_mean", 0.42), (46, "reward_mean", 0.41)]
+    (ev,) = fm.events
+    assert ev.run_low is not None and (ev.run_low.step, ev.run_low.value) == (46, 0.40)
+    assert ev.excursions == []  # none of them a change
+    # the same run with the low never undercut: nothing reported
+    run[44]["reward_mean"] = run[45]["reward_mean"] = 0.43
+    fm = FailureMonitor()
+    assert not any(
+        x.kind == "run_low" for s, sig in enumerate(run, 1) for x in fm.update_signals(s, sig).excursions
+    )
+    assert fm.events[0].run_low is None
+
+
+def test_watch_and_report_show_the_run_low(tmp_path, capsys):
+    run = _pinned_run_with_new_lows()
+    run[59]["reward_mean"] = -0.5  # step 60, far below: a change and the run's low, reported once (a change)
+    p = tmp_path / "steps.jsonl"
+    p.write_text("".join(json.dumps({"step": s, **sig}) + "\n" for s, sig in enumerate(run, 1)))
+    assert main(["rft", "watch", str(p), "--once"]) == 0
+    out = capsys.readouterr().out
+    assert "step 45: within the open event: reward_mean 0.41, the run's lowest (previous low 0.42)" in out
+    assert "step 46: within the open event: reward_mean 0.4, the run's lowest (previous low 0.41)" in out
+    assert "step 60: within the open event: reward_mean -0.5 (expected" in out
+    assert out.count("the run's lowest") == 3  # two live lines and the event's summary
+    assert "the run's lowest reward_mean -0.5 at step 60 (previous low 0.4)" in out.splitlines()[-2]
+    assert main(["rft", "watch", str(p), "--once", "--json"]) == 0
+    objs = [json.loads(line) for line in capsys.readouterr().out.strip().splitlines()]
+    assert objs[0]["run_low"] is None and objs[-1]["run_low"]["step"] == 60  # printed again with the new low
+    assert main(["rft", "report", str(p), "--html", str(tmp_path / "run.html")]) == 0
+    page = (tmp_path / "run.html").read_text()
+    assert "<tr><td>46</td><td>reward_mean</td><td>0.4</td>" in page and "run low (previous 0.41)" in page
+
+
 def _kl_run(kl_from: float, kl_to: float) -> list[dict[str, float]]:
     """A healthy run whose KL steps from ``kl_from`` to ``kl_to`` at step 40 and stays there."""
     run = healthy(80, 1.0, seed=3)

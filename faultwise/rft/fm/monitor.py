@@ -12,13 +12,16 @@ own onset estimate), is diagnosed ``confirm_steps`` later (at once on an invaria
 ``close_after_steps`` healthy steps in a row. While an event is open (a run pinned at its length limit may stay
 in one event for hundreds of steps), the other signals are still judged: a material change of at least
 :data:`EXCURSION_Z` robust z in a signal the event does not already name is kept as one of the event's
-``excursions`` (a reward spike inside a length event, say), so the event does not hide what happens within it.
+``excursions`` (a reward spike inside a length event, say), so the event does not hide what happens within it;
+so is the objective (:data:`OBJECTIVE_SIGNALS`) falling below every value the run logged before (a ``run_low``
+excursion: the run is now worse than it has ever been, whatever the size of the step).
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from typing import Literal
 
 from pydantic import BaseModel, Field, field_serializer
 
@@ -83,6 +86,8 @@ DOMAIN_COVERAGE = 0.75  # the run must log at least this fraction of the signals
 # self-referenced detector's robust z of a step's difference, with the same materiality as an alarm
 EXCURSION_Z = 3.0
 MAX_EXCURSIONS = 5  # per event, the largest by |z| (bounded memory in a long event)
+# what the run optimises (and, when watched, what it is evaluated on): its new lows inside an event are reported
+OBJECTIVE_SIGNALS: tuple[str, ...] = ("reward_mean", "task_accuracy")
 
 
 def logged_signals(
@@ -116,13 +121,16 @@ def _invariant_diagnosis(kind: str, fault_type: str | None = None) -> FaultDiagn
 
 
 class Excursion(BaseModel):
-    """A material change of one signal at one step inside an open event, in a signal the event did not name."""
+    """One signal at one step inside an open event, in a signal the event did not name: a material change
+    (``kind="change"``) or the objective below every value the run logged before (``kind="run_low"``)."""
 
     step: int
     signal: str
     z: float = Field(description="robust z of the step's change against the run's own recent changes")
     value: float
     expected: float = Field(description="the run's own recent level carried forward")
+    kind: Literal["change", "run_low"] = "change"
+    previous_low: float | None = Field(None, description="run_low: the run's lowest value before this step")
 
 
 class AlarmEvent(BaseModel):
@@ -141,6 +149,9 @@ class AlarmEvent(BaseModel):
     evidence: list[Evidence] = Field(default_factory=list)
     excursions: list[Excursion] = Field(
         default_factory=list, description="the largest changes inside the event, in signals it does not name"
+    )
+    run_low: Excursion | None = Field(
+        None, description="the objective's latest new low of the run inside the event (the lowest point)"
     )
     peak_score: float = Field(0.0, description="largest score (over its threshold); inf for an invariant")
 
@@ -355,22 +366,25 @@ class FailureMonitor:
         material (as it judges an alarm's) in signals the open event does not name (read from its window,
         which this step's update has just filled; an invariant break's marker carries no judgement); the event
         keeps its largest ones. Losses are left out: centred on zero and logged near their print resolution,
-        one step's move of theirs is a z in the thousands that says little by itself."""
+        one step's move of theirs is a z in the thousands that says little by itself. Beside them, the
+        objective at a new low of the run (the event keeps the latest, its lowest point)."""
         found = []
+        lows: list[Excursion] = []
         for name, comp in self.selfref.window[-1][1].items():
+            if name in ev.signals or "value" not in comp:
+                continue
             z = comp.get("diff", 0.0)
-            if (
-                comp.get("material")
-                and name not in CENTRED
-                and name not in ev.signals
-                and abs(z) >= EXCURSION_Z
-            ):
-                found.append(
-                    Excursion(step=step, signal=name, z=z, value=comp["value"], expected=comp["expected"])
-                )
+            x = Excursion(step=step, signal=name, z=z, value=comp["value"], expected=comp["expected"])
+            change = bool(comp.get("material")) and name not in CENTRED and abs(z) >= EXCURSION_Z
+            if change:
+                found.append(x)
+            if name in OBJECTIVE_SIGNALS and comp.get("run_low"):
+                ev.run_low = x.model_copy(update={"kind": "run_low", "previous_low": comp["previous_low"]})
+                if not change:  # a large change is reported once, as a change
+                    lows.append(ev.run_low)
         if found:
             ev.excursions = sorted([*ev.excursions, *found], key=lambda x: -abs(x.z))[:MAX_EXCURSIONS]
-        return found
+        return found + lows
 
     def _material(self, name: str, comp: Mapping[str, float]) -> bool:
         """Is the change material, relative to the run's own recent level (absolute for fractions)? Signals

@@ -196,18 +196,21 @@ def render_report(
                     f"<td>{_fmt(e.expected)}</td><td>{e.z:+.2f}</td><td>{e.normalised:.2f}</td></tr>"
                 )
             out.append("</table>")
-    excursions = [x for e in events for x in e.excursions]
-    if excursions:
+    found = [x for e in events for x in e.excursions]
+    excursions = sorted((x for x in found if x.kind == "change"), key=lambda x: -abs(x.z))[:10]
+    lows = [x for x in found if x.kind == "run_low"][-10:]
+    if excursions or lows:
         out.append(
             f"<h2>Within the open event</h2><p>Material changes of {EXCURSION_Z:g}+ robust z in signals the event "
-            "did not name "
-            "(reported, not alarmed on):</p><table><tr><th>step</th><th>signal</th><th>value</th>"
+            "did not name, and the objective's new lows (below every value the run logged before; reported, "
+            "not alarmed on):</p><table><tr><th>step</th><th>signal</th><th>value</th>"
             "<th>expected</th><th>z</th></tr>"
         )
-        for x in sorted(excursions, key=lambda x: -abs(x.z))[:10]:
+        for x in [*excursions, *lows]:
+            z = f"{x.z:+.2f}" if x.kind == "change" else f"run low (previous {_fmt(x.previous_low)})"
             out.append(
                 f"<tr><td>{x.step}</td><td>{esc(x.signal)}</td><td>{_fmt(x.value)}</td><td>{_fmt(x.expected)}</td>"
-                f"<td>{x.z:+.2f}</td></tr>"
+                f"<td>{z}</td></tr>"
             )
         out.append("</table>")
     if supervision is not None:

@@ -99,10 +99,15 @@ def describe_event(ev: AlarmEvent) -> str:
     line = f"ALARM EVENT #{ev.event_id} {span}, onset ~{ev.onset_step}: {why}; diagnosis {what}"
     if ev.excursions:
         line += "; within it: " + ", ".join(f"{_excursion(x)} at step {x.step}" for x in ev.excursions[:3])
+    if ev.run_low is not None:
+        x = ev.run_low
+        line += f"; the run's lowest {x.signal} {x.value:.4g} at step {x.step} (previous low {x.previous_low:.4g})"
     return line
 
 
 def _excursion(x: Excursion) -> str:
+    if x.kind == "run_low":
+        return f"{x.signal} {x.value:.4g}, the run's lowest (previous low {x.previous_low:.4g})"
     return f"{x.signal} {x.value:.4g} (expected ~{x.expected:.3g}, z={x.z:+.1f})"
 
 

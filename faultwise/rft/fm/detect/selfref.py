@@ -16,7 +16,9 @@ one rule:
 
 The per-signal z-scores of recent steps are kept in ``window`` in the diagnoser's layout
 (``signal -> {"level", "diff", "trend"} -> z``, beside the relative ``shift`` and ``cusum``, the step's
-``value`` and ``expected`` level, and whether the change is ``material`` as an alarm needs it: 1 or 0), so the interpretable fingerprints can read them.
+``value`` and ``expected`` level, whether the change is ``material`` as an alarm needs it: 1 or 0, and, on a
+step below every value the run logged before (after ``min_history_steps``), ``run_low`` = 1 with the
+``previous_low``), so the interpretable fingerprints and the monitor can read them.
 """
 
 from __future__ import annotations
@@ -152,6 +154,8 @@ class _SignalHistory:
     def __init__(self, n: int) -> None:
         self.values: deque[float] = deque(maxlen=n)
         self.first: float | None = None  # the run's first value: how far a signal moved since the start
+        self.low = math.inf  # the run's lowest value so far (the objective's new lows are reported in events)
+        self.seen = 0  # values seen in the whole run
         self.streak = 0
         self.streak_start: int | None = None
         self.sign = 0.0
@@ -231,6 +235,9 @@ class SelfReferencedDetector:
             if (name in ONE_SIDED and z * ONE_SIDED[name] < 0) or name in INVARIANT_ONLY:
                 material = False
             zs[name]["material"] = float(material)  # this detector's own judgement, which others reuse
+            if h.seen >= cfg.min_history_steps and x < h.low:  # below every value the run has logged
+                zs[name]["run_low"], zs[name]["previous_low"] = 1.0, h.low
+            h.low, h.seen = min(h.low, x), h.seen + 1
             if abs(z) >= cfg.z_threshold and material and (h.streak == 0 or z * h.sign > 0):
                 if h.streak == 0:
                     h.streak_start, h.sign = step, math.copysign(1.0, z)
