@@ -223,7 +223,8 @@ def test_watch_and_report_show_the_run_low(tmp_path, capsys):
     assert "step 46: within the open event: reward_mean 0.4, the run's lowest (previous low 0.41)" in out
     assert "step 60: within the open event: reward_mean -0.5 (expected" in out
     assert out.count("the run's lowest") == 3  # two live lines and the event's summary
-    assert "the run's lowest reward_mean -0.5 at step 60 (previous low 0.4)" in out.splitlines()[-2]
+    summary = out.splitlines()[-2]  # the event's line: the lowest point, also where it was a change
+    assert "lowest point: reward_mean -0.5, the run's lowest (previous low 0.4) at step 60" in summary
     assert main(["rft", "watch", str(p), "--once", "--json"]) == 0
     objs = [json.loads(line) for line in capsys.readouterr().out.strip().splitlines()]
     assert objs[0]["run_low"] is None and objs[-1]["run_low"]["step"] == 60  # printed again with the new low

@@ -374,11 +374,14 @@ class FailureMonitor:
             if name in ev.signals or "value" not in comp:
                 continue
             z = comp.get("diff", 0.0)
-            x = Excursion(step=step, signal=name, z=z, value=comp["value"], expected=comp["expected"])
             change = bool(comp.get("material")) and name not in CENTRED and abs(z) >= EXCURSION_Z
+            low = name in OBJECTIVE_SIGNALS and bool(comp.get("run_low"))
+            if not (change or low):  # the usual case, every step of a long event: build nothing
+                continue
+            x = Excursion(step=step, signal=name, z=z, value=comp["value"], expected=comp["expected"])
             if change:
                 found.append(x)
-            if name in OBJECTIVE_SIGNALS and comp.get("run_low"):
+            if low:
                 ev.run_low = x.model_copy(update={"kind": "run_low", "previous_low": comp["previous_low"]})
                 if not change:  # a large change is reported once, as a change
                     lows.append(ev.run_low)

@@ -100,8 +100,7 @@ def describe_event(ev: AlarmEvent) -> str:
     if ev.excursions:
         line += "; within it: " + ", ".join(f"{_excursion(x)} at step {x.step}" for x in ev.excursions[:3])
     if ev.run_low is not None:
-        x = ev.run_low
-        line += f"; the run's lowest {x.signal} {x.value:.4g} at step {x.step} (previous low {x.previous_low:.4g})"
+        line += f"; lowest point: {_excursion(ev.run_low)} at step {ev.run_low.step}"
     return line
 
 
