@@ -30,6 +30,10 @@ STEP_SIGNALS: tuple[str, ...] = (
     "empty_ratio",
     "task_accuracy",
 )
+# What the run optimises (and, when watched, what it is evaluated on). Healthy runs differ most in it (how fast
+# a run learns depends on its seed and settings), so the normal profile's slow channel does not alarm on its
+# persistent offsets; the monitor reports its new lows inside an event.
+OBJECTIVE_SIGNALS: tuple[str, ...] = ("reward_mean", "task_accuracy")
 # Optional extras some producers add to StepRecord (the bench runner does); used when present.
 EXTRA_SIGNALS: tuple[str, ...] = (
     "adv_reward_corr",

@@ -1,3 +1,4 @@
+import json
 import math
 
 import numpy as np
@@ -204,3 +205,55 @@ def test_a_run_slowed_on_purpose_is_judged_at_its_training_progress():
     assert det.progress(10) == 10 and det.progress(20) == 15
     with pytest.raises(ValueError, match="pace rate"):
         det.set_pace(0, 0.0)
+
+
+def _steady_run(seed: int, offset: dict[str, float] | None = None, steps: int = 32):
+    """A healthy-looking run: a reward and a tool-error rate around steady levels, with step noise; ``offset``
+    shifts a signal for the whole run, by a multiple of its step noise."""
+    rng = np.random.default_rng(seed)
+    noise = {"reward_mean": 0.05, "tool_errors_per_traj": 0.02}
+    base = {"reward_mean": 0.6, "tool_errors_per_traj": 0.1}
+    shift = {k: (offset or {}).get(k, 0.0) * noise[k] for k in noise}
+    return [(t, {k: base[k] + shift[k] + noise[k] * rng.normal() for k in noise}) for t in range(steps)]
+
+
+def _first_verdict(profile, run):
+    det = Detector(profile)
+    return next((v for t, sig in run if (v := det.update_signals(t, sig)).alarm), None)
+
+
+def test_the_slow_channel_does_not_alarm_on_the_objective_alone():
+    """A run whose reward sits a step-noise and a half below the others for its whole length (a slow learner)
+    alarms only through the CUSUM of that offset; the slow channel leaves the objective out by default, so it
+    raises nothing, while the same persistent offset of a mechanics signal (tool errors) still alarms on that
+    channel. A profile fitted to judge every signal alarms on the reward's offset."""
+    normal = [_steady_run(seed) for seed in range(30)]
+    default = fit_profile(normal)
+    assert default.slow_excluded == ["reward_mean", "task_accuracy"]
+    every = fit_profile(normal, slow_excluded=())
+    assert every.slow_excluded == []
+    slow_learner = _steady_run(500, {"reward_mean": -1.5})
+    assert _first_verdict(default, slow_learner) is None
+    v = _first_verdict(every, slow_learner)
+    assert v is not None and (v.evidence[0].signal, v.evidence[0].component) == ("reward_mean", "cusum")
+    v = _first_verdict(default, _steady_run(501, {"tool_errors_per_traj": 1.5}))
+    assert v is not None and (v.evidence[0].signal, v.evidence[0].component) == (
+        "tool_errors_per_traj",
+        "cusum",
+    )
+    # an abrupt fall of the objective still alarms, at once (instant channel)
+    crash = [
+        (t, {**s, "reward_mean": s["reward_mean"] - (1.0 if t >= 20 else 0.0)}) for t, s in _steady_run(502)
+    ]
+    v = _first_verdict(default, crash)
+    assert v is not None and v.step == 20 and v.evidence[0].signal == "reward_mean"
+
+
+def test_a_model_fitted_before_the_slow_exclusion_judges_every_signal(tmp_path):
+    """Models saved before profiles recorded ``slow_excluded`` keep the behaviour they were calibrated with."""
+    prof = fit_profile([_steady_run(seed) for seed in range(12)])
+    data = FMModel(profile=prof).model_dump(mode="json")
+    del data["profile"]["slow_excluded"]
+    path = tmp_path / "old.json"
+    path.write_text(json.dumps(data))
+    assert load_model(path).profile.slow_excluded == []

@@ -36,7 +36,7 @@ from faultwise.rft.fm.detect.selfref import (
 from faultwise.rft.fm.diagnose.classifier import FaultDiagnosis, diagnose
 from faultwise.rft.fm.model import FMModel
 from faultwise.rft.records import FAMILY_OF, StepRecord, TrajectoryRecord
-from faultwise.rft.signals import INVARIANT_OF, extract_signals
+from faultwise.rft.signals import INVARIANT_OF, OBJECTIVE_SIGNALS, extract_signals
 
 # signals a real trainer cannot log: the environment's done flag only our injector sets, and everything
 # computed from the true correctness of each answer (used only when accuracy is declared an input)
@@ -86,8 +86,6 @@ DOMAIN_COVERAGE = 0.75  # the run must log at least this fraction of the signals
 # self-referenced detector's robust z of a step's difference, with the same materiality as an alarm
 EXCURSION_Z = 3.0
 MAX_EXCURSIONS = 5  # per event, the largest by |z| (bounded memory in a long event)
-# what the run optimises (and, when watched, what it is evaluated on): its new lows inside an event are reported
-OBJECTIVE_SIGNALS: tuple[str, ...] = ("reward_mean", "task_accuracy")
 
 
 def logged_signals(

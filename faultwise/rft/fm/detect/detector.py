@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from pydantic import BaseModel, Field, field_serializer
 
 from faultwise.rft.fm.detect.profile import (
+    CHANNEL_OF,
     JOINT_K,
     LIGHT_TAILED,
     NormalProfile,
@@ -123,6 +124,8 @@ class Detector:
         for name, zc in zs.items():
             tq, tn = prof.tails.get(name, {}), prof.tail_n.get(name, {})
             for comp, z in zc.items():
+                if CHANNEL_OF.get(comp) == "slow" and name in prof.slow_excluded:
+                    continue  # the profile's slow channel does not judge this signal (see its module note)
                 if comp in tq:
                     ts = tail_score(tq[comp], tn[comp], abs(z), comp in LIGHT_TAILED)
                     thr = prof.channel_threshold(comp)

@@ -14,6 +14,11 @@ the largest of them per channel (instant: level/diff/shift; trend; joint: severa
 CUSUM), and each channel's alarm threshold is the run-level maximum score of held-out normal runs (scored with
 tails that left them out) at its share of the target false-alarm rate. Nothing here is a hand-set threshold
 on a raw value: every number comes from the healthy runs.
+
+The slow channel does not alarm on the objective (the reward, the task accuracy): healthy runs differ most in
+it, since how fast a run learns depends on its seed and settings, and a slow learner's offset adds to the CUSUM
+on every step, so the channel's run maxima over healthy runs are heavy-tailed. The objective still counts through the instant, trend and joint channels, and its CUSUM still feeds the
+diagnosers and the onset estimate.
 """
 
 from __future__ import annotations
@@ -25,6 +30,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from pydantic import BaseModel, Field
+
+from faultwise.rft.signals import OBJECTIVE_SIGNALS
 
 RAW_COMPONENTS: tuple[str, ...] = ("level", "diff", "shift")
 COMPONENTS: tuple[str, ...] = RAW_COMPONENTS + ("trend", "cusum")
@@ -73,6 +80,11 @@ class NormalProfile(BaseModel):
     threshold: float = Field(description="instant channel: tail score (-log10 p) that raises an alarm")
     slow_threshold: float | None = Field(
         None, description="slow channel (drift from the run's start, CUSUM of the level): same; None = off"
+    )
+    slow_excluded: list[str] = Field(
+        default_factory=list,
+        description="signals the slow channel does not alarm on (their CUSUM is still computed, for the "
+        "diagnosers); models fitted before this field judged every signal",
     )
     trend_threshold: float = Field(description="trend channel: same, for the smoothed level")
     joint_threshold: float = Field(description="joint channel: mean of the 3 largest signal trend scores")
@@ -320,13 +332,20 @@ def tail_score(q: Sequence[float], n: int, az: float, light: bool = False) -> fl
 
 
 def normalised_score(
-    prof_tails: Tails, tail_n: TailCounts, zs: dict[str, dict[str, float]], channel: str | None = None
+    prof_tails: Tails,
+    tail_n: TailCounts,
+    zs: dict[str, dict[str, float]],
+    channel: str | None = None,
+    slow_excluded: frozenset[str] | set[str] = frozenset(),
 ) -> float:
-    """Largest tail score of a step, over the components of one channel (``None``: all)."""
+    """Largest tail score of a step, over the components of one channel (``None``: all); the slow channel
+    leaves out the signals of ``slow_excluded``."""
     best = 0.0
     for name, zc in zs.items():
         tq, tn = prof_tails.get(name, {}), tail_n.get(name, {})
         for comp, z in zc.items():
+            if CHANNEL_OF.get(comp) == "slow" and name in slow_excluded:
+                continue
             if comp in tq and (channel is None or CHANNEL_OF.get(comp) == channel):
                 best = max(best, tail_score(tq[comp], tn[comp], abs(z), comp in LIGHT_TAILED))
     return best
@@ -353,12 +372,16 @@ CHANNELS: tuple[str, ...] = ("instant", "trend", "joint", "slow")
 
 
 def channel_score(
-    prof_tails: Tails, tail_n: TailCounts, zs: dict[str, dict[str, float]], channel: str
+    prof_tails: Tails,
+    tail_n: TailCounts,
+    zs: dict[str, dict[str, float]],
+    channel: str,
+    slow_excluded: frozenset[str] | set[str] = frozenset(),
 ) -> float:
     """The score of one alarm channel (instant, trend, joint, slow) for one step's z-scores."""
     if channel == "joint":
         return joint_trend_score(prof_tails, tail_n, zs)
-    return normalised_score(prof_tails, tail_n, zs, channel)
+    return normalised_score(prof_tails, tail_n, zs, channel, slow_excluded)
 
 
 def gumbel_quantile(maxima: Sequence[float], level: float) -> float:
@@ -393,9 +416,11 @@ def fit_profile(
     target_false_alarm_rate: float = FALSE_ALARM_BUDGET,
     folds: int = 5,
     margin: float = 0.0,
+    slow_excluded: Sequence[str] = OBJECTIVE_SIGNALS,
 ) -> NormalProfile:
     """Fit the profile on healthy runs; calibrate tails and threshold on held-out normal runs. ``margin`` adds
-    decades of rarity to the threshold (for profiles fitted on very few runs)."""
+    decades of rarity to the threshold (for profiles fitted on very few runs); the slow channel does not alarm
+    on ``slow_excluded`` (default: the objective; see the module note)."""
     if not normal_runs:
         raise ValueError("no normal runs to fit the profile on")
     signals = sorted({n for run in normal_runs for _, sig in run for n in sig})
@@ -414,13 +439,16 @@ def fit_profile(
     # new run meets, so a threshold is not biased low by a run whose own extremes shaped the tails, and every
     # normal run serves both the tails and the calibration. The profile keeps the tails of all of them.
     tails, tail_n = _tails(held_z)
+    excluded = frozenset(slow_excluded)
     channel_maxima: list[list[float]] = [[] for _ in CHANNELS]
     for i, run in enumerate(held_z):
         t_i, n_i = (
             _tails([r for j, r in enumerate(held_z) if j != i]) if len(held_z) >= 4 else (tails, tail_n)
         )
         for c, ch in enumerate(CHANNELS):
-            channel_maxima[c].append(max((channel_score(t_i, n_i, zs, ch) for zs in run), default=0.0))
+            channel_maxima[c].append(
+                max((channel_score(t_i, n_i, zs, ch, excluded) for zs in run), default=0.0)
+            )
     # The channels share the false-alarm budget: instant (level/diff/shift: abrupt or large faults), trend
     # (smoothed level: subtle but persistent ones), joint (several signals drifting together) and slow (CUSUM
     # of the level: small offsets that persist for many steps).
@@ -445,6 +473,7 @@ def fit_profile(
         trend_threshold=max(thresholds[1], 1.0),
         joint_threshold=max(thresholds[2], 1.0),
         slow_threshold=max(thresholds[3], 1.0),
+        slow_excluded=sorted(excluded),
         target_false_alarm_rate=target_false_alarm_rate,
         grad_norm_limit=10.0 * float(np.quantile(grads, 0.999)) if grads else None,
         grad_norm_floor=1e-3 * min(grads) if grads and min(grads) > 0 else None,
