@@ -1,7 +1,7 @@
 """Leave-one-type-out detection table of RFT-FM: fit with one fault type's runs left out, score that type.
 
     python benchmarks/rft_loto.py FIT_BENCH EVAL_BENCH [--use-accuracy] [--types kl_explosion,...]
-        [--baseline HEALTHY_BENCH ...]
+        [--baseline HEALTHY_BENCH ...] [--also-fit BENCH ...] [--also-eval BENCH ...]
 
 For every fault type, the model is fitted on FIT_BENCH without that type's runs and scored on that type's runs
 of EVAL_BENCH (another seed), as the online monitor emits: run-level recall per strength (an event at or after
@@ -10,6 +10,7 @@ diagnosis names the left-out type (it cannot be right: the diagnoser never saw i
 runs of EVAL_BENCH are scored once: the detector's profile is fitted on the normal runs only, which no fold
 leaves out, so every fold has the same profile (checked) and the same false alarms. With ``--baseline``, every
 fold's model is re-baselined on those benches' normal runs (``rft rebaseline``: EVAL_BENCH of another setup).
+``--also-fit`` / ``--also-eval`` pool more benches on either side (the default model is fitted on three seeds).
 
 Prints one JSON document.
 """
@@ -40,10 +41,12 @@ def main() -> None:
         default=[],
         help="re-baseline every fold's model on this bench's normal runs (repeatable)",
     )
+    ap.add_argument("--also-fit", type=Path, action="append", default=[], help="another fitting bench")
+    ap.add_argument("--also-eval", type=Path, action="append", default=[], help="another bench to score")
     args = ap.parse_args()
     healthy = [r for b in args.baseline for r in load_bench(b).runs if not r.is_faulty]
-    fit_runs = load_bench(args.fit_bench).runs
-    eval_runs = load_bench(args.eval_bench).runs
+    fit_runs = [r for b in [args.fit_bench, *args.also_fit] for r in load_bench(b).runs]
+    eval_runs = [r for b in [args.eval_bench, *args.also_eval] for r in load_bench(b).runs]
     types = [t for t in args.types.split(",") if t] or [t for t in FAULT_TYPES if t != "none"]
     unknown = sorted(set(types) - set(FAULT_TYPES))
     if unknown:
@@ -85,8 +88,8 @@ def main() -> None:
         rows[ftype] = row
     normal = [run_monitor(model, r) for r in eval_runs if not r.is_faulty]
     doc = {
-        "fit_bench": str(args.fit_bench),
-        "eval_bench": str(args.eval_bench),
+        "fit_bench": ",".join(str(b) for b in [args.fit_bench, *args.also_fit]),
+        "eval_bench": ",".join(str(b) for b in [args.eval_bench, *args.also_eval]),
         "baseline": [str(b) for b in args.baseline],
         "profile_normal_runs": profile.n_normal_runs if profile is not None else 0,
         "signals": "real-trainer signals + true accuracy"

@@ -41,3 +41,19 @@ def test_with_a_baseline_every_fold_judges_by_the_baselines_profile(write_bench,
     argv += ["--baseline", str(base)]
     doc = json.loads(subprocess.run(argv, capture_output=True, text=True, check=True).stdout)
     assert doc["baseline"] == [str(base)] and doc["profile_normal_runs"] == 5
+
+
+def test_more_benches_pool_on_either_side(write_bench, tmp_path):
+    """``--also-fit`` / ``--also-eval`` pool benches: the profile sees both fitting benches' normal runs and
+    every scored bench's runs are counted."""
+    fit = write_bench(tmp_path / "fit", 0, per_type=1, normals=12)
+    fit2 = write_bench(tmp_path / "fit2", 1000, per_type=1, normals=4)
+    ev = write_bench(tmp_path / "eval", 5000, per_type=1, normals=6)
+    ev2 = write_bench(tmp_path / "eval2", 6000, per_type=1, normals=3)
+    argv = [sys.executable, str(SCRIPT), str(fit), str(ev), "--types", "kl_explosion"]
+    argv += ["--also-fit", str(fit2), "--also-eval", str(ev2)]
+    doc = json.loads(subprocess.run(argv, capture_output=True, text=True, check=True).stdout)
+    assert doc["profile_normal_runs"] == 16 and doc["normal_runs"] == 9
+    assert doc["fit_bench"] == f"{fit},{fit2}" and doc["eval_bench"] == f"{ev},{ev2}"
+    row = doc["types"]["kl_explosion"]
+    assert row["easy"]["runs"] == row["hard"]["runs"] == 2
