@@ -45,8 +45,9 @@ def main() -> None:
     ap.add_argument("--also-eval", type=Path, action="append", default=[], help="another bench to score")
     args = ap.parse_args()
     healthy = [r for b in args.baseline for r in load_bench(b).runs if not r.is_faulty]
-    fit_runs = [r for b in [args.fit_bench, *args.also_fit] for r in load_bench(b).runs]
-    eval_runs = [r for b in [args.eval_bench, *args.also_eval] for r in load_bench(b).runs]
+    fit_benches, eval_benches = [args.fit_bench, *args.also_fit], [args.eval_bench, *args.also_eval]
+    fit_runs = [r for b in fit_benches for r in load_bench(b).runs]
+    eval_runs = [r for b in eval_benches for r in load_bench(b).runs]
     types = [t for t in args.types.split(",") if t] or [t for t in FAULT_TYPES if t != "none"]
     unknown = sorted(set(types) - set(FAULT_TYPES))
     if unknown:
@@ -56,7 +57,7 @@ def main() -> None:
     for ftype in types:
         model = fit_model(
             [r for r in fit_runs if r.info.fault_type != ftype],
-            fitted_on=f"{args.fit_bench} without {ftype}",
+            fitted_on=f"{','.join(map(str, fit_benches))} without {ftype}",
             use_accuracy=args.use_accuracy,
         )
         if healthy:
@@ -88,8 +89,8 @@ def main() -> None:
         rows[ftype] = row
     normal = [run_monitor(model, r) for r in eval_runs if not r.is_faulty]
     doc = {
-        "fit_bench": ",".join(str(b) for b in [args.fit_bench, *args.also_fit]),
-        "eval_bench": ",".join(str(b) for b in [args.eval_bench, *args.also_eval]),
+        "fit_bench": ",".join(map(str, fit_benches)),
+        "eval_bench": ",".join(map(str, eval_benches)),
         "baseline": [str(b) for b in args.baseline],
         "profile_normal_runs": profile.n_normal_runs if profile is not None else 0,
         "signals": "real-trainer signals + true accuracy"

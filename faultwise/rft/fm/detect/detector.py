@@ -13,7 +13,6 @@ from collections.abc import Sequence
 from pydantic import BaseModel, Field, field_serializer
 
 from faultwise.rft.fm.detect.profile import (
-    CHANNEL_OF,
     JOINT_K,
     LIGHT_TAILED,
     NormalProfile,
@@ -124,13 +123,11 @@ class Detector:
         for name, zc in zs.items():
             tq, tn = prof.tails.get(name, {}), prof.tail_n.get(name, {})
             for comp, z in zc.items():
-                if CHANNEL_OF.get(comp) == "slow" and name in prof.slow_excluded:
-                    continue  # the profile's slow channel does not judge this signal (see its module note)
                 if comp in tq:
-                    ts = tail_score(tq[comp], tn[comp], abs(z), comp in LIGHT_TAILED)
-                    thr = prof.channel_threshold(comp)
+                    thr = prof.channel_threshold(comp, name)
                     if thr is None:
                         continue
+                    ts = tail_score(tq[comp], tn[comp], abs(z), comp in LIGHT_TAILED)
                     ranked.append((ts / thr, ts, name, comp, z))
         ranked.sort(key=lambda r: -r[0])
         joint = joint_trend_score(prof.tails, prof.tail_n, zs) / prof.joint_threshold

@@ -17,15 +17,15 @@ on a raw value: every number comes from the healthy runs.
 
 The slow channel does not alarm on the objective (the reward, the task accuracy): healthy runs differ most in
 it, since how fast a run learns depends on its seed and settings, and a slow learner's offset adds to the CUSUM
-on every step, so the channel's run maxima over healthy runs are heavy-tailed. The objective still counts through the instant, trend and joint channels, and its CUSUM still feeds the
-diagnosers and the onset estimate.
+on every step, so the channel's run maxima over healthy runs are heavy-tailed. The objective still counts
+through the instant, trend and joint channels, and its CUSUM still feeds the diagnosers and the onset estimate.
 """
 
 from __future__ import annotations
 
 import math
 from bisect import bisect_left, bisect_right
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -54,6 +54,11 @@ MIN_BIN_SAMPLES = 12
 # Components with bounded increments (the clipped CUSUM): their tail beyond the rarest normal value is
 # extrapolated as exponential; the others' (possibly heavy) tails only logarithmically.
 LIGHT_TAILED: frozenset[str] = frozenset({"cusum"})
+
+
+def slow_skips(signal: str, comp: str, slow_excluded: Collection[str]) -> bool:
+    """Whether ``comp`` of ``signal`` is a slow-channel score of a signal that channel does not judge."""
+    return CHANNEL_OF.get(comp) == "slow" and signal in slow_excluded
 
 
 Tails = dict[str, dict[str, list[float]]]  # signal -> component -> |z| tail sketch
@@ -101,8 +106,11 @@ class NormalProfile(BaseModel):
         "later steps, so it judges none (None: no limit recorded, models fitted before it was)",
     )
 
-    def channel_threshold(self, comp: str) -> float | None:
-        """The alarm threshold of the channel that scores ``comp`` (None: that channel is off)."""
+    def channel_threshold(self, comp: str, signal: str | None = None) -> float | None:
+        """The alarm threshold of the channel that scores ``comp`` (of ``signal``, when given): None when that
+        channel is off, or does not judge that signal."""
+        if signal is not None and slow_skips(signal, comp, self.slow_excluded):
+            return None
         ch = CHANNEL_OF.get(comp)
         if ch == "trend":
             return self.trend_threshold
@@ -336,7 +344,7 @@ def normalised_score(
     tail_n: TailCounts,
     zs: dict[str, dict[str, float]],
     channel: str | None = None,
-    slow_excluded: frozenset[str] | set[str] = frozenset(),
+    slow_excluded: Collection[str] = (),
 ) -> float:
     """Largest tail score of a step, over the components of one channel (``None``: all); the slow channel
     leaves out the signals of ``slow_excluded``."""
@@ -344,7 +352,7 @@ def normalised_score(
     for name, zc in zs.items():
         tq, tn = prof_tails.get(name, {}), tail_n.get(name, {})
         for comp, z in zc.items():
-            if CHANNEL_OF.get(comp) == "slow" and name in slow_excluded:
+            if slow_skips(name, comp, slow_excluded):
                 continue
             if comp in tq and (channel is None or CHANNEL_OF.get(comp) == channel):
                 best = max(best, tail_score(tq[comp], tn[comp], abs(z), comp in LIGHT_TAILED))
@@ -376,7 +384,7 @@ def channel_score(
     tail_n: TailCounts,
     zs: dict[str, dict[str, float]],
     channel: str,
-    slow_excluded: frozenset[str] | set[str] = frozenset(),
+    slow_excluded: Collection[str] = (),
 ) -> float:
     """The score of one alarm channel (instant, trend, joint, slow) for one step's z-scores."""
     if channel == "joint":
