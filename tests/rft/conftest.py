@@ -16,6 +16,7 @@ import json
 import os
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -185,6 +186,22 @@ def normal_signal_runs() -> Callable[[int], list[list[tuple[int, dict[str, float
         return [[(s.step, extract_signals(s)) for s in synthetic_run(seed)] for seed in range(n)]
 
     return runs
+
+
+@pytest.fixture(scope="session")
+def flat_diagnoser() -> Callable[[dict[str, float]], Any]:
+    """A diagnoser whose answer is its intercepts alone (no feature moves a logit; every window is in range)."""
+    from faultwise.rft.fm.diagnose import FEATURE_NAMES, DiagnoserModel
+
+    def make(intercepts: dict[str, float]) -> DiagnoserModel:
+        n, k = len(FEATURE_NAMES), len(intercepts)
+        return DiagnoserModel(
+            classes=list(intercepts), features=list(FEATURE_NAMES), mean=[0.0] * n, scale=[1.0] * n,
+            coef=np.zeros((k, n)).tolist(), intercept=list(intercepts.values()), max_distance=1e9,
+            centroids=np.zeros((k, n)).tolist(), span=[1e9] * n,
+        )  # fmt: skip
+
+    return make
 
 
 @pytest.fixture(scope="session")

@@ -75,6 +75,24 @@ def test_unknown_when_nothing_fits(model):
     assert diagnose([], None).fault_type == "unknown"
 
 
+def test_the_diagnosis_within_the_types_other_evidence_leaves_possible(flat_diagnoser):
+    """``within`` conditions the classifier on the types other evidence allows: the most probable of them, its
+    confidence renormalised over them, no alternative outside them; types the model does not know leave it to
+    the fingerprints (or unknown)."""
+    import math
+
+    from faultwise.rft.records import FAULT_FAMILIES
+
+    m = flat_diagnoser({"entropy_collapse": 2.0, "reward_spike": 1.0, "reward_hacking": 0.0})
+    window = [{"entropy": {"level": 0.1, "trend": 0.1}}] * 3
+    assert diagnose(window, m).fault_type == "entropy_collapse"
+    d = diagnose(window, m, within=FAULT_FAMILIES["RF"])
+    assert (d.fault_type, d.family, d.source) == ("reward_spike", "RF", "classifier")
+    assert d.confidence == pytest.approx(math.e / (math.e + 1), abs=1e-3)
+    assert set(d.alternatives) == {"reward_spike", "reward_hacking"}
+    assert diagnose(window, m, within={"tool_call_error"}).fault_type == "unknown"
+
+
 def test_detection_metric_definitions():
     outs = [
         RunOutcome("a", "kl_explosion", "easy", 5, 6, 6, False),

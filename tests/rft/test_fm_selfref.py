@@ -357,7 +357,7 @@ def test_a_held_reward_break_names_hacking_also_where_the_models_diagnoser_absta
         max_distance=0.0, centroids=[[]], span=[],
     )  # fmt: skip
     unknown = FaultDiagnosis(fault_type="unknown", family="unknown", confidence=0.0, source="unknown")
-    monkeypatch.setattr(monitor_module, "diagnose", lambda window, model=None: unknown)
+    monkeypatch.setattr(monitor_module, "diagnose", lambda window, model=None, within=None: unknown)
     model = FMModel(profile=fit_profile(normal_signal_runs(12)), diagnoser=abstains)
     fm = FailureMonitor(model, SelfRefConfig(reward_range=(0.0, 1.2)))
     for rec in make_run(12345):
@@ -370,6 +370,37 @@ def test_a_held_reward_break_names_hacking_also_where_the_models_diagnoser_absta
     ev = fm.events[0]
     assert ev.opened_step == 15 and ev.rules[0].startswith("reward_out_of_range")
     assert ev.diagnosis.fault_type == named
+
+
+@pytest.mark.parametrize("family_breaks", [True, False])
+def test_a_reward_beyond_its_declared_range_keeps_the_diagnosis_in_the_reward_family(
+    make_run, normal_signal_runs, monkeypatch, flat_diagnoser, family_breaks
+):
+    """Rewards above the task's declared range can only come from the grader: where the model's diagnoser
+    decides, it names the most probable reward fault, even when it would rank a fault of another family first
+    (without the family bound, it names that one)."""
+    import faultwise.rft.fm.monitor as monitor_module
+    from faultwise.rft.fm.detect.profile import fit_profile
+    from faultwise.rft.fm.model import FMModel
+    from faultwise.rft.signals import extract_signals
+
+    if not family_breaks:
+        monkeypatch.setattr(monitor_module, "FAMILY_BREAKS", {})
+    prefers = flat_diagnoser({"entropy_collapse": 2.0, "reward_spike": 1.0, "reward_hacking": 0.0})
+    model = FMModel(profile=fit_profile(normal_signal_runs(12)), diagnoser=prefers)
+    fm = FailureMonitor(model, SelfRefConfig(reward_range=(0.0, 1.2)))
+    for rec in make_run(12345):
+        sig = extract_signals(rec)
+        sig["reward_max"] = 1.5 if rec.step >= 15 else 1.0
+        fm.update_signals(rec.step, sig)
+    fm.finish()
+    assert fm.model_applies is True
+    ev = fm.events[0]
+    assert ev.opened_step == 15 and ev.rules[0].startswith("reward_out_of_range")
+    assert (ev.diagnosis.fault_type, ev.diagnosis.source) == (
+        ("reward_spike" if family_breaks else "entropy_collapse"),
+        "classifier",
+    )
 
 
 @pytest.mark.parametrize("biased,named", [(True, "value_mismatch"), (False, "advantage_instability")])
@@ -391,7 +422,7 @@ def test_a_biased_baseline_names_value_mismatch_over_the_models_diagnoser(
     answer = FaultDiagnosis(
         fault_type="advantage_instability", family="CA", confidence=0.9, source="classifier"
     )
-    monkeypatch.setattr(monitor_module, "diagnose", lambda window, model=None: answer)
+    monkeypatch.setattr(monitor_module, "diagnose", lambda window, model=None, within=None: answer)
     model = FMModel(profile=fit_profile(normal_signal_runs(12)), diagnoser=some)
     fm = FailureMonitor(model, SelfRefConfig(reward_range=(0.0, 1.2)))
     for rec in make_run(12345):

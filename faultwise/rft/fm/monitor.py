@@ -35,7 +35,7 @@ from faultwise.rft.fm.detect.selfref import (
 )
 from faultwise.rft.fm.diagnose.classifier import FaultDiagnosis, diagnose
 from faultwise.rft.fm.model import FMModel
-from faultwise.rft.records import FAMILY_OF, StepRecord, TrajectoryRecord
+from faultwise.rft.records import FAMILY_OF, FAULT_FAMILIES, StepRecord, TrajectoryRecord
 from faultwise.rft.signals import INVARIANT_OF, OBJECTIVE_SIGNALS, extract_signals
 
 # signals a real trainer cannot log: the environment's done flag only our injector sets, and everything
@@ -78,6 +78,12 @@ HARD_RULES: frozenset[str] = frozenset({"non_finite", "vanished_update", "explod
 # some steps are a grader's outliers (a reward spike); on every step, the grader systematically pays for
 # something its declared range leaves out (a bonus term, a lenient check), which the policy learns to exploit.
 SUSTAINED_BREAKS: dict[str, str] = {"reward_out_of_range": "reward_hacking"}
+# invariant breaks only one family of faults can cause: the diagnosis is the most probable type of that family. A
+# reward outside the task's declared range comes from the reward function itself (a policy only moves among the
+# values the grader pays), whatever else the window shows. On six development benches (720 runs) the break came
+# with reward spikes (35 of 36) and reward hacking (36 of 36) only, no other fault and no healthy run; on two of
+# the wide variant (240 runs) likewise
+FAMILY_BREAKS: dict[str, str] = {"reward_out_of_range": "RF"}
 DOMAIN_STEPS = 5  # steps over which a model's applicability to a run is judged
 DOMAIN_Z = 30.0  # a signal whose median |level z| over those steps exceeds this lies outside the profile
 DOMAIN_FRACTION = 0.25  # more than this fraction of signals outside: the model does not apply to the run
@@ -116,6 +122,14 @@ def _invariant_diagnosis(kind: str, fault_type: str | None = None) -> FaultDiagn
         confidence=1.0 if ftype != "unknown" else 0.0,
         source="invariant:" + kind + (":sustained" if fault_type else ""),
     )
+
+
+def _possible_types(kinds: Sequence[str]) -> frozenset[str] | None:
+    """The fault types an event's invariant breaks leave possible (:data:`FAMILY_BREAKS`); None: any."""
+    families = {FAMILY_BREAKS[k] for k in kinds if k in FAMILY_BREAKS}
+    if len(families) != 1:  # none, or breaks that disagree: the breaks bound nothing
+        return None
+    return frozenset(FAULT_FAMILIES[families.pop()])
 
 
 class Excursion(BaseModel):
@@ -413,19 +427,23 @@ class FailureMonitor:
         its diagnoser reads its own detector's window (an invariant break names the fault only when the
         diagnoser answers unknown); elsewhere an invariant break names its fault, except a symptom break with a
         material change beyond the reward side, which the model's scale-free diagnoser names (if it has one);
-        without a break, that diagnoser or the window's fingerprint."""
+        without a break, that diagnoser or the window's fingerprint. A break only one family causes
+        (:data:`FAMILY_BREAKS`) keeps every diagnoser's answer within that family."""
         kinds = [r.split(":")[0] for r in ev.rules]
         known = [k for k in kinds if k in INVARIANT_DIAGNOSIS]
         defining = [k for k in known if k in DEFINING_INVARIANTS]
         if "non_finite" in known or defining or (known and not self._classifier_decides(ev)):
             return self._break_diagnosis("non_finite" if "non_finite" in known else (defining or known)[0])
+        within = _possible_types(kinds)
         if self._window_source == "model" and self.detector is not None and self.model is not None:
             window = [zs for s, zs in self.detector.window if s >= ev.opened_step]
-            diag = diagnose(window or [zs for _, zs in self.detector.window], self.model.diagnoser)
+            diag = diagnose(
+                window or [zs for _, zs in self.detector.window], self.model.diagnoser, within=within
+            )
             return self._break_diagnosis(known[0]) if diag.fault_type == "unknown" and known else diag
         window = [zs for s, zs in self.selfref.window if s >= ev.opened_step]
         scale_free = self.model.selfref_diagnoser if self.model is not None else None
-        diag = diagnose(window or [zs for _, zs in self.selfref.window], scale_free)
+        diag = diagnose(window or [zs for _, zs in self.selfref.window], scale_free, within=within)
         if known and (diag.fault_type == "unknown" or not self._beyond_symptom(window)):
             return self._break_diagnosis(known[0])
         return diag

@@ -10,7 +10,7 @@ fitted fault ever moved that far).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 import numpy as np
 from pydantic import BaseModel, Field
@@ -104,8 +104,10 @@ def fit_diagnoser(
     )
 
 
-def _from_rules(summary: dict[str, dict[str, float]], reason_conf: float = 0.0) -> FaultDiagnosis | None:
-    scores = rule_scores(summary)
+def _from_rules(
+    summary: dict[str, dict[str, float]], reason_conf: float = 0.0, within: Collection[str] | None = None
+) -> FaultDiagnosis | None:
+    scores = {k: v for k, v in rule_scores(summary).items() if within is None or k in within}
     if not scores:
         return None
     best = max(scores, key=lambda k: scores[k][0])
@@ -127,12 +129,19 @@ def _from_rules(summary: dict[str, dict[str, float]], reason_conf: float = 0.0) 
     )
 
 
-def diagnose(window: Window, model: DiagnoserModel | None = None) -> FaultDiagnosis:
-    """Diagnose an anomalous window; ``model=None`` uses the interpretable fingerprints alone."""
+def diagnose(
+    window: Window, model: DiagnoserModel | None = None, within: Collection[str] | None = None
+) -> FaultDiagnosis:
+    """Diagnose an anomalous window; ``model=None`` uses the interpretable fingerprints alone. ``within``: the
+    fault types other evidence leaves possible (None: every type); the answer is the most probable of them,
+    its confidence conditioned on them."""
     summary = window_summary(window)
     unknown = FaultDiagnosis(fault_type="unknown", family="unknown", confidence=0.0, source="unknown")
     if model is None:
-        return _from_rules(summary) or unknown
+        return _from_rules(summary, within=within) or unknown
+    allowed = np.array([within is None or k in within for k in model.classes])
+    if not allowed.any():
+        return _from_rules(summary, within=within) or unknown
     x = window_features(window)
     xs = (x - np.asarray(model.mean)) / np.asarray(model.scale)
     coef = np.asarray(model.coef)
@@ -140,15 +149,16 @@ def diagnose(window: Window, model: DiagnoserModel | None = None) -> FaultDiagno
     if model.rule_weight:  # the fingerprints as a prior: a type whose signals moved its way gains
         rules = rule_scores(summary)
         logits = logits + model.rule_weight * np.array([rules.get(k, (0.0,))[0] for k in model.classes])
+    logits = np.where(allowed, logits, -np.inf)
     p = np.exp(logits - logits.max())
     p /= p.sum()
     k = int(p.argmax())
     dist = float(np.min(np.linalg.norm(np.asarray(model.centroids) - xs, axis=1)))
     beyond = np.abs(xs) > 2 * np.asarray(model.span) + 1  # moved where no fitted fault ever moved
     if dist > model.max_distance or beyond.any():
-        return _from_rules(summary) or unknown
+        return _from_rules(summary, within=within) or unknown
     if p[k] < model.min_confidence:
-        return _from_rules(summary, reason_conf=float(p[k])) or unknown
+        return _from_rules(summary, reason_conf=float(p[k]), within=within) or unknown
     contrib = (coef[k] - coef.mean(axis=0)) * xs
     deciding: list[DecidingSignal] = []
     for j in np.argsort(-contrib):  # strongest first, one entry per signal
@@ -165,7 +175,7 @@ def diagnose(window: Window, model: DiagnoserModel | None = None) -> FaultDiagno
                 weight=round(float(contrib[j]), 3),
             )
         )
-    top = np.argsort(-p)[:3]
+    top = [j for j in np.argsort(-p)[:3] if allowed[j]]
     cls = model.classes[k]
     return FaultDiagnosis(
         fault_type=cls,
