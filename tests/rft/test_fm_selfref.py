@@ -403,6 +403,37 @@ def test_a_reward_beyond_its_declared_range_keeps_the_diagnosis_in_the_reward_fa
     )
 
 
+def test_where_the_diagnoser_abstains_the_family_bound_holds_for_the_breaks_answer(
+    make_run, normal_signal_runs, monkeypatch, flat_diagnoser
+):
+    """An event opened by another break (entropy at its floor) that then sees a reward beyond the declared range:
+    where the model's diagnoser abstains and a break names the fault, the break that bounds the family speaks
+    first, so the answer is a reward fault, not that of the break that happened to come first."""
+    import faultwise.rft.fm.monitor as monitor_module
+    from faultwise.rft.fm.detect.profile import fit_profile
+    from faultwise.rft.fm.diagnose.classifier import FaultDiagnosis
+    from faultwise.rft.fm.model import FMModel
+    from faultwise.rft.signals import extract_signals
+
+    unknown = FaultDiagnosis(fault_type="unknown", family="unknown", confidence=0.0, source="unknown")
+    monkeypatch.setattr(monitor_module, "diagnose", lambda window, model=None, within=None: unknown)
+    some = flat_diagnoser({"entropy_collapse": 0.0, "reward_spike": 0.0})
+    model = FMModel(profile=fit_profile(normal_signal_runs(12)), diagnoser=some)
+    fm = FailureMonitor(model, SelfRefConfig(reward_range=(0.0, 1.2)))
+    for rec in make_run(12345):
+        sig = extract_signals(rec)
+        sig["reward_max"] = 1.5 if rec.step == 16 else 1.0
+        if rec.step >= 15:
+            sig["entropy"] = 0.0
+        fm.update_signals(rec.step, sig)
+    fm.finish()
+    assert fm.model_applies is True
+    ev = fm.events[0]
+    kinds = [r.split(":")[0] for r in ev.rules]
+    assert ev.opened_step == 15 and kinds[:2] == ["entropy_floor", "reward_out_of_range"]
+    assert (ev.diagnosis.fault_type, ev.diagnosis.source) == ("reward_spike", "invariant:reward_out_of_range")
+
+
 @pytest.mark.parametrize("biased,named", [(True, "value_mismatch"), (False, "advantage_instability")])
 def test_a_biased_baseline_names_value_mismatch_over_the_models_diagnoser(
     make_run, normal_signal_runs, monkeypatch, biased, named

@@ -428,9 +428,12 @@ class FailureMonitor:
         diagnoser answers unknown); elsewhere an invariant break names its fault, except a symptom break with a
         material change beyond the reward side, which the model's scale-free diagnoser names (if it has one);
         without a break, that diagnoser or the window's fingerprint. A break only one family causes
-        (:data:`FAMILY_BREAKS`) keeps every diagnoser's answer within that family."""
+        (:data:`FAMILY_BREAKS`) keeps the answer within that family, a diagnoser's or a break's (a defining break
+        still names its own fault)."""
         kinds = [r.split(":")[0] for r in ev.rules]
-        known = [k for k in kinds if k in INVARIANT_DIAGNOSIS]
+        # a break that bounds the family speaks first where a break names the fault (a stable sort: the rest
+        # keep the order they broke in), so the bound holds for the breaks' answers as for the diagnosers'
+        known = sorted((k for k in kinds if k in INVARIANT_DIAGNOSIS), key=lambda k: k not in FAMILY_BREAKS)
         defining = [k for k in known if k in DEFINING_INVARIANTS]
         if "non_finite" in known or defining or (known and not self._classifier_decides(ev)):
             return self._break_diagnosis("non_finite" if "non_finite" in known else (defining or known)[0])

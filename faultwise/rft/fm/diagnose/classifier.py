@@ -104,16 +104,21 @@ def fit_diagnoser(
     )
 
 
+def _unknown() -> FaultDiagnosis:
+    return FaultDiagnosis(fault_type="unknown", family="unknown", confidence=0.0, source="unknown")
+
+
 def _from_rules(
     summary: dict[str, dict[str, float]], reason_conf: float = 0.0, within: Collection[str] | None = None
-) -> FaultDiagnosis | None:
+) -> FaultDiagnosis:
+    """The interpretable fingerprints' answer among the types ``within`` allows (None: all), else unknown."""
     scores = {k: v for k, v in rule_scores(summary).items() if within is None or k in within}
     if not scores:
-        return None
+        return _unknown()
     best = max(scores, key=lambda k: scores[k][0])
     score, seen = scores[best]
     if score < 0.5:
-        return None
+        return _unknown()
     deciding = [
         DecidingSignal(signal=s, feature=f"{s}.level_mean", z=summary[s]["level_mean"], weight=1.0)
         for s in seen
@@ -136,12 +141,11 @@ def diagnose(
     fault types other evidence leaves possible (None: every type); the answer is the most probable of them,
     its confidence conditioned on them."""
     summary = window_summary(window)
-    unknown = FaultDiagnosis(fault_type="unknown", family="unknown", confidence=0.0, source="unknown")
     if model is None:
-        return _from_rules(summary, within=within) or unknown
+        return _from_rules(summary, within=within)
     allowed = np.array([within is None or k in within for k in model.classes])
-    if not allowed.any():
-        return _from_rules(summary, within=within) or unknown
+    if not allowed.any():  # the model knows none of the types the evidence allows
+        return _from_rules(summary, within=within)
     x = window_features(window)
     xs = (x - np.asarray(model.mean)) / np.asarray(model.scale)
     coef = np.asarray(model.coef)
@@ -156,9 +160,9 @@ def diagnose(
     dist = float(np.min(np.linalg.norm(np.asarray(model.centroids) - xs, axis=1)))
     beyond = np.abs(xs) > 2 * np.asarray(model.span) + 1  # moved where no fitted fault ever moved
     if dist > model.max_distance or beyond.any():
-        return _from_rules(summary, within=within) or unknown
+        return _from_rules(summary, within=within)
     if p[k] < model.min_confidence:
-        return _from_rules(summary, reason_conf=float(p[k]), within=within) or unknown
+        return _from_rules(summary, reason_conf=float(p[k]), within=within)
     contrib = (coef[k] - coef.mean(axis=0)) * xs
     deciding: list[DecidingSignal] = []
     for j in np.argsort(-contrib):  # strongest first, one entry per signal
