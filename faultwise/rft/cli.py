@@ -140,9 +140,10 @@ def fit(
 def _thresholds(prof: Any) -> str:
     """A profile's alarm thresholds, one phrase (``prof``: a NormalProfile, loaded lazily)."""
     slow = f" {prof.slow_threshold:.2f} (slow)" if prof.slow_threshold is not None else ""
+    adjusted = ", ".join(prof.setting_centers)
     return (
         f"thresholds {prof.threshold:.2f} (instant) {prof.trend_threshold:.2f} (trend) "
-        f"{prof.joint_threshold:.2f} (joint){slow}"
+        f"{prof.joint_threshold:.2f} (joint){slow}" + (f"; level adjusted for {adjusted}" if adjusted else "")
     )
 
 

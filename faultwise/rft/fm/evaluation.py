@@ -85,7 +85,7 @@ def diagnosis_windows(
     read ``confirm_steps`` later, plus up to ``extra`` later ones (augmentation for fitting)."""
     plain = model.model_copy(update={"diagnoser": None})
     cfg = (model.selfref or SelfRefConfig()).model_copy(update={"use_accuracy": use_accuracy})
-    fm = FailureMonitor(plain, cfg)
+    fm = FailureMonitor(plain, cfg, setup=trainer_setup_of(run.info.config))
     window = fm.detector.window if fm.detector is not None else []  # a model always has a profile
     feats = _event_windows(fm, window, run, model.confirm_steps, extra, use_accuracy, quiet_after=3)
     if not feats and window:
@@ -131,11 +131,14 @@ def fit_model(
 ) -> FMModel:
     """Fit the normal profile on the healthy runs and the diagnoser on the faulty ones (real-trainer signals;
     true accuracy too with ``use_accuracy``, which the model then declares)."""
-    normal = [signals_of(r, use_accuracy) for r in runs if not r.is_faulty]
+    healthy = [r for r in runs if not r.is_faulty]
+    normal = [signals_of(r, use_accuracy) for r in healthy]
     if len(normal) < 2:
         raise InputError(fitted_on or "bench", f"needs at least 2 normal runs to fit, found {len(normal)}")
     model = FMModel(
-        profile=fit_profile(normal, target_false_alarm_rate),
+        profile=fit_profile(
+            normal, target_false_alarm_rate, setups=[trainer_setup_of(r.info.config) for r in healthy]
+        ),
         fitted_on=fitted_on,
         selfref=SelfRefConfig(use_accuracy=use_accuracy),
         domain=fit_domain(trainer_setup_of(r.info.config) for r in runs),
@@ -169,7 +172,7 @@ def rebaseline_model(
     use_accuracy = bool(model.selfref is not None and model.selfref.use_accuracy)
     drop = INJECTOR_ONLY_SIGNALS | (frozenset() if use_accuracy else ACCURACY_DERIVED_SIGNALS)
     runs = [[(s, {k: v for k, v in sig.items() if k not in drop}) for s, sig in run] for run in healthy_runs]
-    profile = fit_profile(runs, model.profile.target_false_alarm_rate)
+    profile = fit_profile(runs, model.profile.target_false_alarm_rate, setups=setups)
     domain = fit_domain(setups) if setups is not None else None
     return model.model_copy(update={"profile": profile, "domain": domain, "baseline": baseline})
 

@@ -251,6 +251,8 @@ class FailureMonitor:
         """Take the run's training setup; a setting outside the model's fitted range keeps the model out of
         the run from now on (settings the model did not record are not judged)."""
         self.setup = {**self.setup, **setup}
+        if self.detector is not None:
+            self.detector.declare_setup(self.setup)
         if self.model is None or self.model.domain is None:
             return
         outside = self.model.domain.outside(self.setup)

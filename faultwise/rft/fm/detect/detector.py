@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from pydantic import BaseModel, Field, field_serializer
 
@@ -74,14 +74,25 @@ class Detector:
     remediation withholds are left out before they reach it (:meth:`faultwise.rft.fm.monitor.FailureMonitor.ignore`).
     """
 
-    def __init__(self, profile: NormalProfile, window_steps: int = WINDOW_STEPS) -> None:
+    def __init__(
+        self,
+        profile: NormalProfile,
+        window_steps: int = WINDOW_STEPS,
+        setup: Mapping[str, float] | None = None,
+    ) -> None:
         self.profile = profile
+        self._offsets = profile.setting_offsets(setup or {})
         self._raw = RunState()
         self._trend = RunState()
         self.window: deque[tuple[int, dict[str, dict[str, float]]]] = deque(maxlen=window_steps)
         self.n_steps = 0
         self._pace_from_step = 0
         self._pace_rate = 1.0
+
+    def declare_setup(self, setup: Mapping[str, float]) -> None:
+        """The run's declared settings (trainer arguments): the profile judges its level against healthy runs
+        of those settings (see :mod:`faultwise.rft.fm.detect.profile`); an undeclared one counts as the mean."""
+        self._offsets = self.profile.setting_offsets(setup)
 
     def set_pace(self, from_step: int, rate: float) -> None:
         """Each step after ``from_step`` advances training by ``rate`` declared steps (a remediation that scales
@@ -117,7 +128,7 @@ class Detector:
             if math.isfinite(x):
                 comps[name] = raw_components(self._raw.signals.setdefault(name, SignalState()), x)
         b = prof.bin_of(self.progress(step))
-        zs = z_scores(prof.stats, b, comps, self._trend, step)
+        zs = z_scores(prof.stats, b, comps, self._trend, step, self._offsets)
         self.window.append((step, zs))
         ranked: list[tuple[float, str, str, float]] = []
         for name, zc in zs.items():
@@ -145,7 +156,7 @@ class Detector:
                     signal=name,
                     component=comp,
                     value=comps[name].get(raw, comps[name]["level"]),
-                    expected=st.med[b] if st else 0.0,
+                    expected=(st.median(b, self._offsets) if raw == "level" else st.med[b]) if st else 0.0,
                     z=z,
                     normalised=n,
                 )

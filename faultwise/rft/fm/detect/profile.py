@@ -15,6 +15,13 @@ CUSUM), and each channel's alarm threshold is the run-level maximum score of hel
 tails that left them out) at its share of the target false-alarm rate. Nothing here is a hand-set threshold
 on a raw value: every number comes from the healthy runs.
 
+The level is judged against healthy runs **of the run's own sampling temperature** where the profile was fitted
+on runs sampled at several (:data:`LEVEL_SETTINGS`): per signal and progress bin, the level's median moves
+linearly with the setting (a least-squares slope over the healthy runs), and so does its scale (the absolute
+residuals' line: a count-like signal spreads more where it is higher). A tiny policy sampled at 1.2 makes five
+times the malformed tool calls it makes at 0.8; judged against healthy runs of every temperature, a flaky tool
+at 0.8 looks like a healthy run at 1.2. A run that does not declare the setting is judged at the fitted mean.
+
 The slow channel does not alarm on the objective (the reward, the task accuracy): healthy runs differ most in
 it, since how fast a run learns depends on its seed and settings, and a slow learner's offset adds to the CUSUM
 on every step, so the channel's run maxima over healthy runs are heavy-tailed. The objective still counts
@@ -25,7 +32,7 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_left, bisect_right
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -51,6 +58,16 @@ TREND_ALPHA = 0.3
 CUSUM_K = 0.5  # CUSUM reference (in z units): offsets smaller than this per step never accumulate
 Z_CLIP = 5.0  # CUSUM input clip: one wild step adds at most this, so the statistic's tail is light
 MIN_BIN_SAMPLES = 12
+#: The declared settings a signal's level is adjusted for: those of sampling, which set what the policy emits
+#: from the first step (a policy sampled hotter makes more malformed tool calls, more repetitions, fewer
+#: well-formed answers). The learning rate is a pace, not a level (the profile is indexed by training progress;
+#: see ``Detector.set_pace``), and the KL coefficient and clip range are limits whose effect grows as the
+#: policy moves: neither shifts the level at a given progress by a fixed amount (measured: adjusting for all
+#: four raised the healthy runs' largest CUSUM and lowered detection; docs/rft-fm.md, session 21).
+LEVEL_SETTINGS: tuple[str, ...] = ("temperature",)
+#: Healthy runs per declared setting the level is adjusted for: the "ten per variable" rule of regression (a
+#: slope is a per-run quantity, so runs count, not steps); with fewer runs the level is not adjusted at all.
+RUNS_PER_SETTING = 10
 # Components with bounded increments (the clipped CUSUM): their tail beyond the rarest normal value is
 # extrapolated as exponential; the others' (possibly heavy) tails only logarithmically.
 LIGHT_TAILED: frozenset[str] = frozenset({"cusum"})
@@ -66,10 +83,42 @@ TailCounts = dict[str, dict[str, int]]  # signal -> component -> normal steps be
 
 
 class SignalStats(BaseModel):
-    """Median and robust scale of one raw component, per progress bin."""
+    """Median and robust scale of one raw component, per progress bin; for the level, optionally how the median
+    moves with the run's declared settings."""
 
     med: list[float]
     scale: list[float]
+    slopes: list[dict[str, float]] | None = Field(
+        None,
+        description="per bin: change of the median per unit of each declared setting, away from the profile's "
+        "setting centers (None: not adjusted)",
+    )
+
+    scale_slopes: list[dict[str, float]] | None = Field(
+        None,
+        description="per bin: change of the scale per unit of each declared setting (None: not adjusted)",
+    )
+    scale_floor: list[float] | None = Field(
+        None, description="per bin: the least scale a setting-adjusted scale takes (None: not adjusted)"
+    )
+
+    def spread(self, bin_index: int, offsets: Mapping[str, float] | None = None) -> float:
+        """The robust scale in ``bin_index`` for a run whose settings lie ``offsets`` from the centers: a
+        count-like signal spreads more where its level is higher (more malformed calls at a higher temperature)."""
+        scale = self.scale[bin_index]
+        if self.scale_slopes is None or not offsets:
+            return scale
+        slope = self.scale_slopes[bin_index]
+        scale += sum(slope.get(k, 0.0) * dx for k, dx in offsets.items())
+        return max(scale, self.scale_floor[bin_index] if self.scale_floor else 0.0)
+
+    def median(self, bin_index: int, offsets: Mapping[str, float] | None = None) -> float:
+        """The median in ``bin_index`` for a run whose settings lie ``offsets`` from the profile's centers."""
+        med = self.med[bin_index]
+        if self.slopes is not None and offsets:
+            slope = self.slopes[bin_index]
+            med += sum(slope.get(k, 0.0) * dx for k, dx in offsets.items())
+        return med
 
 
 class NormalProfile(BaseModel):
@@ -100,6 +149,11 @@ class NormalProfile(BaseModel):
         description="below 1/1000 of the smallest normal grad norm the update vanished (None: normal runs hit 0)",
     )
     n_normal_runs: int = 0
+    setting_centers: dict[str, float] = Field(
+        default_factory=dict,
+        description="the declared settings the level is adjusted for and their mean over the fitted runs "
+        "(empty: the level is not adjusted; models fitted before it was)",
+    )
     horizon_step: int | None = Field(
         None,
         description="last step of the longest normal run it was fitted on: its progress bins say nothing about "
@@ -121,6 +175,21 @@ class NormalProfile(BaseModel):
     def bin_of(self, progress: float) -> int:
         """The progress bin of ``progress`` (training progress in steps; fractional under a changed pace)."""
         return progress_bin(self.progress_edges, progress)
+
+    def setting_offsets(self, setup: Mapping[str, float]) -> dict[str, float]:
+        """How far a run's declared settings lie from the fitted runs' mean, for the settings the level is
+        adjusted for (one the run does not declare is taken at the mean)."""
+        return setting_offsets(self.setting_centers, setup)
+
+
+def setting_offsets(centers: Mapping[str, float], setup: Mapping[str, float]) -> dict[str, float]:
+    """``setup[k] - centers[k]`` for each adjusted setting ``k`` the run declares with a finite value."""
+    out = {}
+    for key, center in centers.items():
+        v = setup.get(key)
+        if v is not None and math.isfinite(v):
+            out[key] = float(v) - center
+    return out
 
 
 @dataclass
@@ -225,17 +294,63 @@ def _quanta(table) -> dict[str, float]:
     return {name: resolution(v) for name, v in levels.items()}
 
 
+def _level_fit(
+    values: np.ndarray, x: np.ndarray | None, quantum: float
+) -> tuple[float, float, np.ndarray | None, np.ndarray | None]:
+    """Median, robust scale, and their setting slopes, of level values (``x``: each value's run's setting
+    offsets, one column per setting; None: no adjustment). The median's slopes are least squares on
+    standardised columns; the median and scale are those of the values with that part removed (the level at
+    the setting centers); the scale's slopes come from the absolute residuals' least-squares line, in
+    proportion (a signal twice as spread at some setting gets twice the scale there)."""
+    if x is None or x.shape[1] == 0:
+        med, scale = robust_stats(values, quantum)
+        return med, scale, None, None
+    sd = x.std(axis=0)
+    used = sd > 0
+    slopes = np.zeros(x.shape[1])
+    scale_slopes = np.zeros(x.shape[1])
+    design = np.column_stack([np.ones(len(values)), x[:, used] / sd[used]])
+    if used.any():
+        slopes[used] = np.linalg.lstsq(design, values, rcond=None)[0][1:] / sd[used]
+    resid = values - x @ slopes
+    med, scale = robust_stats(resid, quantum)
+    if used.any():
+        dev = np.linalg.lstsq(design, np.abs(resid - med), rcond=None)[0]
+        if dev[0] > 0:
+            scale_slopes[used] = scale * dev[1:] / dev[0] / sd[used]
+    return med, scale, slopes, scale_slopes
+
+
+def _by_key(keys: Sequence[str], per_bin: Sequence[np.ndarray]) -> list[dict[str, float]]:
+    return [{k: float(v) for k, v in zip(keys, row, strict=True)} for row in per_bin]
+
+
 def _fit_stats(
-    table, edges: list[int], signals: list[str], quanta: dict[str, float] | None = None
+    table,
+    edges: list[int],
+    signals: list[str],
+    quanta: dict[str, float] | None = None,
+    offsets: Sequence[Sequence[float]] | None = None,
+    keys: Sequence[str] = (),
 ) -> dict[str, dict[str, SignalStats]]:
+    """Per signal, component and progress bin: median and robust scale; with ``offsets`` (per run, its
+    settings' offsets from the centers, in ``keys`` order), the level's also adjusted for the settings."""
     n_bins = len(edges) + 1
     buckets: dict[tuple[str, str, int], list[float]] = {}
-    for rows in table:
+    owners: dict[tuple[str, int], list[int]] = {}  # (signal, bin) -> the run of each level value
+    for i, rows in enumerate(table):
         for step, comps in rows:
             b = progress_bin(edges, step)
             for name, cv in comps.items():
                 for comp, v in cv.items():
                     buckets.setdefault((name, comp, b), []).append(v)
+                if "level" in cv:
+                    owners.setdefault((name, b), []).append(i)
+    run_x = np.asarray(offsets, dtype=float) if offsets is not None and keys else None
+
+    def x_of(runs: list[int]) -> np.ndarray | None:
+        return run_x[runs] if run_x is not None else None
+
     stats: dict[str, dict[str, SignalStats]] = {}
     for name in signals:
         stats[name] = {}
@@ -246,18 +361,33 @@ def _fit_stats(
             quantum = (quanta or {}).get(name) or resolution(
                 [v for b in range(n_bins) for v in buckets.get((name, "level", b), [])]
             )
-            pmed, pscale = robust_stats(np.asarray(pooled), quantum)
-            meds, scales = [], []
+            adjust = comp == "level" and run_x is not None
+            pooled_x = x_of([i for b in range(n_bins) for i in owners.get((name, b), [])]) if adjust else None
+            pmed, pscale, pslopes, pscale_slopes = _level_fit(np.asarray(pooled), pooled_x, quantum)
+            meds, scales, slopes, scale_slopes, floors = [], [], [], [], []
             for b in range(n_bins):
                 vals = buckets.get((name, comp, b), [])
                 if len(vals) >= MIN_BIN_SAMPLES:
-                    m, s = robust_stats(np.asarray(vals), quantum)
+                    bx = x_of(owners[(name, b)]) if adjust else None
+                    m, s, sl, ssl = _level_fit(np.asarray(vals), bx, quantum)
                     meds.append(m)
                     scales.append(max(s, 0.25 * pscale))
+                    floors.append(max(0.25 * pscale, quantum))
+                    slopes.append(sl)
+                    scale_slopes.append(ssl)
                 else:
                     meds.append(pmed)
                     scales.append(pscale)
-            stats[name][comp] = SignalStats(med=meds, scale=scales)
+                    floors.append(max(0.25 * pscale, quantum))
+                    slopes.append(pslopes)
+                    scale_slopes.append(pscale_slopes)
+            stats[name][comp] = SignalStats(
+                med=meds,
+                scale=scales,
+                slopes=_by_key(keys, slopes) if adjust else None,
+                scale_slopes=_by_key(keys, scale_slopes) if adjust else None,
+                scale_floor=floors if adjust else None,
+            )
     return stats
 
 
@@ -267,9 +397,11 @@ def z_scores(
     comps: dict[str, dict[str, float]],
     state: RunState,
     step: int | None = None,
+    offsets: Mapping[str, float] | None = None,
 ) -> dict[str, dict[str, float]]:
     """z-scores of the raw components, plus the smoothed ``trend`` and the ``cusum`` of the level z (advances
-    ``state``; ``step`` dates each CUSUM excursion)."""
+    ``state``; ``step`` dates each CUSUM excursion; ``offsets``: the run's declared settings away from the
+    profile's centers, which move the level's median)."""
     out: dict[str, dict[str, float]] = {}
     for name, cv in comps.items():
         st = stats.get(name)
@@ -280,7 +412,9 @@ def z_scores(
             s = st.get(comp)
             if s is None:
                 continue
-            zs[comp] = (v - s.med[bin_index]) / s.scale[bin_index]
+            med = s.median(bin_index, offsets) if comp == "level" else s.med[bin_index]
+            scale = s.spread(bin_index, offsets) if comp == "level" else s.scale[bin_index]
+            zs[comp] = (v - med) / scale
         if "level" in zs:
             ss = state.signals.setdefault(name, SignalState())
             ss.trend = (1 - TREND_ALPHA) * (ss.trend or 0.0) + TREND_ALPHA * zs["level"]  # starts from 0
@@ -298,9 +432,11 @@ def z_scores(
     return out
 
 
-def _run_z(stats, edges, rows) -> list[dict[str, dict[str, float]]]:
+def _run_z(
+    stats, edges, rows, offsets: Mapping[str, float] | None = None
+) -> list[dict[str, dict[str, float]]]:
     state = RunState()
-    return [z_scores(stats, progress_bin(edges, step), comps, state) for step, comps in rows]
+    return [z_scores(stats, progress_bin(edges, step), comps, state, None, offsets) for step, comps in rows]
 
 
 TAIL_POINTS = 48
@@ -425,12 +561,20 @@ def fit_profile(
     folds: int = 5,
     margin: float = 0.0,
     slow_excluded: Sequence[str] = OBJECTIVE_SIGNALS,
+    setups: Sequence[Mapping[str, float]] | None = None,
 ) -> NormalProfile:
     """Fit the profile on healthy runs; calibrate tails and threshold on held-out normal runs. ``margin`` adds
     decades of rarity to the threshold (for profiles fitted on very few runs); the slow channel does not alarm
-    on ``slow_excluded`` (default: the objective; see the module note)."""
+    on ``slow_excluded`` (default: the objective; see the module note). ``setups``: each run's declared
+    settings; the level is adjusted for those that vary among the runs (see :func:`adjusted_settings`)."""
     if not normal_runs:
         raise ValueError("no normal runs to fit the profile on")
+    if setups is not None and len(setups) != len(normal_runs):
+        raise ValueError(f"{len(setups)} setups for {len(normal_runs)} normal runs")
+    centers = adjusted_settings(setups) if setups is not None else {}
+    keys = sorted(centers)
+    run_x = [[setup[k] - centers[k] for k in keys] for setup in setups] if centers and setups else None
+    run_off = [dict(zip(keys, x, strict=True)) for x in run_x] if run_x else [None] * len(normal_runs)
     signals = sorted({n for run in normal_runs for _, sig in run for n in sig})
     steps = [s for run in normal_runs for s, _ in run]
     edges = _edges(steps)
@@ -440,9 +584,9 @@ def fit_profile(
     held_z: list[list[dict[str, dict[str, float]]]] = []
     for f in range(k):
         train = [rows for i, rows in enumerate(table) if i % k != f or k == 1]
-        test = [rows for i, rows in enumerate(table) if i % k == f]
-        st = _fit_stats(train, edges, signals, quanta)
-        held_z.extend(_run_z(st, edges, rows) for rows in test)
+        train_x = [x for i, x in enumerate(run_x) if i % k != f or k == 1] if run_x else None
+        st = _fit_stats(train, edges, signals, quanta, train_x, keys)
+        held_z.extend(_run_z(st, edges, rows, run_off[i]) for i, rows in enumerate(table) if i % k == f)
     # Each held-out run is scored with tails built from the *other* held-out runs (leave one run out): what a
     # new run meets, so a threshold is not biased low by a run whose own extremes shaped the tails, and every
     # normal run serves both the tails and the calibration. The profile keeps the tails of all of them.
@@ -474,7 +618,7 @@ def fit_profile(
     return NormalProfile(
         signals=signals,
         progress_edges=edges,
-        stats=_fit_stats(table, edges, signals, quanta),
+        stats=_fit_stats(table, edges, signals, quanta, run_x, keys),
         tails=tails,
         tail_n=tail_n,
         threshold=max(thresholds[0], 1.0),
@@ -487,4 +631,20 @@ def fit_profile(
         grad_norm_floor=1e-3 * min(grads) if grads and min(grads) > 0 else None,
         n_normal_runs=len(normal_runs),
         horizon_step=max(steps) if steps else None,
+        setting_centers=centers,
     )
+
+
+def adjusted_settings(setups: Sequence[Mapping[str, float]]) -> dict[str, float]:
+    """The settings the level is adjusted for, with their mean: those of :data:`LEVEL_SETTINGS` every run
+    declares (finite) and that take at least two values among them; none unless there are
+    :data:`RUNS_PER_SETTING` runs per setting."""
+    if not setups:
+        return {}
+    common = set.intersection(
+        *({k for k, v in s.items() if v is not None and math.isfinite(v)} for s in setups)
+    )
+    varying = sorted(k for k in common if k in LEVEL_SETTINGS and len({float(s[k]) for s in setups}) >= 2)
+    if not varying or len(setups) < RUNS_PER_SETTING * len(varying):
+        return {}
+    return {k: float(np.mean([s[k] for s in setups])) for k in varying}

@@ -125,7 +125,8 @@ def _normal_profile_model(cfgs: Sequence[RunConfig], out: Path, cache_dir: str |
         for t in res.trajectories:
             by.setdefault(t.step, []).append(t)
         normal.append([(s.step, extract_signals(s, by.get(s.step))) for s in res.steps])
-    return FMModel(profile=fit_profile(normal), fitted_on=f"normal runs under {out}")
+    setups = [cfg.trainer_setup() for cfg in cfgs]
+    return FMModel(profile=fit_profile(normal, setups=setups), fitted_on=f"normal runs under {out}")
 
 
 def _supervised_arm(sup: Any, n_eval: int) -> tuple[ArmOutcome, Any]:
