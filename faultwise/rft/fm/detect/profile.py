@@ -83,8 +83,8 @@ TailCounts = dict[str, dict[str, int]]  # signal -> component -> normal steps be
 
 
 class SignalStats(BaseModel):
-    """Median and robust scale of one raw component, per progress bin; for the level, optionally how the median
-    moves with the run's declared settings."""
+    """Median and robust scale of one raw component, per progress bin; for the level, optionally how both move
+    with the run's declared settings (:func:`fit_profile` with ``setups``)."""
 
     med: list[float]
     scale: list[float]
@@ -93,7 +93,6 @@ class SignalStats(BaseModel):
         description="per bin: change of the median per unit of each declared setting, away from the profile's "
         "setting centers (None: not adjusted)",
     )
-
     scale_slopes: list[dict[str, float]] | None = Field(
         None,
         description="per bin: change of the scale per unit of each declared setting (None: not adjusted)",
@@ -401,7 +400,7 @@ def z_scores(
 ) -> dict[str, dict[str, float]]:
     """z-scores of the raw components, plus the smoothed ``trend`` and the ``cusum`` of the level z (advances
     ``state``; ``step`` dates each CUSUM excursion; ``offsets``: the run's declared settings away from the
-    profile's centers, which move the level's median)."""
+    profile's centers, which move the level's median and scale)."""
     out: dict[str, dict[str, float]] = {}
     for name, cv in comps.items():
         st = stats.get(name)
