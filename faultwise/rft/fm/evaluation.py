@@ -131,17 +131,16 @@ def fit_model(
 ) -> FMModel:
     """Fit the normal profile on the healthy runs and the diagnoser on the faulty ones (real-trainer signals;
     true accuracy too with ``use_accuracy``, which the model then declares)."""
-    healthy = [r for r in runs if not r.is_faulty]
-    normal = [signals_of(r, use_accuracy) for r in healthy]
+    setups = [trainer_setup_of(r.info.config) for r in runs]
+    healthy = [i for i, r in enumerate(runs) if not r.is_faulty]
+    normal = [signals_of(runs[i], use_accuracy) for i in healthy]
     if len(normal) < 2:
         raise InputError(fitted_on or "bench", f"needs at least 2 normal runs to fit, found {len(normal)}")
     model = FMModel(
-        profile=fit_profile(
-            normal, target_false_alarm_rate, setups=[trainer_setup_of(r.info.config) for r in healthy]
-        ),
+        profile=fit_profile(normal, target_false_alarm_rate, setups=[setups[i] for i in healthy]),
         fitted_on=fitted_on,
         selfref=SelfRefConfig(use_accuracy=use_accuracy),
-        domain=fit_domain(trainer_setup_of(r.info.config) for r in runs),
+        domain=fit_domain(setups),
     )
     X, y = diagnosis_training_set(model, runs, use_accuracy)
     if len(set(y)) >= 2:

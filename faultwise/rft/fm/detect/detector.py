@@ -156,7 +156,7 @@ class Detector:
                     signal=name,
                     component=comp,
                     value=comps[name].get(raw, comps[name]["level"]),
-                    expected=(st.median(b, self._offsets) if raw == "level" else st.med[b]) if st else 0.0,
+                    expected=st.median(b, self._offsets) if st else 0.0,
                     z=z,
                     normalised=n,
                 )

@@ -97,27 +97,31 @@ class SignalStats(BaseModel):
         None,
         description="per bin: change of the scale per unit of each declared setting (None: not adjusted)",
     )
-    scale_floor: list[float] | None = Field(
-        None, description="per bin: the least scale a setting-adjusted scale takes (None: not adjusted)"
+    scale_floor: float | None = Field(
+        None, description="the least scale a setting-adjusted scale takes (None: not adjusted)"
     )
+
+    def median(self, bin_index: int, offsets: Mapping[str, float] | None = None) -> float:
+        """The median in ``bin_index`` for a run whose settings lie ``offsets`` from the profile's centers."""
+        return self.med[bin_index] + _shift(self.slopes, bin_index, offsets)
 
     def spread(self, bin_index: int, offsets: Mapping[str, float] | None = None) -> float:
         """The robust scale in ``bin_index`` for a run whose settings lie ``offsets`` from the centers: a
         count-like signal spreads more where its level is higher (more malformed calls at a higher temperature)."""
-        scale = self.scale[bin_index]
-        if self.scale_slopes is None or not offsets:
-            return scale
-        slope = self.scale_slopes[bin_index]
-        scale += sum(slope.get(k, 0.0) * dx for k, dx in offsets.items())
-        return max(scale, self.scale_floor[bin_index] if self.scale_floor else 0.0)
+        shift = _shift(self.scale_slopes, bin_index, offsets)
+        if not shift:
+            return self.scale[bin_index]
+        return max(self.scale[bin_index] + shift, self.scale_floor or 0.0)
 
-    def median(self, bin_index: int, offsets: Mapping[str, float] | None = None) -> float:
-        """The median in ``bin_index`` for a run whose settings lie ``offsets`` from the profile's centers."""
-        med = self.med[bin_index]
-        if self.slopes is not None and offsets:
-            slope = self.slopes[bin_index]
-            med += sum(slope.get(k, 0.0) * dx for k, dx in offsets.items())
-        return med
+
+def _shift(
+    slopes: list[dict[str, float]] | None, bin_index: int, offsets: Mapping[str, float] | None
+) -> float:
+    """How far per-bin setting ``slopes`` move a statistic for a run ``offsets`` from the centers."""
+    if slopes is None or not offsets:
+        return 0.0
+    slope = slopes[bin_index]
+    return sum(slope.get(k, 0.0) * dx for k, dx in offsets.items())
 
 
 class NormalProfile(BaseModel):
@@ -301,22 +305,23 @@ def _level_fit(
     standardised columns; the median and scale are those of the values with that part removed (the level at
     the setting centers); the scale's slopes come from the absolute residuals' least-squares line, in
     proportion (a signal twice as spread at some setting gets twice the scale there)."""
-    if x is None or x.shape[1] == 0:
+    if x is None:
         med, scale = robust_stats(values, quantum)
         return med, scale, None, None
-    sd = x.std(axis=0)
-    used = sd > 0
     slopes = np.zeros(x.shape[1])
     scale_slopes = np.zeros(x.shape[1])
+    sd = x.std(axis=0)
+    used = sd > 0
+    if not used.any():  # every value from runs of one setting: nothing to adjust in this bin
+        med, scale = robust_stats(values, quantum)
+        return med, scale, slopes, scale_slopes
     design = np.column_stack([np.ones(len(values)), x[:, used] / sd[used]])
-    if used.any():
-        slopes[used] = np.linalg.lstsq(design, values, rcond=None)[0][1:] / sd[used]
+    slopes[used] = np.linalg.lstsq(design, values, rcond=None)[0][1:] / sd[used]
     resid = values - x @ slopes
     med, scale = robust_stats(resid, quantum)
-    if used.any():
-        dev = np.linalg.lstsq(design, np.abs(resid - med), rcond=None)[0]
-        if dev[0] > 0:
-            scale_slopes[used] = scale * dev[1:] / dev[0] / sd[used]
+    dev = np.linalg.lstsq(design, np.abs(resid - med), rcond=None)[0]
+    if dev[0] > 0:
+        scale_slopes[used] = scale * dev[1:] / dev[0] / sd[used]
     return med, scale, slopes, scale_slopes
 
 
@@ -363,7 +368,7 @@ def _fit_stats(
             adjust = comp == "level" and run_x is not None
             pooled_x = x_of([i for b in range(n_bins) for i in owners.get((name, b), [])]) if adjust else None
             pmed, pscale, pslopes, pscale_slopes = _level_fit(np.asarray(pooled), pooled_x, quantum)
-            meds, scales, slopes, scale_slopes, floors = [], [], [], [], []
+            meds, scales, slopes, scale_slopes = [], [], [], []
             for b in range(n_bins):
                 vals = buckets.get((name, comp, b), [])
                 if len(vals) >= MIN_BIN_SAMPLES:
@@ -371,13 +376,11 @@ def _fit_stats(
                     m, s, sl, ssl = _level_fit(np.asarray(vals), bx, quantum)
                     meds.append(m)
                     scales.append(max(s, 0.25 * pscale))
-                    floors.append(max(0.25 * pscale, quantum))
                     slopes.append(sl)
                     scale_slopes.append(ssl)
                 else:
                     meds.append(pmed)
                     scales.append(pscale)
-                    floors.append(max(0.25 * pscale, quantum))
                     slopes.append(pslopes)
                     scale_slopes.append(pscale_slopes)
             stats[name][comp] = SignalStats(
@@ -385,7 +388,7 @@ def _fit_stats(
                 scale=scales,
                 slopes=_by_key(keys, slopes) if adjust else None,
                 scale_slopes=_by_key(keys, scale_slopes) if adjust else None,
-                scale_floor=floors if adjust else None,
+                scale_floor=max(0.25 * pscale, quantum) if adjust else None,
             )
     return stats
 
@@ -411,9 +414,7 @@ def z_scores(
             s = st.get(comp)
             if s is None:
                 continue
-            med = s.median(bin_index, offsets) if comp == "level" else s.med[bin_index]
-            scale = s.spread(bin_index, offsets) if comp == "level" else s.scale[bin_index]
-            zs[comp] = (v - med) / scale
+            zs[comp] = (v - s.median(bin_index, offsets)) / s.spread(bin_index, offsets)
         if "level" in zs:
             ss = state.signals.setdefault(name, SignalState())
             ss.trend = (1 - TREND_ALPHA) * (ss.trend or 0.0) + TREND_ALPHA * zs["level"]  # starts from 0
@@ -435,7 +436,7 @@ def _run_z(
     stats, edges, rows, offsets: Mapping[str, float] | None = None
 ) -> list[dict[str, dict[str, float]]]:
     state = RunState()
-    return [z_scores(stats, progress_bin(edges, step), comps, state, None, offsets) for step, comps in rows]
+    return [z_scores(stats, progress_bin(edges, step), comps, state, offsets=offsets) for step, comps in rows]
 
 
 TAIL_POINTS = 48
@@ -572,8 +573,8 @@ def fit_profile(
         raise ValueError(f"{len(setups)} setups for {len(normal_runs)} normal runs")
     centers = adjusted_settings(setups) if setups is not None else {}
     keys = sorted(centers)
-    run_x = [[setup[k] - centers[k] for k in keys] for setup in setups] if centers and setups else None
-    run_off = [dict(zip(keys, x, strict=True)) for x in run_x] if run_x else [None] * len(normal_runs)
+    run_off = [setting_offsets(centers, setup) for setup in setups] if centers and setups else None
+    run_x = [[off[k] for k in keys] for off in run_off] if run_off else None
     signals = sorted({n for run in normal_runs for _, sig in run for n in sig})
     steps = [s for run in normal_runs for s, _ in run]
     edges = _edges(steps)
@@ -585,7 +586,11 @@ def fit_profile(
         train = [rows for i, rows in enumerate(table) if i % k != f or k == 1]
         train_x = [x for i, x in enumerate(run_x) if i % k != f or k == 1] if run_x else None
         st = _fit_stats(train, edges, signals, quanta, train_x, keys)
-        held_z.extend(_run_z(st, edges, rows, run_off[i]) for i, rows in enumerate(table) if i % k == f)
+        held_z.extend(
+            _run_z(st, edges, rows, run_off[i] if run_off else None)
+            for i, rows in enumerate(table)
+            if i % k == f
+        )
     # Each held-out run is scored with tails built from the *other* held-out runs (leave one run out): what a
     # new run meets, so a threshold is not biased low by a run whose own extremes shaped the tails, and every
     # normal run serves both the tails and the calibration. The profile keeps the tails of all of them.
