@@ -152,3 +152,16 @@ def test_a_rebaseline_on_healthy_runs_of_several_temperatures_adjusts_for_them(h
     new = rebaseline_model(base, runs, setups)
     assert new.profile.setting_centers == adjusted.setting_centers
     assert rebaseline_model(base, runs, None).profile.setting_centers == {}
+
+
+def test_the_setup_a_bench_run_declares_carries_no_label():
+    """The declared setup now moves the profile's z-scores, so it must be the operator's settings only: runs
+    whose configs differ only in the injected fault (type, strength, onset) declare the same setup."""
+    from faultwise.rft.faultbench.config import FAULT_FIELDS, RunConfig, trainer_setup_of
+
+    base = RunConfig(temperature=0.8)
+    faulty = base.model_copy(update={"fault_type": "tool_call_error", "strength": "hard", "onset_step": 12})
+    setup = trainer_setup_of(base.model_dump_json())
+    assert setup["temperature"] == 0.8
+    assert trainer_setup_of(faulty.model_dump_json()) == setup
+    assert not set(setup) & FAULT_FIELDS
