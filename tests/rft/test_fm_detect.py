@@ -6,7 +6,7 @@ import pytest
 
 from faultwise.errors import InputError
 from faultwise.rft.fm.detect.detector import Detector
-from faultwise.rft.fm.detect.profile import fit_profile
+from faultwise.rft.fm.detect.profile import LIGHT_TAILED, fit_profile, tail_score
 from faultwise.rft.fm.model import FMModel, load_model, save_model
 from faultwise.rft.records import StepRecord
 from faultwise.rft.signals import extract_signals
@@ -247,6 +247,27 @@ def test_the_slow_channel_does_not_alarm_on_the_objective_alone():
     ]
     v = _first_verdict(default, crash)
     assert v is not None and v.step == 20 and v.evidence[0].signal == "reward_mean"
+
+
+def test_float_rounding_of_a_signal_held_at_its_bound_is_no_evidence_a_departure_is():
+    """Healthy runs hold the batch's best reward at its bound, logged as the grader's float sums give it
+    (0.4 + 0.8 = 1.2000000000000002 on some steps): that rounding, z ~ 1e-13, once scored up to as rare as the
+    rarest normal step. It scores nothing; a batch with no right answer (1.2 -> 0.2), which no healthy run
+    showed, still scores past the instant threshold."""
+
+    def best_reward(run, low=()):
+        return [(t, {**s, "traj_reward_max": 0.2 if t in low else (1.2, 0.4 + 0.8)[t % 2]}) for t, s in run]
+
+    prof = fit_profile([best_reward(_steady_run(seed)) for seed in range(30)])
+    tails, counts = prof.tails["traj_reward_max"], prof.tail_n["traj_reward_max"]
+    det = Detector(prof)
+    scores = {}
+    for t, sig in best_reward(_steady_run(600), low=(20,)):
+        det.update_signals(t, sig)
+        zs = det.window[-1][1]["traj_reward_max"]
+        scores[t] = max(tail_score(tails[c], counts[c], abs(z), c in LIGHT_TAILED) for c, z in zs.items())
+    assert all(v == 0.0 for t, v in scores.items() if t < 20)
+    assert scores[20] > prof.threshold
 
 
 def test_a_model_fitted_before_the_slow_exclusion_judges_every_signal(tmp_path):

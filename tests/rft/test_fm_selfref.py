@@ -80,6 +80,34 @@ def test_a_solved_batch_is_no_break_but_two_in_a_row_are():
     assert alarms(run) == [32]
 
 
+def test_a_batch_solved_at_the_declared_maximum_is_saturation_not_a_collapse():
+    """Two steps where every sample earned the declared maximum (a converged run) give no learning signal and
+    so no gradient, but nothing broke; the same constant below the maximum, the maximum while the update stays
+    as large as usual (a term besides the reward drives it), or a vanished gradient while the rewards still
+    spread, is a break."""
+    declared = SelfRefConfig(reward_range=(0.0, 1.2))
+
+    def rules(run):
+        d = SelfReferencedDetector(declared)
+        return {s: v.rule for s, sig in enumerate(run, 1) if (v := d.update_signals(s, sig)).alarm}
+
+    run = healthy(40, 1.0, seed=5)
+    for r in run:
+        r["reward_std"] = 0.3
+    for r in run[30:32]:
+        r.update(reward_mean=1.2, reward_std=0.0, grad_norm=1e-4)
+    assert rules(run) == {}
+    for r in run[30:32]:
+        r["grad_norm"] = 0.3  # the usual update
+    assert rules(run) == {32: "reward_constant:reward_std"}
+    for r in run[30:32]:
+        r.update(reward_mean=0.9, grad_norm=1e-4)
+    assert rules(run) == {32: "reward_constant:reward_std"}
+    for r in run[30:32]:
+        r.update(reward_mean=1.0, reward_std=0.3)
+    assert rules(run) == {32: "grad_norm_vanished:grad_norm"}
+
+
 def test_events_open_once_and_close_when_healthy_again():
     run = healthy(100, 1.0, seed=3)
     run[40]["kl"] = float("nan")

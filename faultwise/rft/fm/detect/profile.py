@@ -442,6 +442,9 @@ def _run_z(
 TAIL_POINTS = 48
 # narrowest tail spread (z units) that the extrapolation beyond the rarest normal value uses
 TAIL_SPREAD_FLOOR_Z = 1.0
+# a |z| below this is float rounding (1.2 logged as 0.4 + 0.8 against a median of 1.2), not a departure: it once
+# scored as rare as the rarest normal step on every step of a signal healthy runs hold at a bound
+ROUNDING_Z = 1e-6
 
 
 def tail_sketch(values: Sequence[float]) -> list[float]:
@@ -457,7 +460,7 @@ def tail_score(q: Sequence[float], n: int, az: float, light: bool = False) -> fl
     keeps growing (two decades per tenfold distance, in units of the tail's spread), so a blow-up always
     outranks the rarest normal blip."""
     decades = math.log10(max(n, 2))
-    if az <= q[0]:
+    if az <= q[0] or az < ROUNDING_Z:
         return 0.0
     top = q[-1]
     if az > top:  # beyond the rarest normal value: distance in units of the tail's own spread

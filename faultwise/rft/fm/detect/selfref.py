@@ -4,11 +4,13 @@ No profile from another run is needed, and no statistic has units, so a 7B PPO r
 one rule:
 
 - **invariants** (alarm at once): a logged value is not finite; the reward has no spread at all (every
-  sample scored the same, e.g. all zero); entropy below a floor; the gradient norm ``grad_explode_factor``
-  times its own running median; KL ``kl_jump_factor`` times its largest recent value, two steps running;
-  lengths pinned at the limit (``length_clip_ratio`` near 1, or the mean at the declared limit) or at zero;
-  the clip fraction saturating; the reward outside a declared range; the advantages' mean held off zero (a
-  biased baseline).
+  sample scored the same, e.g. all zero; not when every sample earned the declared maximum and the update
+  vanished with the advantages: a solved batch); entropy below a floor; the gradient norm
+  ``grad_explode_factor`` times its own running median, or below it by that factor (unless the batch has no
+  spread to learn from); KL ``kl_jump_factor`` times its largest recent value, two steps running; lengths
+  pinned at the limit (``length_clip_ratio`` near 1, or the mean at the declared limit) or at zero; the clip
+  fraction saturating; the reward outside a declared range; the advantages' mean held off zero (a biased
+  baseline).
 - **change points**: per signal, a robust z-score of the latest *difference* against the run's own recent
   differences (median / MAD), so a slow monotone drift (entropy falling, KL growing, as healthy RL does) has
   small z, and an abrupt change has a large one; a change must also be material (a relative change of the
@@ -344,14 +346,25 @@ class SelfReferencedDetector:
         amax, amin = g("advantage_max"), g("advantage_min")
         flat = (rmax is not None and rmin is not None and rmax == rmin) or (rmax is None and rstd == 0.0)
         no_signal = flat and (amax is None or amin is None or amax == amin == 0.0)
-        # all zero (nothing rewarded) breaks at once; any other constant (e.g. every answer right, a solved
-        # batch) only when the previous logged step was constant too
-        if no_signal and (g("reward_mean") == 0.0 or self._flat_before):
+        lo, hi = cfg.reward_range if cfg.reward_range is not None else (-math.inf, math.inf)
+        slack = 1e-6 * max(1.0, hi - lo) if cfg.reward_range is not None else 0.0  # float sums land on bounds
+        rmean = g("reward_mean")
+        gn = g("grad_norm")
+        grad_med = float(np.median(self._grad_hist)) if len(self._grad_hist) >= cfg.min_history_steps else 0.0
+        # with every advantage zero only the regularisers move the policy, so the update all but vanishes; one
+        # as large as usual means another term drives it (an entropy bonus of the wrong sign, say)
+        still_updating = gn is not None and grad_med > 0 and gn >= grad_med / cfg.grad_explode_factor
+        # every sample at the declared maximum, and the update gone with the advantages: a solved batch (no
+        # learning signal, but the reward works)
+        solved = rmean is not None and abs(rmean - hi) <= slack and not still_updating
+        # all zero (nothing rewarded) breaks at once; any other constant below the maximum only when the
+        # previous logged step was constant too
+        if no_signal and not solved and (rmean == 0.0 or self._flat_before):
             out.append(("reward_std" if rstd is not None else "reward_mean", "reward_constant", rstd or 0.0))
+        # with no advantage the policy gradient is zero: a vanished gradient is then explained, not a break
+        grad_explained = no_signal and self._flat_before
         self._flat_before = no_signal
         if cfg.reward_range is not None:  # any reward outside the declared range: the mean, or a sample's
-            lo, hi = cfg.reward_range
-            slack = 1e-6 * max(1.0, hi - lo)  # the grader's own float sums land on the bounds
             highs = [(n, g(n)) for n in ("reward_mean", "reward_max", "traj_reward_max")]
             lows = [(n, g(n)) for n in ("reward_mean", "reward_min")]
             broken = [(n, v) for n, v in highs if v is not None and v > hi + slack]
@@ -361,15 +374,14 @@ class SelfReferencedDetector:
         e = g("entropy")
         if e is not None and e < cfg.entropy_floor:
             out.append(("entropy", "entropy_floor", e))
-        gn = g("grad_norm")
         if gn is not None and len(self._grad_hist) >= cfg.min_history_steps:
             hist = np.fromiter(self._grad_hist, float)
             med = float(np.median(hist[:-1]))  # the median before the last step (a burst does not move it)
             if med > 0 and min(gn, hist[-1]) > cfg.grad_explode_factor * med:
                 out.append(("grad_norm", "grad_norm_exploding", gn))  # two logged steps running
-            if med > 0 and max(gn, hist[-1]) < med / cfg.grad_explode_factor:
+            if med > 0 and max(gn, hist[-1]) < med / cfg.grad_explode_factor and not grad_explained:
                 out.append(("grad_norm", "grad_norm_vanished", gn))  # the updates stopped
-        if gn == 0.0 and self._grad_hist and self._grad_hist[-1] == 0.0:
+        if gn == 0.0 and self._grad_hist and self._grad_hist[-1] == 0.0 and not grad_explained:
             out.append(("grad_norm", "grad_norm_vanished", gn))
         kl = g("kl")
         kh = self._hist.get("kl")
