@@ -346,17 +346,24 @@ class SelfReferencedDetector:
         amax, amin = g("advantage_max"), g("advantage_min")
         flat = (rmax is not None and rmin is not None and rmax == rmin) or (rmax is None and rstd == 0.0)
         no_signal = flat and (amax is None or amin is None or amax == amin == 0.0)
-        lo, hi = cfg.reward_range if cfg.reward_range is not None else (-math.inf, math.inf)
-        slack = 1e-6 * max(1.0, hi - lo) if cfg.reward_range is not None else 0.0  # float sums land on bounds
+        declared = cfg.reward_range
+        slack = 1e-6 * max(1.0, declared[1] - declared[0]) if declared else 0.0  # float sums land on bounds
         rmean = g("reward_mean")
         gn = g("grad_norm")
-        grad_med = float(np.median(self._grad_hist)) if len(self._grad_hist) >= cfg.min_history_steps else 0.0
+        hist = self._grad_hist  # the logged grad norms before this step
+        # the running median before the last logged step (a one-step burst does not move it); 0: too little history
+        grad_med = float(np.median(list(hist)[:-1])) if len(hist) >= cfg.min_history_steps else 0.0
         # with every advantage zero only the regularisers move the policy, so the update all but vanishes; one
         # as large as usual means another term drives it (an entropy bonus of the wrong sign, say)
         still_updating = gn is not None and grad_med > 0 and gn >= grad_med / cfg.grad_explode_factor
         # every sample at the declared maximum, and the update gone with the advantages: a solved batch (no
         # learning signal, but the reward works)
-        solved = rmean is not None and abs(rmean - hi) <= slack and not still_updating
+        solved = (
+            declared is not None
+            and rmean is not None
+            and abs(rmean - declared[1]) <= slack
+            and not still_updating
+        )
         # all zero (nothing rewarded) breaks at once; any other constant below the maximum only when the
         # previous logged step was constant too
         if no_signal and not solved and (rmean == 0.0 or self._flat_before):
@@ -364,7 +371,8 @@ class SelfReferencedDetector:
         # with no advantage the policy gradient is zero: a vanished gradient is then explained, not a break
         grad_explained = no_signal and self._flat_before
         self._flat_before = no_signal
-        if cfg.reward_range is not None:  # any reward outside the declared range: the mean, or a sample's
+        if declared is not None:  # any reward outside the declared range: the mean, or a sample's
+            lo, hi = declared
             highs = [(n, g(n)) for n in ("reward_mean", "reward_max", "traj_reward_max")]
             lows = [(n, g(n)) for n in ("reward_mean", "reward_min")]
             broken = [(n, v) for n, v in highs if v is not None and v > hi + slack]
@@ -374,14 +382,12 @@ class SelfReferencedDetector:
         e = g("entropy")
         if e is not None and e < cfg.entropy_floor:
             out.append(("entropy", "entropy_floor", e))
-        if gn is not None and len(self._grad_hist) >= cfg.min_history_steps:
-            hist = np.fromiter(self._grad_hist, float)
-            med = float(np.median(hist[:-1]))  # the median before the last step (a burst does not move it)
-            if med > 0 and min(gn, hist[-1]) > cfg.grad_explode_factor * med:
+        if gn is not None and grad_med > 0:
+            if min(gn, hist[-1]) > cfg.grad_explode_factor * grad_med:
                 out.append(("grad_norm", "grad_norm_exploding", gn))  # two logged steps running
-            if med > 0 and max(gn, hist[-1]) < med / cfg.grad_explode_factor and not grad_explained:
+            if max(gn, hist[-1]) < grad_med / cfg.grad_explode_factor and not grad_explained:
                 out.append(("grad_norm", "grad_norm_vanished", gn))  # the updates stopped
-        if gn == 0.0 and self._grad_hist and self._grad_hist[-1] == 0.0 and not grad_explained:
+        if gn == 0.0 and hist and hist[-1] == 0.0 and not grad_explained:
             out.append(("grad_norm", "grad_norm_vanished", gn))
         kl = g("kl")
         kh = self._hist.get("kl")
